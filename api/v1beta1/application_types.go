@@ -1,0 +1,399 @@
+package v1beta1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Well-known labels and annotations of the OAM schema.
+const (
+	// LabelAppName names the Application that owns a dispatched object.
+	LabelAppName = "app.oam.dev/name"
+	// LabelAppNamespace is the namespace of the Application that owns a dispatched object.
+	LabelAppNamespace = "app.oam.dev/namespace"
+	// LabelAppComponent names the component a dispatched object was rendered from.
+	LabelAppComponent = "app.oam.dev/component"
+	// LabelWorkloadType is the component type of a dispatched workload.
+	LabelWorkloadType = "workload.oam.dev/type"
+	// LabelTraitType is the trait type that rendered a dispatched object.
+	LabelTraitType = "trait.oam.dev/type"
+	// LabelTraitResource is the output name of a trait's object.
+	LabelTraitResource = "trait.oam.dev/resource"
+	// AnnotationPublishVersion freezes a workflow run to a published version.
+	AnnotationPublishVersion = "app.oam.dev/publishVersion"
+	// AnnotationPause pauses reconciliation of an Application when "true".
+	AnnotationPause = "controller.core.oam.dev/pause"
+)
+
+// Application is the one object an application team writes: its components, each with a type
+// and traits, the policies that choose where and how they are delivered, and the workflow that
+// delivers them.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=app;apps,categories=oam
+// +kubebuilder:printcolumn:name="COMPONENT",type=string,JSONPath=`.spec.components[*].name`
+// +kubebuilder:printcolumn:name="TYPE",type=string,JSONPath=`.spec.components[*].type`
+// +kubebuilder:printcolumn:name="PHASE",type=string,JSONPath=`.status.status`
+// +kubebuilder:printcolumn:name="HEALTHY",type=boolean,JSONPath=`.status.services[*].healthy`
+// +kubebuilder:printcolumn:name="STATUS",type=string,JSONPath=`.status.services[*].message`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type Application struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ApplicationSpec   `json:"spec,omitempty"`
+	Status ApplicationStatus `json:"status,omitempty"`
+}
+
+// ApplicationSpec is what an application team asks for.
+type ApplicationSpec struct {
+	// Components to deliver, each rendered through its ComponentDefinition.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=map
+	// +listMapKey=name
+	Components []ApplicationComponent `json:"components"`
+
+	// Policies choose targets (topology), vary properties (override) and control delivery.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Policies []AppPolicy `json:"policies,omitempty"`
+
+	// Workflow delivers the components. Without it, every component is deployed to the targets
+	// of all topology policies (or to the hub) in one step.
+	// +optional
+	Workflow *Workflow `json:"workflow,omitempty"`
+}
+
+// ApplicationComponent is one component of an Application.
+type ApplicationComponent struct {
+	// Name of the component, unique in the Application.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// Type names the ComponentDefinition that renders this component.
+	// +kubebuilder:validation:MinLength=1
+	Type string `json:"type"`
+
+	// ExternalRevision names the component revision explicitly.
+	// +optional
+	ExternalRevision string `json:"externalRevision,omitempty"`
+
+	// Properties are the parameters of the ComponentDefinition.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Properties *runtime.RawExtension `json:"properties,omitempty"`
+
+	// DependsOn names components that must be delivered first.
+	// +optional
+	DependsOn []string `json:"dependsOn,omitempty"`
+
+	// Inputs take values from outputs of earlier components or steps.
+	// +optional
+	Inputs []StepInput `json:"inputs,omitempty"`
+
+	// Outputs export values of this component to later components or steps.
+	// +optional
+	Outputs []StepOutput `json:"outputs,omitempty"`
+
+	// Traits attached to the component, applied in order.
+	// +optional
+	Traits []ApplicationTrait `json:"traits,omitempty"`
+
+	// Scopes is kept for compatibility with older OAM Applications; Ferry ignores it.
+	// +optional
+	Scopes map[string]string `json:"scopes,omitempty"`
+}
+
+// ApplicationTrait attaches a TraitDefinition to a component.
+type ApplicationTrait struct {
+	// Type names the TraitDefinition.
+	// +kubebuilder:validation:MinLength=1
+	Type string `json:"type"`
+
+	// Properties are the parameters of the TraitDefinition.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Properties *runtime.RawExtension `json:"properties,omitempty"`
+}
+
+// AppPolicy is one policy of an Application.
+type AppPolicy struct {
+	// Name of the policy, referenced by workflow steps.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// Type names the PolicyDefinition.
+	// +kubebuilder:validation:MinLength=1
+	Type string `json:"type"`
+
+	// Properties are the parameters of the PolicyDefinition.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Properties *runtime.RawExtension `json:"properties,omitempty"`
+}
+
+// StepInput takes a value from an earlier output.
+type StepInput struct {
+	// From names the output to read.
+	// +kubebuilder:validation:MinLength=1
+	From string `json:"from"`
+
+	// ParameterKey is the path in the properties that receives the value.
+	// +optional
+	ParameterKey string `json:"parameterKey,omitempty"`
+}
+
+// StepOutput exports a value for later steps.
+type StepOutput struct {
+	// Name of the output.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+
+	// ValueFrom is a CUE expression over the step's result.
+	// +kubebuilder:validation:MinLength=1
+	ValueFrom string `json:"valueFrom"`
+}
+
+// WorkflowMode is the execution mode of steps or sub-steps.
+// +kubebuilder:validation:Enum=DAG;StepByStep
+type WorkflowMode string
+
+// Workflow modes.
+const (
+	WorkflowModeDAG        WorkflowMode = "DAG"
+	WorkflowModeStepByStep WorkflowMode = "StepByStep"
+)
+
+// Workflow is the sequence of steps that delivers an Application.
+type Workflow struct {
+	// Ref names a Workflow object whose steps are used instead of Steps.
+	// +optional
+	Ref string `json:"ref,omitempty"`
+
+	// Mode of steps and sub-steps; StepByStep by default.
+	// +optional
+	Mode *WorkflowExecuteMode `json:"mode,omitempty"`
+
+	// Steps of the workflow.
+	// +optional
+	Steps []WorkflowStep `json:"steps,omitempty"`
+}
+
+// WorkflowExecuteMode sets the execution mode of steps and of sub-steps separately.
+type WorkflowExecuteMode struct {
+	// Steps is the mode of top-level steps.
+	// +optional
+	Steps WorkflowMode `json:"steps,omitempty"`
+
+	// SubSteps is the mode of the sub-steps of a step group.
+	// +optional
+	SubSteps WorkflowMode `json:"subSteps,omitempty"`
+}
+
+// WorkflowStepMeta holds display metadata of a step.
+type WorkflowStepMeta struct {
+	// Alias is a display name for the step.
+	// +optional
+	Alias string `json:"alias,omitempty"`
+}
+
+// WorkflowStepBase is what every step, top-level or sub-step, has.
+type WorkflowStepBase struct {
+	// Name of the step, unique in the workflow.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+
+	// Type names the WorkflowStepDefinition (deploy, suspend, step-group, ...).
+	// +kubebuilder:validation:MinLength=1
+	Type string `json:"type"`
+
+	// Meta holds display metadata.
+	// +optional
+	Meta *WorkflowStepMeta `json:"meta,omitempty"`
+
+	// If is a condition over status.<step>.phase, inputs.* and context.*, or "always".
+	// +optional
+	If string `json:"if,omitempty"`
+
+	// Timeout of the step, as a Go duration (e.g. 10m).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	Timeout string `json:"timeout,omitempty"`
+
+	// DependsOn names steps that must finish first.
+	// +optional
+	DependsOn []string `json:"dependsOn,omitempty"`
+
+	// Inputs take values from outputs of earlier steps.
+	// +optional
+	Inputs []StepInput `json:"inputs,omitempty"`
+
+	// Outputs export values of this step.
+	// +optional
+	Outputs []StepOutput `json:"outputs,omitempty"`
+
+	// Properties are the parameters of the WorkflowStepDefinition.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Properties *runtime.RawExtension `json:"properties,omitempty"`
+}
+
+// WorkflowStep is a top-level step; a step of type step-group has sub-steps.
+type WorkflowStep struct {
+	WorkflowStepBase `json:",inline"`
+
+	// SubSteps of a step group.
+	// +optional
+	SubSteps []WorkflowStepBase `json:"subSteps,omitempty"`
+}
+
+// ApplicationPhase is the lifecycle phase of an Application.
+// +kubebuilder:validation:Enum=starting;rendering;generatingPolicy;runningWorkflow;workflowSuspending;workflowTerminated;workflowFailed;running;unhealthy;deleting
+type ApplicationPhase string
+
+// Application phases.
+const (
+	ApplicationStarting           ApplicationPhase = "starting"
+	ApplicationRendering          ApplicationPhase = "rendering"
+	ApplicationPolicyGenerating   ApplicationPhase = "generatingPolicy"
+	ApplicationRunningWorkflow    ApplicationPhase = "runningWorkflow"
+	ApplicationWorkflowSuspending ApplicationPhase = "workflowSuspending"
+	ApplicationWorkflowTerminated ApplicationPhase = "workflowTerminated"
+	ApplicationWorkflowFailed     ApplicationPhase = "workflowFailed"
+	ApplicationRunning            ApplicationPhase = "running"
+	ApplicationUnhealthy          ApplicationPhase = "unhealthy"
+	ApplicationDeleting           ApplicationPhase = "deleting"
+)
+
+// ApplicationStatus is what the controller observed.
+type ApplicationStatus struct {
+	// Phase of the Application.
+	// +optional
+	Phase ApplicationPhase `json:"status,omitempty"`
+
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions of the Application.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Services is the health of each component on each target.
+	// +optional
+	Services []ApplicationComponentStatus `json:"services,omitempty"`
+
+	// Workflow is the state of the workflow run.
+	// +optional
+	Workflow *WorkflowStatus `json:"workflow,omitempty"`
+
+	// LatestRevision is the ApplicationRevision in use.
+	// +optional
+	LatestRevision *Revision `json:"latestRevision,omitempty"`
+}
+
+// ApplicationComponentStatus is the health of one component on one target.
+type ApplicationComponentStatus struct {
+	Name string `json:"name"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// +optional
+	Cluster string `json:"cluster,omitempty"`
+	// +optional
+	Healthy bool `json:"healthy"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Details map[string]string `json:"details,omitempty"`
+	// +optional
+	Traits []ApplicationTraitStatus `json:"traits,omitempty"`
+}
+
+// ApplicationTraitStatus is the health of one trait of a component.
+type ApplicationTraitStatus struct {
+	Type string `json:"type"`
+	// +optional
+	Healthy bool `json:"healthy"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// WorkflowStatus is the state of a workflow run.
+type WorkflowStatus struct {
+	// +optional
+	AppRevision string `json:"appRevision,omitempty"`
+	// +optional
+	Mode string `json:"mode,omitempty"`
+	// +optional
+	Phase string `json:"status,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Suspend bool `json:"suspend"`
+	// +optional
+	Terminated bool `json:"terminated"`
+	// +optional
+	Finished bool `json:"finished"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
+	// +optional
+	Steps []WorkflowStepStatus `json:"steps,omitempty"`
+}
+
+// StepStatus is the state of one step.
+type StepStatus struct {
+	// +optional
+	ID string `json:"id,omitempty"`
+	Name string `json:"name"`
+	// +optional
+	Type string `json:"type,omitempty"`
+	// +optional
+	Phase string `json:"phase,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	FirstExecuteTime *metav1.Time `json:"firstExecuteTime,omitempty"`
+	// +optional
+	LastExecuteTime *metav1.Time `json:"lastExecuteTime,omitempty"`
+}
+
+// WorkflowStepStatus is the state of a top-level step and its sub-steps.
+type WorkflowStepStatus struct {
+	StepStatus `json:",inline"`
+	// +optional
+	SubStepsStatus []StepStatus `json:"subSteps,omitempty"`
+}
+
+// Revision identifies an ApplicationRevision.
+type Revision struct {
+	Name string `json:"name"`
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// +optional
+	RevisionHash string `json:"revisionHash,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ApplicationList is a list of Applications.
+type ApplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Application `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Application{}, &ApplicationList{})
+}

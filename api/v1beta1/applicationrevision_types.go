@@ -1,0 +1,59 @@
+package v1beta1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ApplicationRevision is an immutable snapshot of an Application and the definitions it used.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:shortName=apprev,categories=oam
+// +kubebuilder:printcolumn:name="REVISION",type=integer,JSONPath=`.spec.revision`
+// +kubebuilder:printcolumn:name="HASH",type=string,JSONPath=`.spec.revisionHash`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+type ApplicationRevision struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec ApplicationRevisionSpec `json:"spec,omitempty"`
+}
+
+// ApplicationRevisionSpec is the content of a revision.
+type ApplicationRevisionSpec struct {
+	// Revision is the revision number, starting at 1.
+	// +kubebuilder:validation:Minimum=1
+	Revision int64 `json:"revision"`
+	// RevisionHash is the content hash of the application spec and the definitions used.
+	RevisionHash string `json:"revisionHash"`
+	// Application is the snapshot of the Application spec.
+	Application ApplicationSpec `json:"application"`
+	// Definitions lists every definition the revision used, by content hash.
+	// +optional
+	Definitions []DefinitionSnapshot `json:"definitions,omitempty"`
+}
+
+// DefinitionSnapshot records one definition used by a revision.
+type DefinitionSnapshot struct {
+	// Kind is component, trait, policy or workflow-step.
+	// +kubebuilder:validation:Enum=component;trait;policy;workflow-step
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Hash is the content hash of the template.
+	Hash string `json:"hash"`
+	// Template is the CUE template the revision rendered with.
+	// +optional
+	Template string `json:"template,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ApplicationRevisionList is a list of ApplicationRevisions.
+type ApplicationRevisionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ApplicationRevision `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ApplicationRevision{}, &ApplicationRevisionList{})
+}
