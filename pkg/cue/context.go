@@ -1,0 +1,91 @@
+package cue
+
+// Context is the `context` value a template sees. Field names follow the OAM convention.
+type Context struct {
+	// Name is the component name.
+	Name string
+	// AppName is the Application name.
+	AppName string
+	// Namespace is the target namespace.
+	Namespace string
+	// Cluster is the target cluster; "local" is the hub.
+	Cluster string
+	// AppRevision is the ApplicationRevision name, e.g. web-v3.
+	AppRevision string
+	// AppRevisionNum is the revision number.
+	AppRevisionNum int64
+	// Revision is the component revision.
+	Revision string
+	// Output is the rendered workload; set for traits.
+	Output map[string]any
+	// Outputs are the auxiliary objects rendered so far, by name; set for traits.
+	Outputs map[string]any
+	// Components are the Application's components (name → type and properties); set for traits.
+	Components map[string]any
+	// AppLabels are the Application's labels.
+	AppLabels map[string]string
+	// AppAnnotations are the Application's annotations.
+	AppAnnotations map[string]string
+	// WorkflowName is the name of the workflow run.
+	WorkflowName string
+	// PublishVersion is the app.oam.dev/publishVersion annotation.
+	PublishVersion string
+	// ClusterVersion is the target cluster's Kubernetes version.
+	ClusterVersion ClusterVersion
+	// ReplicaKey is set by the replication policy.
+	ReplicaKey string
+}
+
+// ClusterVersion is a Kubernetes version as templates see it.
+type ClusterVersion struct {
+	Major      string
+	Minor      int64
+	GitVersion string
+	Platform   string
+}
+
+// DefaultClusterVersion is what offline renders assume: a current Kubernetes.
+var DefaultClusterVersion = ClusterVersion{Major: "1", Minor: 34, GitVersion: "v1.34.2", Platform: "linux/amd64"}
+
+// value returns the context as the map filled into the template.
+func (c Context) value() map[string]any {
+	cv := c.ClusterVersion
+	if cv.Major == "" {
+		cv = DefaultClusterVersion
+	}
+	m := map[string]any{
+		"name":           c.Name,
+		"appName":        c.AppName,
+		"namespace":      c.Namespace,
+		"cluster":        c.Cluster,
+		"appRevision":    c.AppRevision,
+		"appRevisionNum": c.AppRevisionNum,
+		"revision":       c.Revision,
+		"appLabels":      stringMap(c.AppLabels),
+		"appAnnotations": stringMap(c.AppAnnotations),
+		"workflowName":   c.WorkflowName,
+		"publishVersion": c.PublishVersion,
+		"replicaKey":     c.ReplicaKey,
+		"clusterVersion": map[string]any{
+			"major": cv.Major, "minor": cv.Minor, "gitVersion": cv.GitVersion, "platform": cv.Platform,
+		},
+	}
+	if c.Output != nil {
+		m["output"] = c.Output
+	}
+	if c.Outputs != nil {
+		m["outputs"] = c.Outputs
+	}
+	if c.Components != nil {
+		m["components"] = c.Components
+	}
+	return m
+}
+
+func stringMap(in map[string]string) map[string]any {
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+package cue
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+
+	cuelang "cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// MaxTemplates bounds the compiled-template cache; 0 means unbounded. When the bound is
+	// reached the cache is cleared, which only costs recompilation.
+	MaxTemplates int
+}
+
+// Engine compiles templates once and renders them many times. It is safe for concurrent use:
+// CUE values of one runtime must not be evaluated concurrently, so evaluation is serialised.
+type Engine struct {
+	opts Options
+
+	mu        sync.Mutex
+	ctx       *cuelang.Context
+	templates map[string]*Template
+	stats     Stats
+}
+
+// Stats count the work an Engine did; tests use them to prove that caching works.
+type Stats struct {
+	// Compiles is how many templates were parsed and compiled.
+	Compiles int
+	// CacheHits is how many Compile calls were answered from the cache.
+	CacheHits int
+}
+
+// NewEngine returns an Engine with an empty cache.
+func NewEngine(opts Options) *Engine {
+	return &Engine{opts: opts, ctx: cuecontext.New(), templates: map[string]*Template{}}
+}
+
+// Stats returns a snapshot of the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// Source is a template to compile.
+type Source struct {
+	// Name identifies the template in errors, e.g. `component definition "webservice"`.
+	Name string
+	// Filename is where the source came from; CUE positions in errors refer to it.
+	Filename string
+	// Text is the CUE source.
+	Text string
+	// Snippet marks a status snippet, which reads `parameter` without declaring it.
+	Snippet bool
+}
+
+// Hash returns the content hash that keys the compiled-template cache.
+func (s Source) Hash() string {
+	h := sha256.New()
+	h.Write([]byte(s.Filename))
+	h.Write([]byte{0})
+	h.Write([]byte(s.Text))
+	if s.Snippet {
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Compile parses and compiles a template, or returns the cached one with the same content.
+func (e *Engine) Compile(src Source) (*Template, error) {
+	key := src.Hash()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.templates[key]; ok {
+		e.stats.CacheHits++
+		return t, nil
+	}
+	t, err := e.compileLocked(src, key)
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.MaxTemplates > 0 && len(e.templates) >= e.opts.MaxTemplates {
+		e.templates = map[string]*Template{}
+	}
+	e.templates[key] = t
+	return t, nil
+}
+
+func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
+	e.stats.Compiles++
+	file, err := parser.ParseFile(src.Filename, src.Text, parser.ParseComments)
+	if err != nil {
+		return nil, newTemplateError(src.Name, "parse template", err)
+	}
+	// Templates read `context` (and snippets `parameter`) without declaring them; declare them
+	// open so they resolve. Lines are appended, so positions in the user's source stay valid.
+	var extra string
+	if !declares(file, "context") {
+		extra += "\ncontext: _"
+	}
+	if src.Snippet && !declares(file, "parameter") {
+		extra += "\nparameter: _"
+	}
+	if extra != "" {
+		file, err = parser.ParseFile(src.Filename, src.Text+extra+"\n", parser.ParseComments)
+		if err != nil {
+			return nil, newTemplateError(src.Name, "parse template", err)
+		}
+	}
+	value := e.ctx.BuildFile(file, cuelang.Filename(src.Filename))
+	if err := value.Err(); err != nil {
+		return nil, newTemplateError(src.Name, "compile template", err)
+	}
+	return &Template{
+		engine:      e,
+		name:        src.Name,
+		hash:        key,
+		value:       value,
+		annotations: collectPatchAnnotations(file),
+		closed:      map[string]cuelang.Value{},
+	}, nil
+}
+
+// declares reports whether a file declares a top-level field with the given name.
+func declares(f *ast.File, name string) bool {
+	for _, d := range f.Decls {
+		if field, ok := d.(*ast.Field); ok {
+			if label, _, _ := ast.LabelName(field.Label); label == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CompileExpr compiles a small CUE snippet such as a status policy. It is cached like a template.
+func (e *Engine) CompileExpr(name, text string) (*Template, error) {
+	return e.Compile(Source{Name: name, Filename: name, Text: text, Snippet: true})
+}
+
+
+// encode turns Go data into a CUE value keeping nil as null (FillPath alone would make it _).
+// The caller holds e.mu.
+func (e *Engine) encode(x any) cuelang.Value {
+	return e.ctx.Encode(x, cuelang.NilIsAny(false))
+}

@@ -1,0 +1,103 @@
+package cue
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	cuelang "cuelang.org/go/cue"
+
+	"github.com/ferryhq/ferry/pkg/suggest"
+)
+
+// unknownParameters reports properties the parameter schema does not allow, recursing into
+// structs and lists of structs. KubeVela silently ignores such typos; Ferry names them.
+func (t *Template) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError) []FieldError {
+	if schema.IncompleteKind() != cuelang.StructKind {
+		return errs
+	}
+	closed, ok := t.closedAt(path, schema)
+	if !ok {
+		return errs
+	}
+	keys := make([]string, 0, len(given))
+	for k := range given {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		childPath := append(append([]string(nil), path...), k)
+		if !closed.Allows(cuelang.Str(k)) {
+			errs = append(errs, FieldError{Path: childPath,
+				Message: "unknown parameter" + suggest.Hint(k, fieldNames(schema))})
+			continue
+		}
+		child := lookupField(schema, k)
+		if !child.Exists() {
+			continue
+		}
+		switch val := given[k].(type) {
+		case map[string]any:
+			errs = t.unknownParameters(child, childPath, val, errs)
+		case []any:
+			if child.IncompleteKind() != cuelang.ListKind {
+				continue
+			}
+			elem := child.LookupPath(cuelang.MakePath(cuelang.AnyIndex))
+			if !elem.Exists() {
+				continue
+			}
+			for i, item := range val {
+				if m, ok := item.(map[string]any); ok {
+					errs = t.unknownParameters(elem, append(append([]string(nil), childPath...), strconv.Itoa(i)), m, errs)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// closedAt returns close(schema) for a parameter path, cached per template. List indices share
+// one entry, as every element has the same schema.
+func (t *Template) closedAt(path []string, schema cuelang.Value) (cuelang.Value, bool) {
+	key := schemaKey(path)
+	if v, ok := t.closed[key]; ok {
+		return v, v.Err() == nil
+	}
+	ctx := t.engine.ctx
+	holder := ctx.CompileString("x: _").FillPath(cuelang.ParsePath("x"), schema)
+	closed := ctx.CompileString("close(x)", cuelang.Scope(holder))
+	t.closed[key] = closed
+	return closed, closed.Err() == nil
+}
+
+func schemaKey(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		if _, err := strconv.Atoi(p); err == nil {
+			p = "[]"
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, "\x00")
+}
+
+func fieldNames(v cuelang.Value) []string {
+	it, err := v.Fields(cuelang.Optional(true))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for it.Next() {
+		names = append(names, it.Selector().Unquoted())
+	}
+	return names
+}
+
+// lookupField finds a regular or optional field.
+func lookupField(v cuelang.Value, name string) cuelang.Value {
+	if f := v.LookupPath(cuelang.MakePath(cuelang.Str(name))); f.Exists() {
+		return f
+	}
+	return v.LookupPath(cuelang.MakePath(cuelang.Str(name).Optional()))
+}

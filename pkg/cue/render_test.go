@@ -1,0 +1,194 @@
+package cue
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const deploymentTemplate = `
+import "strings"
+
+output: {
+	apiVersion: "apps/v1"
+	kind:       "Deployment"
+	metadata: name: context.name
+	spec: {
+		replicas: parameter.replicas
+		template: spec: containers: [{
+			name:  context.name
+			image: parameter.image
+			if parameter.cmd != _|_ {
+				command: parameter.cmd
+			}
+			env: [for k, v in parameter.env {name: strings.ToUpper(k), value: v}]
+		}]
+	}
+}
+outputs: service: {
+	apiVersion: "v1"
+	kind:       "Service"
+	metadata: {name: context.name, namespace: context.namespace}
+	spec: ports: [{port: parameter.port}]
+}
+parameter: {
+	// +usage=Container image
+	image: string
+	// +usage=Number of pods
+	replicas: *1 | int
+	cmd?: [...string]
+	env: [string]: string
+	port: *80 | int & >0 & <65536
+	protocol: *"TCP" | "UDP"
+	ports?: [...{port: int, name?: string}]
+}
+`
+
+func TestRenderComponent(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+	require.NoError(t, err)
+
+	res, err := tmpl.Render(Input{
+		Parameter: map[string]any{"image": "nginx:1.27", "env": map[string]any{"mode": "prod"}, "cmd": []any{"run"}},
+		Context:   Context{Name: "web", Namespace: "team-a"},
+	})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{
+			"replicas": int64(1),
+			"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
+				"name": "web", "image": "nginx:1.27", "command": []any{"run"},
+				"env": []any{map[string]any{"name": "MODE", "value": "prod"}},
+			}}}},
+		},
+	}, normalize(res.Output))
+	require.Len(t, res.Outputs, 1)
+	require.Equal(t, "service", res.Outputs[0].Name)
+	require.Equal(t, "team-a", res.Outputs[0].Object["metadata"].(map[string]any)["namespace"])
+}
+
+func TestCompileIsCachedByContent(t *testing.T) {
+	e := NewEngine(Options{})
+	src := Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate}
+	first, err := e.Compile(src)
+	require.NoError(t, err)
+	for i := 0; i < 5; i++ {
+		again, err := e.Compile(src)
+		require.NoError(t, err)
+		require.Same(t, first, again)
+		_, err = again.Render(Input{Parameter: map[string]any{"image": "x"}, Context: Context{Name: "a"}})
+		require.NoError(t, err)
+	}
+	require.Equal(t, Stats{Compiles: 1, CacheHits: 5}, e.Stats())
+
+	changed := src
+	changed.Text += "\n// changed\n"
+	other, err := e.Compile(changed)
+	require.NoError(t, err)
+	require.NotSame(t, first, other)
+	require.Equal(t, 2, e.Stats().Compiles)
+}
+
+func TestParameterErrorsAreAllReported(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: `component definition "webservice"`, Filename: "webservice.cue", Text: deploymentTemplate})
+	require.NoError(t, err)
+
+	_, err = tmpl.Render(Input{Parameter: map[string]any{
+		"replicas": "three",
+		"port":     int64(70000),
+		"imagee":   "nginx",
+		"protocol": "SCTP",
+		"ports":    []any{map[string]any{"port": int64(80), "nmae": "http"}},
+	}, Context: Context{Name: "web"}})
+	var perr *ParameterError
+	require.ErrorAs(t, err, &perr)
+	got := map[string]string{}
+	for _, f := range perr.Errors {
+		got[f.PathString()] = f.Message
+	}
+	require.Equal(t, map[string]string{
+		"image":         "required but not given (expected string)",
+		"imagee":        `unknown parameter (did you mean "image"?)`,
+		"port":          `expected *80 | uint & >0 & <65536, got 70000 (int)`,
+		"ports[0].nmae": `unknown parameter (did you mean "name"?)`,
+		"protocol":      `expected *"TCP" | "UDP", got "SCTP" (string)`,
+		"replicas":      `expected *1 | int, got "three" (string)`,
+	}, got)
+	require.Contains(t, err.Error(), `component definition "webservice"`)
+}
+
+func TestTemplateErrorsKeepPositions(t *testing.T) {
+	e := NewEngine(Options{})
+	_, err := e.Compile(Source{Name: "broken", Filename: "broken.cue", Text: "output: {\n  kind: \n}"})
+	var terr *TemplateError
+	require.ErrorAs(t, err, &terr)
+	require.Contains(t, terr.Error(), "broken.cue:3:")
+
+	tmpl, err := e.Compile(Source{Name: "incomplete", Filename: "incomplete.cue", Text: "output: {\n\tkind: \"ConfigMap\"\n\tdata: x: parameter.missing\n}\nparameter: {...}\n"})
+	require.NoError(t, err)
+	_, err = tmpl.Render(Input{Context: Context{Name: "a"}})
+	require.ErrorAs(t, err, &terr)
+	require.Equal(t, "evaluate output", terr.Op)
+	require.Contains(t, terr.Error(), "output.data.x")
+}
+
+func TestRenderHandsContextToTemplates(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "ctx", Filename: "ctx.cue", Text: `
+output: {
+	kind: "ConfigMap"
+	data: {
+		name: context.name
+		app: context.appName
+		ns: context.namespace
+		cluster: context.cluster
+		rev: context.appRevision
+		revNum: "\(context.appRevisionNum)"
+		workflow: context.workflowName
+		publish: context.publishVersion
+		minor: "\(context.clusterVersion.minor)"
+		team: context.appLabels.team
+		replica: context.replicaKey
+	}
+}`})
+	require.NoError(t, err)
+	res, err := tmpl.Render(Input{Context: Context{
+		Name: "web", AppName: "shop", Namespace: "prod", Cluster: "eu-1", AppRevision: "shop-v3", AppRevisionNum: 3,
+		WorkflowName: "shop", PublishVersion: "alpha", AppLabels: map[string]string{"team": "a"}, ReplicaKey: "r1",
+	}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{
+		"name": "web", "app": "shop", "ns": "prod", "cluster": "eu-1", "rev": "shop-v3", "revNum": "3",
+		"workflow": "shop", "publish": "alpha", "minor": "34", "team": "a", "replica": "r1",
+	}, res.Output["data"])
+}
+
+// normalize turns every integer into int64 so expectations can be written plainly.
+func normalize(v map[string]any) map[string]any {
+	out, _ := normalizeInts(v).(map[string]any)
+	return out
+}
+
+func normalizeInts(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = normalizeInts(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalizeInts(e)
+		}
+		return out
+	case int:
+		return int64(x)
+	}
+	return v
+}

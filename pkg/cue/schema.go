@@ -1,0 +1,159 @@
+package cue
+
+import (
+	"strings"
+
+	cuelang "cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+)
+
+// Parameter describes one field of a template's `parameter` schema, for documentation.
+type Parameter struct {
+	// Name is the dotted path, e.g. ports[].port.
+	Name string
+	// Type is a short type, e.g. string, int, [...string], "a" | "b".
+	Type string
+	// Default is the default value in CUE syntax, or "".
+	Default string
+	// Required is true when the user must give the field.
+	Required bool
+	// Description comes from `// +usage=` comments.
+	Description string
+}
+
+// Parameters lists the template's parameters, nested fields after their parent.
+func (t *Template) Parameters() []Parameter {
+	t.engine.mu.Lock()
+	defer t.engine.mu.Unlock()
+	schema := t.value.LookupPath(pathParameter)
+	if !schema.Exists() {
+		return nil
+	}
+	return listParameters(schema, "", nil, 0)
+}
+
+func listParameters(v cuelang.Value, prefix string, out []Parameter, depth int) []Parameter {
+	if depth > 6 {
+		return out
+	}
+	it, err := v.Fields(cuelang.Optional(true))
+	if err != nil {
+		return out
+	}
+	for it.Next() {
+		fv := it.Value()
+		name := it.Selector().Unquoted()
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		p := Parameter{
+			Name:        name,
+			Type:        typeString(fv),
+			Description: usage(fv.Doc()),
+		}
+		if def, ok := defaultOf(fv); ok {
+			p.Default = def
+		}
+		p.Required = !it.IsOptional() && p.Default == "" && fv.Validate(cuelang.Concrete(true)) != nil
+		out = append(out, p)
+		switch fv.IncompleteKind() {
+		case cuelang.StructKind:
+			out = listParameters(fv, name, out, depth+1)
+		case cuelang.ListKind:
+			if elem := fv.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() && elem.IncompleteKind() == cuelang.StructKind {
+				out = listParameters(elem, name+"[]", out, depth+1)
+			}
+		}
+	}
+	return out
+}
+
+// defaultOf returns a default the template marked with `*`.
+func defaultOf(v cuelang.Value) (string, bool) {
+	// A value with a marked default is not concrete itself; a bare [...T] is concrete and its
+	// implicit default [] is not one the author wrote.
+	d, ok := v.Default()
+	if !ok || v.IsConcrete() || d.Validate(cuelang.Concrete(true)) != nil {
+		return "", false
+	}
+	b, err := d.MarshalJSON()
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// typeString renders a short type for a schema value.
+func typeString(v cuelang.Value) string {
+	op, args := v.Expr()
+	if op == cuelang.OrOp && len(args) > 1 {
+		var parts []string
+		kinds := map[string]bool{}
+		for _, a := range args {
+			if !a.IsConcrete() || a.IncompleteKind() == cuelang.StructKind || a.IncompleteKind() == cuelang.ListKind {
+				kinds[typeString(a)] = true
+			}
+		}
+		seen := map[string]bool{}
+		for _, a := range args {
+			s := typeString(a)
+			if a.IsConcrete() && a.IncompleteKind() != cuelang.StructKind && a.IncompleteKind() != cuelang.ListKind {
+				if kinds[a.IncompleteKind().String()] {
+					continue
+				}
+				if b, err := a.MarshalJSON(); err == nil {
+					s = string(b)
+				}
+			}
+			if !seen[s] {
+				seen[s] = true
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, " | ")
+	}
+	switch k := v.IncompleteKind(); k {
+	case cuelang.ListKind:
+		if elem := v.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() {
+			return "[..." + typeString(elem) + "]"
+		}
+		return "list"
+	case cuelang.StructKind:
+		if isMap(v) {
+			if elem := v.LookupPath(cuelang.MakePath(cuelang.AnyString)); elem.Exists() {
+				return "map[string]" + typeString(elem)
+			}
+			return "map"
+		}
+		return "struct"
+	case cuelang.StringKind, cuelang.IntKind, cuelang.BoolKind, cuelang.FloatKind, cuelang.NumberKind, cuelang.NullKind:
+		return k.String()
+	case cuelang.TopKind:
+		return "any"
+	default:
+		return strings.ReplaceAll(k.String(), "|", " | ")
+	}
+}
+
+// isMap reports whether a struct has no named fields, only a pattern or `...`.
+func isMap(v cuelang.Value) bool {
+	it, err := v.Fields(cuelang.Optional(true))
+	if err != nil {
+		return false
+	}
+	return !it.Next()
+}
+
+// usage extracts the `+usage=` text from doc comments.
+func usage(groups []*ast.CommentGroup) string {
+	var lines []string
+	for _, g := range groups {
+		for _, c := range g.List {
+			text := strings.TrimSpace(strings.TrimPrefix(c.Text, "//"))
+			if u, ok := strings.CutPrefix(text, "+usage="); ok {
+				lines = append(lines, strings.TrimSpace(u))
+			}
+		}
+	}
+	return strings.Join(lines, " ")
+}

@@ -1,0 +1,187 @@
+package cue
+
+import (
+	"fmt"
+	"sort"
+
+	cuelang "cuelang.org/go/cue"
+)
+
+// Template is a compiled definition template. It is immutable; render it with Render.
+type Template struct {
+	engine      *Engine
+	name        string
+	hash        string
+	value       cuelang.Value
+	annotations annotations
+	// closed caches close(<parameter path>) values used to find unknown parameters.
+	closed map[string]cuelang.Value
+}
+
+// Name identifies the template in errors.
+func (t *Template) Name() string { return t.name }
+
+// Hash is the content hash of the template source.
+func (t *Template) Hash() string { return t.hash }
+
+// Input is what a render fills into a template.
+type Input struct {
+	// Parameter are the properties the user wrote.
+	Parameter map[string]any
+	// Context is the engine's context.
+	Context Context
+}
+
+// NamedObject is an object with the name it has in `outputs`.
+type NamedObject struct {
+	Name   string
+	Object map[string]any
+}
+
+// Result is what a template rendered.
+type Result struct {
+	// Output is the main workload of a component; nil when the template has none.
+	Output map[string]any
+	// Outputs are the auxiliary objects, in template order.
+	Outputs []NamedObject
+	// Patch is merged into the workload (traits).
+	Patch *Patch
+	// PatchOutputs are merged into earlier outputs by name (traits).
+	PatchOutputs map[string]*Patch
+}
+
+var (
+	pathParameter    = cuelang.ParsePath("parameter")
+	pathContext      = cuelang.ParsePath("context")
+	pathOutput       = cuelang.ParsePath("output")
+	pathOutputs      = cuelang.ParsePath("outputs")
+	pathPatch        = cuelang.ParsePath("patch")
+	pathPatchOutputs = cuelang.ParsePath("patchOutputs")
+)
+
+// Render fills parameter and context into the template and extracts what it produced.
+// Parameter problems are reported all at once as a *ParameterError; problems in the template
+// as a *TemplateError.
+func (t *Template) Render(in Input) (*Result, error) {
+	t.engine.mu.Lock()
+	defer t.engine.mu.Unlock()
+
+	params := in.Parameter
+	if params == nil {
+		params = map[string]any{}
+	}
+	v := t.value.FillPath(pathParameter, t.engine.encode(params)).FillPath(pathContext, t.engine.encode(in.Context.value()))
+	if fieldErrs := t.checkParameters(v, params); len(fieldErrs) > 0 {
+		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
+	}
+
+	res := &Result{}
+	if out := v.LookupPath(pathOutput); out.Exists() {
+		obj, err := t.decodeObject(out, "output")
+		if err != nil {
+			return nil, err
+		}
+		res.Output = obj
+	}
+	if outs := v.LookupPath(pathOutputs); outs.Exists() {
+		named, err := t.decodeNamed(outs, "outputs")
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range named {
+			obj, ok := n.value.(map[string]any)
+			if !ok {
+				return nil, &TemplateError{Template: t.name, Op: "evaluate outputs",
+					Details: []string{fmt.Sprintf("outputs.%s: must be a Kubernetes object, got %T", n.name, n.value)}}
+			}
+			res.Outputs = append(res.Outputs, NamedObject{Name: n.name, Object: obj})
+		}
+	}
+	if p := v.LookupPath(pathPatch); p.Exists() {
+		obj, err := t.decodeObject(p, "patch")
+		if err != nil {
+			return nil, err
+		}
+		res.Patch = &Patch{Value: obj, annotations: t.annotations.under("patch")}
+	}
+	if po := v.LookupPath(pathPatchOutputs); po.Exists() {
+		named, err := t.decodeNamed(po, "patchOutputs")
+		if err != nil {
+			return nil, err
+		}
+		res.PatchOutputs = map[string]*Patch{}
+		for _, n := range named {
+			obj, ok := n.value.(map[string]any)
+			if !ok {
+				return nil, &TemplateError{Template: t.name, Op: "evaluate patchOutputs",
+					Details: []string{fmt.Sprintf("patchOutputs.%s: must be a struct, got %T", n.name, n.value)}}
+			}
+			res.PatchOutputs[n.name] = &Patch{Value: obj, annotations: t.annotations.under("patchOutputs").under(n.name)}
+		}
+	}
+	return res, nil
+}
+
+// checkParameters reports unknown parameters and values that do not fit the schema.
+func (t *Template) checkParameters(v cuelang.Value, given map[string]any) []FieldError {
+	var errs []FieldError
+	schema := t.value.LookupPath(pathParameter)
+	if schema.Exists() {
+		errs = t.unknownParameters(schema, nil, given, errs)
+	}
+	// Validate field by field: CUE reports a missing value only when nothing else in the same
+	// value is wrong, and users must see every problem at once.
+	param := v.LookupPath(pathParameter)
+	if it, err := param.Fields(cuelang.Optional(true)); err != nil {
+		errs = append(errs, t.parameterErrors(err, given)...)
+	} else {
+		for it.Next() {
+			if err := it.Value().Validate(cuelang.Concrete(true)); err != nil {
+				errs = append(errs, t.parameterErrors(err, given)...)
+			}
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return FormatPath(errs[i].Path) < FormatPath(errs[j].Path) })
+	return errs
+}
+
+type namedValue struct {
+	name  string
+	value any
+}
+
+func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, error) {
+	if err := v.Validate(cuelang.Concrete(true)); err != nil {
+		return nil, newTemplateError(t.name, "evaluate "+field, err)
+	}
+	var obj any
+	if err := v.Decode(&obj); err != nil {
+		return nil, newTemplateError(t.name, "evaluate "+field, err)
+	}
+	m, ok := obj.(map[string]any)
+	if !ok {
+		return nil, &TemplateError{Template: t.name, Op: "evaluate " + field,
+			Details: []string{fmt.Sprintf("%s: must be a struct, got %T", field, obj)}}
+	}
+	return m, nil
+}
+
+// decodeNamed decodes each field of a struct, keeping the template's order.
+func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, error) {
+	if err := v.Validate(cuelang.Concrete(true)); err != nil {
+		return nil, newTemplateError(t.name, "evaluate "+field, err)
+	}
+	it, err := v.Fields()
+	if err != nil {
+		return nil, newTemplateError(t.name, "evaluate "+field, err)
+	}
+	var out []namedValue
+	for it.Next() {
+		var x any
+		if err := it.Value().Decode(&x); err != nil {
+			return nil, newTemplateError(t.name, "evaluate "+field, err)
+		}
+		out = append(out, namedValue{name: it.Selector().Unquoted(), value: x})
+	}
+	return out, nil
+}
