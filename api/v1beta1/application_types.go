@@ -353,7 +353,7 @@ type WorkflowStatus struct {
 // StepStatus is the state of one step.
 type StepStatus struct {
 	// +optional
-	ID string `json:"id,omitempty"`
+	ID   string `json:"id,omitempty"`
 	Name string `json:"name"`
 	// +optional
 	Type string `json:"type,omitempty"`

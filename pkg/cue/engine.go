@@ -145,7 +145,6 @@ func (e *Engine) CompileExpr(name, text string) (*Template, error) {
 	return e.Compile(Source{Name: name, Filename: name, Text: text, Snippet: true})
 }
 
-
 // encode turns Go data into a CUE value keeping nil as null (FillPath alone would make it _).
 // The caller holds e.mu.
 func (e *Engine) encode(x any) cuelang.Value {
