@@ -5,9 +5,13 @@ import (
 	"encoding/hex"
 	"sync"
 
+	"fmt"
+	"strings"
+
 	cuelang "cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
 )
 
@@ -115,7 +119,7 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 		}
 	}
 	value := e.ctx.BuildFile(file, cuelang.Filename(src.Filename))
-	if err := value.Err(); err != nil {
+	if err := value.Err(); err != nil && isStaticError(err) {
 		return nil, newTemplateError(src.Name, "compile template", err)
 	}
 	return &Template{
@@ -126,6 +130,23 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 		annotations: collectPatchAnnotations(file),
 		closed:      map[string]cuelang.Value{},
 	}, nil
+}
+
+// isStaticError reports whether an error found before `parameter` and `context` are filled is
+// the template's own fault (an unknown reference or import, a conflict between constants),
+// rather than a value that only exists once context is known, e.g. a condition on
+// context.output in a trait. The latter are reported at render time with their positions.
+func isStaticError(err error) bool {
+	for _, ce := range cueerrors.Errors(err) {
+		format, args := ce.Msg()
+		msg := fmt.Sprintf(format, args...)
+		for _, static := range []string{"not found", "cannot call", "conflicting values", "import failed", "builtin package"} {
+			if strings.Contains(msg, static) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // declares reports whether a file declares a top-level field with the given name.

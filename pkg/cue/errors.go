@@ -77,6 +77,19 @@ func newTemplateError(template, op string, err error) *TemplateError {
 	return te
 }
 
+// FormatError renders every CUE error in err as "file:line:col: path: message", joined by "; ".
+// Errors that are not CUE errors are returned as they are.
+func FormatError(err error) string {
+	var parts []string
+	for _, ce := range cueerrors.Errors(err) {
+		parts = append(parts, describeCUEError(ce))
+	}
+	if len(parts) == 0 {
+		return err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
 // describeCUEError renders one CUE error as "file:line:col: path: message".
 func describeCUEError(ce cueerrors.Error) string {
 	format, args := ce.Msg()

@@ -1,0 +1,76 @@
+package definition
+
+import (
+	"fmt"
+
+	ferrycue "github.com/ferryhq/ferry/pkg/cue"
+)
+
+// Kind is the kind of a definition, as written in a CUE definition file's `type`.
+type Kind string
+
+// Definition kinds.
+const (
+	KindComponent    Kind = "component"
+	KindTrait        Kind = "trait"
+	KindPolicy       Kind = "policy"
+	KindWorkflowStep Kind = "workflow-step"
+)
+
+// Kinds lists every kind in display order.
+var Kinds = []Kind{KindComponent, KindTrait, KindPolicy, KindWorkflowStep}
+
+// ParseKind checks a kind name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown definition type %q: use one of component, trait, policy, workflow-step", s)
+}
+
+// Definition is one loaded definition.
+type Definition struct {
+	// Name is the type name users write, e.g. webservice.
+	Name string
+	// Kind is component, trait, policy or workflow-step.
+	Kind Kind
+	// Description is a one-line summary.
+	Description string
+	// Labels and Annotations are copied to the definition CR.
+	Labels      map[string]string
+	Annotations map[string]string
+	// Template is the CUE template source. Its positions match Filename.
+	Template string
+	// Filename is where the definition came from.
+	Filename string
+	// Builtin is true for definitions of Ferry's embedded library.
+	Builtin bool
+	// Workload is the apiVersion/kind of a component's main object and its resource type.
+	Workload WorkloadType
+	Status   ferrycue.StatusTemplates
+	// Trait metadata.
+	AppliesToWorkloads []string
+	ConflictsWith      []string
+	PodDisruptive      bool
+	Stage              string
+}
+
+// WorkloadType names the kind of object a component renders.
+type WorkloadType struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	// Type is the resource type, e.g. deployments.apps.
+	Type string `json:"type,omitempty"`
+}
+
+// DisplayName names the definition in errors, e.g. `component "webservice"`.
+func (d *Definition) DisplayName() string {
+	return fmt.Sprintf("%s %q", d.Kind, d.Name)
+}
+
+// Source is the template as pkg/cue compiles it.
+func (d *Definition) Source() ferrycue.Source {
+	return ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: d.Template}
+}

@@ -1,0 +1,141 @@
+package definition
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	ferrycue "github.com/ferryhq/ferry/pkg/cue"
+)
+
+func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
+	r, err := Builtin()
+	require.NoError(t, err)
+	want := map[Kind][]string{
+		KindComponent:    {"k8s-objects", "task", "webservice", "worker"},
+		KindTrait:        {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar", "storage"},
+		KindPolicy:       {"override", "topology"},
+		KindWorkflowStep: {"deploy", "step-group", "suspend"},
+	}
+	engine := ferrycue.NewEngine(ferrycue.Options{})
+	for kind, names := range want {
+		var got []string
+		for _, d := range r.List(kind) {
+			got = append(got, d.Name)
+			require.True(t, d.Builtin)
+			require.NotEmpty(t, d.Description, d.Name)
+			_, err := engine.Compile(d.Source())
+			require.NoError(t, err, d.Name)
+		}
+		require.Equal(t, names, got, kind)
+	}
+	web, err := r.Get(KindComponent, "webservice")
+	require.NoError(t, err)
+	require.Equal(t, WorkloadType{APIVersion: "apps/v1", Kind: "Deployment", Type: "deployments.apps"}, web.Workload)
+	require.NotEmpty(t, web.Status.HealthPolicy)
+	scaler, err := r.Get(KindTrait, "scaler")
+	require.NoError(t, err)
+	require.Equal(t, []string{"deployments.apps", "statefulsets.apps"}, scaler.AppliesToWorkloads)
+}
+
+func TestGetSuggestsTheClosestName(t *testing.T) {
+	r, err := Builtin()
+	require.NoError(t, err)
+	_, err = r.Get(KindComponent, "webservise")
+	require.EqualError(t, err, `unknown component type "webservise" (did you mean "webservice"?)`)
+	_, err = r.Get(KindTrait, "database")
+	require.ErrorContains(t, err, `unknown trait type "database"; known types: annotations, env`)
+}
+
+func TestTemplateKeepsFilePositions(t *testing.T) {
+	src := "import \"strings\"\n\nbroken: {\n\ttype: \"component\"\n}\n\ntemplate: {\n\toutput: {\n\t\tkind: strings.ToUpper(parameter.kind)\n\t\tbad: 1 & 2\n\t}\n\tparameter: kind: string\n}\n"
+	d, err := ParseCUE("defs/broken.cue", []byte(src))
+	require.NoError(t, err)
+	_, err = ferrycue.NewEngine(ferrycue.Options{}).Compile(d.Source())
+	require.ErrorContains(t, err, "defs/broken.cue:10:")
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"syntax", "x: {\n  type: \"component\"\n", "bad.cue:2:21: expected '}', found 'EOF'"},
+		{"no template", "x: {type: \"component\"}\n", `bad.cue: definition "x" has no ` + "`template: {...}`"},
+		{"no metadata", "template: {}\n", "bad.cue: missing the"},
+		{"bad type", "x: {type: \"widget\"}\ntemplate: {}\n", `bad.cue:1: definition "x": unknown definition type "widget"`},
+		{"extra field", "x: {type: \"trait\"}\ny: 1\ntemplate: {}\n", `bad.cue:2: unexpected top-level field "y"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseCUE("bad.cue", []byte(tt.src))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestUserDefinitionsOverrideBuiltins(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webservice.cue"), []byte(`webservice: {
+	type: "component"
+	description: "ours"
+}
+template: {
+	output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name}
+	parameter: {}
+}
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "defs.yaml"), []byte(`apiVersion: core.oam.dev/v1beta1
+kind: TraitDefinition
+metadata:
+  name: team-label
+  annotations:
+    definition.oam.dev/description: adds the team label
+spec:
+  appliesToWorkloads: ["*"]
+  schematic:
+    cue:
+      template: |
+        patch: metadata: labels: team: parameter.team
+        parameter: team: string
+---
+apiVersion: core.oam.dev/v1beta1
+kind: ComponentDefinition
+metadata:
+  name: broken
+spec:
+  workload:
+    definition: {apiVersion: v1, kind: ConfigMap}
+  schematic:
+    cue:
+      template: |
+        output: {
+          kind: "ConfigMap"
+          x: 1 & 2
+        }
+`), 0o644))
+	r, err := Builtin()
+	require.NoError(t, err)
+	require.NoError(t, r.LoadDir(dir))
+
+	web, err := r.Get(KindComponent, "webservice")
+	require.NoError(t, err)
+	require.Equal(t, "ours", web.Description)
+	require.False(t, web.Builtin)
+
+	trait, err := r.Get(KindTrait, "team-label")
+	require.NoError(t, err)
+	require.Equal(t, "adds the team label", trait.Description)
+	require.Equal(t, []string{"*"}, trait.AppliesToWorkloads)
+
+	broken, err := r.Get(KindComponent, "broken")
+	require.NoError(t, err)
+	_, err = ferrycue.NewEngine(ferrycue.Options{}).Compile(broken.Source())
+	require.ErrorContains(t, err, "defs.yaml:27:", "CUE positions of a CR template are lines of the YAML file")
+}
+
+func TestParseYAMLRejectsOtherKinds(t *testing.T) {
+	_, err := ParseYAML("x.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"))
+	require.EqualError(t, err, `x.yaml:1: kind "ConfigMap" is not a definition (want ComponentDefinition, TraitDefinition, PolicyDefinition or WorkflowStepDefinition)`)
+}
