@@ -3,6 +3,7 @@ package cue
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"sync"
 
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
+	cuejson "cuelang.org/go/encoding/json"
 )
 
 // Options configure an Engine.
@@ -129,6 +131,8 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 		value:       value,
 		annotations: collectPatchAnnotations(file),
 		closed:      map[string]cuelang.Value{},
+		// A textual check is enough: a template that mentions the field gets it.
+		readsComponents: strings.Contains(src.Text, "components"),
 	}, nil
 }
 
@@ -166,8 +170,31 @@ func (e *Engine) CompileExpr(name, text string) (*Template, error) {
 	return e.Compile(Source{Name: name, Filename: name, Text: text, Snippet: true})
 }
 
-// encode turns Go data into a CUE value keeping nil as null (FillPath alone would make it _).
-// The caller holds e.mu.
-func (e *Engine) encode(x any) cuelang.Value {
-	return e.ctx.Encode(x, cuelang.NilIsAny(false))
+// encode turns Go data into a CUE value. It goes through JSON rather than Context.Encode: in
+// CUE v0.17 a value encoded from Go data loses its fields when a comprehension embeds it
+// (`[for c in context.output.spec.containers {c}]` yields `[{}]`), and templates do that all
+// the time. Go nil becomes null. The caller holds e.mu.
+func (e *Engine) encode(x any) (cuelang.Value, error) {
+	data, err := json.Marshal(x)
+	if err != nil {
+		return cuelang.Value{}, fmt.Errorf("encode input: %w", err)
+	}
+	expr, err := cuejson.Extract("input", data)
+	if err != nil {
+		return cuelang.Value{}, fmt.Errorf("encode input: %w", err)
+	}
+	return e.ctx.BuildExpr(expr), nil
+}
+
+// fill fills parameter and context into a compiled value. The caller holds e.mu.
+func (e *Engine) fill(v cuelang.Value, params map[string]any, ctx Context) (cuelang.Value, error) {
+	p, err := e.encode(params)
+	if err != nil {
+		return cuelang.Value{}, err
+	}
+	c, err := e.encode(ctx.value())
+	if err != nil {
+		return cuelang.Value{}, err
+	}
+	return v.FillPath(pathParameter, p).FillPath(pathContext, c), nil
 }

@@ -16,9 +16,18 @@ func (t *Template) unknownParameters(schema cuelang.Value, path []string, given 
 	if schema.IncompleteKind() != cuelang.StructKind {
 		return errs
 	}
-	closed, ok := t.closedAt(path, schema)
-	if !ok {
-		return errs
+	// A disjunction such as *{} | {[string]: string} allows a field if any branch does.
+	alternatives := []cuelang.Value{schema}
+	if op, args := schema.Expr(); op == cuelang.OrOp {
+		alternatives = args
+	}
+	var closed []cuelang.Value
+	for i, alt := range alternatives {
+		if c, ok := t.closedAt(path, i, alt); ok {
+			closed = append(closed, c)
+		} else {
+			return errs // a schema we cannot close: do not guess
+		}
 	}
 	keys := make([]string, 0, len(given))
 	for k := range given {
@@ -27,12 +36,19 @@ func (t *Template) unknownParameters(schema cuelang.Value, path []string, given 
 	sort.Strings(keys)
 	for _, k := range keys {
 		childPath := append(append([]string(nil), path...), k)
-		if !closed.Allows(cuelang.Str(k)) {
+		branch := -1
+		for i, c := range closed {
+			if c.Allows(cuelang.Str(k)) {
+				branch = i
+				break
+			}
+		}
+		if branch < 0 {
 			errs = append(errs, FieldError{Path: childPath,
 				Message: "unknown parameter" + suggest.Hint(k, fieldNames(schema))})
 			continue
 		}
-		child := lookupField(schema, k)
+		child := lookupField(alternatives[branch], k)
 		if !child.Exists() {
 			continue
 		}
@@ -59,8 +75,8 @@ func (t *Template) unknownParameters(schema cuelang.Value, path []string, given 
 
 // closedAt returns close(schema) for a parameter path, cached per template. List indices share
 // one entry, as every element has the same schema.
-func (t *Template) closedAt(path []string, schema cuelang.Value) (cuelang.Value, bool) {
-	key := schemaKey(path)
+func (t *Template) closedAt(path []string, alternative int, schema cuelang.Value) (cuelang.Value, bool) {
+	key := schemaKey(path) + "|" + strconv.Itoa(alternative)
 	if v, ok := t.closed[key]; ok {
 		return v, v.Err() == nil
 	}

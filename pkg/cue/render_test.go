@@ -192,3 +192,28 @@ func normalizeInts(v any) any {
 	}
 	return v
 }
+
+// TestComprehensionEmbedsFilledValues guards against a CUE behaviour: values encoded from Go
+// data lose their fields when a comprehension embeds them. Templates do this with
+// context.output and parameters all the time, so inputs are filled through JSON.
+func TestComprehensionEmbedsFilledValues(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "t", Filename: "t.cue", Text: `
+output: {
+	kind: "List"
+	containers: [for c in context.output.spec.containers if c.name == "api" {c}]
+	ports: [for p in parameter.ports {p}]
+}
+parameter: ports: [...{port: int}]
+`})
+	require.NoError(t, err)
+	res, err := tmpl.Render(Input{
+		Parameter: map[string]any{"ports": []any{map[string]any{"port": 80}}},
+		Context: Context{Output: map[string]any{"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "api", "image": "x"}, map[string]any{"name": "other"},
+		}}}},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []any{map[string]any{"name": "api", "image": "x"}}, res.Output["containers"])
+	require.Equal(t, []any{map[string]any{"port": int64(80)}}, normalizeInts(res.Output["ports"]))
+}

@@ -118,7 +118,10 @@ func (e *Engine) evalSnippet(name, text string, in Input) (cuelang.Value, error)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	v := t.value.FillPath(pathContext, e.encode(in.Context.value())).FillPath(pathParameter, e.encode(params))
+	v, err := e.fill(t.value, params, in.Context)
+	if err != nil {
+		return cuelang.Value{}, err
+	}
 	if err := v.Err(); err != nil {
 		return cuelang.Value{}, newTemplateError(name, fmt.Sprintf("evaluate %s", name), err)
 	}

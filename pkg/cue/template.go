@@ -16,6 +16,9 @@ type Template struct {
 	annotations annotations
 	// closed caches close(<parameter path>) values used to find unknown parameters.
 	closed map[string]cuelang.Value
+	// readsComponents is true when the template reads context.components; only then is that
+	// (application-sized) value filled in, so render cost stays linear in components.
+	readsComponents bool
 }
 
 // Name identifies the template in errors.
@@ -70,7 +73,14 @@ func (t *Template) Render(in Input) (*Result, error) {
 	if params == nil {
 		params = map[string]any{}
 	}
-	v := t.value.FillPath(pathParameter, t.engine.encode(params)).FillPath(pathContext, t.engine.encode(in.Context.value()))
+	ctx := in.Context
+	if !t.readsComponents {
+		ctx.Components = nil
+	}
+	v, err := t.engine.fill(t.value, params, ctx)
+	if err != nil {
+		return nil, err
+	}
 	if fieldErrs := t.checkParameters(v, params); len(fieldErrs) > 0 {
 		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
 	}
@@ -132,7 +142,7 @@ func (t *Template) checkParameters(v cuelang.Value, given map[string]any) []Fiel
 	// Validate field by field: CUE reports a missing value only when nothing else in the same
 	// value is wrong, and users must see every problem at once.
 	param := v.LookupPath(pathParameter)
-	if it, err := param.Fields(cuelang.Optional(true)); err != nil {
+	if it, err := param.Fields(); err != nil {
 		errs = append(errs, t.parameterErrors(err, given)...)
 	} else {
 		for it.Next() {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	yamlv3 "go.yaml.in/yaml/v3"
+	yamlv3 "go.yaml.in/yaml/v4"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/cue"
+)
+
+type dryRunOptions struct {
+	files        []string
+	definitions  []string
+	clustersFile string
+	output       string
+}
+
+func newDryRunCmd(s streams) *cobra.Command {
+	o := &dryRunOptions{}
+	cmd := &cobra.Command{
+		Use:   "dry-run -f app.yaml [-f ...] [-d defs-dir ...] [--clusters clusters.yaml] [-o yaml|json]",
+		Short: "Render Applications offline and print what each deploy step would apply, where",
+		Long: `Render Applications with the built-in definitions (and those in -d folders) and print every
+Kubernetes object each deploy step would apply, with its cluster and namespace. No cluster is needed:
+the clusters come from --clusters (a YAML list of {name, labels}); without it the only cluster is
+"local", the hub.`,
+		Example: `  ferry dry-run -f examples/hello/app.yaml
+  ferry dry-run -f examples/multi-env/app.yaml --clusters examples/multi-env/clusters.yaml -o json`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return runDryRun(s, o)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin (repeatable)")
+	cmd.Flags().StringArrayVarP(&o.definitions, "definitions", "d", nil, "folder or file of extra definitions (.cue or CR YAML); they override built-ins (repeatable)")
+	cmd.Flags().StringVar(&o.clustersFile, "clusters", "", "YAML list of clusters {name, labels} to deploy to offline")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
+	return cmd
+}
+
+// dryRunItem is one object of the JSON output.
+type dryRunItem struct {
+	Step      string         `json:"step"`
+	Cluster   string         `json:"cluster"`
+	Namespace string         `json:"namespace"`
+	Component string         `json:"component"`
+	Trait     string         `json:"trait"`
+	Object    map[string]any `json:"object"`
+}
+
+func runDryRun(s streams, o *dryRunOptions) error {
+	if len(o.files) == 0 {
+		return usageError{errors.New("give at least one Application with -f")}
+	}
+	if o.output != "yaml" && o.output != "json" {
+		return usageError{fmt.Errorf("unknown output format %q: use yaml or json", o.output)}
+	}
+	reg, err := loadDefinitions(o.definitions)
+	if err != nil {
+		return err
+	}
+	clusters, err := readClusters(o.clustersFile)
+	if err != nil {
+		return err
+	}
+	planner := appfile.NewPlanner(appfile.Options{
+		Definitions:    reg,
+		Engine:         cue.NewEngine(cue.Options{}),
+		Clusters:       clusters,
+		ClusterVersion: cue.DefaultClusterVersion,
+	})
+	var items []dryRunItem
+	var failures []error
+	for _, file := range o.files {
+		data, name, err := readInput(s.in, file)
+		if err != nil {
+			return err
+		}
+		appfiles, err := appfile.Parse(name, data)
+		if err != nil {
+			failures = append(failures, err)
+			continue
+		}
+		for _, af := range appfiles {
+			plan, err := planner.Plan(af)
+			if err != nil {
+				failures = append(failures, fmt.Errorf("application %q: %w", af.App.Name, err))
+				continue
+			}
+			items = append(items, planItems(plan)...)
+		}
+	}
+	if len(failures) > 0 {
+		return errors.Join(failures...)
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"items": items})
+	}
+	return writeYAMLStream(s.out, items)
+}
+
+func planItems(plan *appfile.Plan) []dryRunItem {
+	var items []dryRunItem
+	for _, step := range plan.Steps {
+		for _, t := range step.Targets {
+			for _, m := range t.Manifests {
+				items = append(items, dryRunItem{Step: step.Name, Cluster: t.Cluster, Namespace: t.Namespace,
+					Component: m.Component, Trait: m.Trait, Object: m.Object})
+			}
+		}
+	}
+	if items == nil {
+		items = []dryRunItem{}
+	}
+	return items
+}
+
+func writeYAMLStream(w io.Writer, items []dryRunItem) error {
+	for _, it := range items {
+		doc, err := yaml.Marshal(it.Object)
+		if err != nil {
+			return err
+		}
+		header := fmt.Sprintf("# step: %s, cluster: %s, namespace: %s, component: %s", it.Step, it.Cluster, it.Namespace, it.Component)
+		if it.Trait != "" {
+			header += ", trait: " + it.Trait
+		}
+		if _, err := fmt.Fprintf(w, "---\n%s\n%s", header, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInput reads a file, or stdin for "-".
+func readInput(stdin io.Reader, file string) ([]byte, string, error) {
+	if file == "-" {
+		data, err := io.ReadAll(stdin)
+		return data, "<stdin>", err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, file, fmt.Errorf("read application: %w", err)
+	}
+	return data, file, nil
+}
+
+// readClusters reads the offline cluster list.
+func readClusters(file string) ([]appfile.Cluster, error) {
+	if file == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read clusters: %w", err)
+	}
+	var clusters []appfile.Cluster
+	if err := yaml.UnmarshalStrict(data, &clusters); err != nil {
+		return nil, fmt.Errorf("%s: expected a YAML list of {name, labels}: %w", file, err)
+	}
+	for i, c := range clusters {
+		if c.Name == "" {
+			return nil, fmt.Errorf("%s: cluster %d has no name", file, i+1)
+		}
+	}
+	return clusters, nil
+}

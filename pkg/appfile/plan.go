@@ -1,0 +1,98 @@
+package appfile
+
+import (
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// LocalCluster is the hub cluster's name.
+const LocalCluster = "local"
+
+// DefaultStepName names the single deploy step of an Application without a workflow.
+const DefaultStepName = "default"
+
+// Cluster is a deploy target cluster.
+type Cluster struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Definitions resolves type names; *definition.Registry implements it.
+type Definitions interface {
+	Get(kind definition.Kind, name string) (*definition.Definition, error)
+}
+
+// Options configure a Planner.
+type Options struct {
+	// Definitions resolves component, trait, policy and workflow-step types.
+	Definitions Definitions
+	// Engine compiles and renders templates; share one to share its cache.
+	Engine *cue.Engine
+	// Clusters are the known managed clusters. The hub, "local", is always known.
+	Clusters []Cluster
+	// ClusterVersion is what templates see as context.clusterVersion.
+	ClusterVersion cue.ClusterVersion
+	// AppRevision and AppRevisionNum are passed to templates as context.appRevision(Num).
+	AppRevision    string
+	AppRevisionNum int64
+}
+
+// Plan is what an Application deploys, step by step.
+type Plan struct {
+	// App and Namespace identify the Application.
+	App       string
+	Namespace string
+	// Steps are the deploy steps in workflow order.
+	Steps []StepPlan
+}
+
+// StepPlan is one deploy step.
+type StepPlan struct {
+	// Name is the step name, or "default" for an Application without a workflow.
+	Name string
+	// Auto is false when the step waits for approval before deploying.
+	Auto bool
+	// Targets are the (cluster, namespace) pairs the step deploys to.
+	Targets []TargetPlan
+}
+
+// TargetPlan is what one step deploys to one cluster and namespace.
+type TargetPlan struct {
+	Cluster   string
+	Namespace string
+	Manifests []Manifest
+}
+
+// Manifest is one rendered object.
+type Manifest struct {
+	// Component is the component that rendered it.
+	Component string
+	// Trait is the trait type that rendered it; empty for the component's own objects.
+	Trait string
+	// Output is its name in `outputs`; empty for the workload.
+	Output string
+	// Object is the Kubernetes object.
+	Object map[string]any
+}
+
+// Planner turns Appfiles into Plans.
+type Planner struct {
+	opts     Options
+	clusters map[string]Cluster
+	order    []string
+}
+
+// NewPlanner returns a Planner. A nil Engine gets a fresh one.
+func NewPlanner(opts Options) *Planner {
+	if opts.Engine == nil {
+		opts.Engine = cue.NewEngine(cue.Options{})
+	}
+	p := &Planner{opts: opts, clusters: map[string]Cluster{LocalCluster: {Name: LocalCluster}}, order: []string{LocalCluster}}
+	for _, c := range opts.Clusters {
+		if _, seen := p.clusters[c.Name]; !seen {
+			p.order = append(p.order, c.Name)
+		}
+		p.clusters[c.Name] = c
+	}
+	return p
+}

@@ -1,0 +1,307 @@
+package appfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// component is a working copy of an Application component with its resolved definitions.
+type component struct {
+	name       string
+	typ        string
+	properties map[string]any
+	traits     []trait
+	def        *definition.Definition
+	// path is where the component is written, e.g. spec.components[0].
+	path string
+}
+
+type trait struct {
+	typ        string
+	properties map[string]any
+	def        *definition.Definition
+	path       string
+}
+
+// run holds the state of planning one Application.
+type run struct {
+	p          *Planner
+	af         *Appfile
+	app        *v1beta1.Application
+	namespace  string
+	components []*component
+	policies   map[string]*policy
+	errs       ErrorList
+	seenErrs   map[string]bool
+	// componentsContext is context.components for templates that read it.
+	componentsContext map[string]any
+}
+
+// Plan validates the Application, renders it and evaluates its policies. It returns an
+// ErrorList with every problem found.
+func (p *Planner) Plan(af *Appfile) (*Plan, error) {
+	if af == nil || af.App == nil {
+		return nil, errors.New("no Application given")
+	}
+	r := &run{p: p, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{}}
+	r.namespace = r.app.Namespace
+	if r.namespace == "" {
+		r.namespace = "default"
+	}
+	r.validateStructure()
+	r.resolveComponents()
+	r.componentsContext = make(map[string]any, len(r.components))
+	for _, c := range r.components {
+		r.componentsContext[c.name] = map[string]any{"name": c.name, "type": c.typ, "properties": c.properties}
+	}
+	r.resolvePolicies()
+	steps := r.deploySteps()
+	if err := r.errs.errOrNil(); err != nil {
+		return nil, err
+	}
+
+	plan := &Plan{App: r.app.Name, Namespace: r.namespace}
+	rendered := false
+	for _, s := range steps {
+		sp := StepPlan{Name: s.name, Auto: s.auto}
+		for _, target := range r.targets(s) {
+			tp := TargetPlan{Cluster: target.cluster.Name, Namespace: target.namespace}
+			for _, c := range r.componentsFor(s, target) {
+				manifests, ok := r.render(c, target)
+				if ok {
+					tp.Manifests = append(tp.Manifests, manifests...)
+				}
+			}
+			r.checkDuplicates(s.name, tp)
+			sp.Targets = append(sp.Targets, tp)
+			rendered = true
+		}
+		plan.Steps = append(plan.Steps, sp)
+	}
+	if !rendered {
+		// No deploy step: still check every component renders on the hub.
+		for _, c := range r.components {
+			r.render(c, target{cluster: p.clusters[LocalCluster], namespace: r.namespace})
+		}
+	}
+	if err := r.errs.errOrNil(); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// checkDuplicates reports two manifests of one target that are the same object: applying both
+// would make them overwrite each other.
+func (r *run) checkDuplicates(step string, tp TargetPlan) {
+	seen := map[string]Manifest{}
+	for _, m := range tp.Manifests {
+		key := objectKey(m.Object)
+		first, dup := seen[key]
+		if !dup {
+			seen[key] = m
+			continue
+		}
+		r.addError(r.af.Where("spec.components"), fmt.Sprintf("step %q, cluster %q", step, tp.Cluster),
+			fmt.Sprintf("%s is rendered twice: by %s and by %s; rename one of them", key, describeSource(first), describeSource(m)))
+	}
+}
+
+func objectKey(obj map[string]any) string {
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	name, _ := meta["name"].(string)
+	group := apiVersion
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		group = apiVersion[:i]
+	} else {
+		group = ""
+	}
+	if ns != "" {
+		return fmt.Sprintf("%s %s/%s", qualifiedKind(group, kind), ns, name)
+	}
+	return fmt.Sprintf("%s %s", qualifiedKind(group, kind), name)
+}
+
+func qualifiedKind(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
+}
+
+func describeSource(m Manifest) string {
+	if m.Trait != "" {
+		return fmt.Sprintf("component %q trait %q (outputs.%s)", m.Component, m.Trait, m.Output)
+	}
+	if m.Output != "" {
+		return fmt.Sprintf("component %q (outputs.%s)", m.Component, m.Output)
+	}
+	return fmt.Sprintf("component %q (output)", m.Component)
+}
+
+// addError records an error once; the same problem on several targets is reported once.
+func (r *run) addError(where, subject, message string) {
+	e := &Error{Where: where, Subject: subject, Message: message}
+	key := e.Error()
+	if r.seenErrs[key] {
+		return
+	}
+	r.seenErrs[key] = true
+	r.errs = append(r.errs, e)
+}
+
+// validateStructure checks what the API schema would reject and what it cannot express.
+func (r *run) validateStructure() {
+	app := r.app
+	if app.Name == "" {
+		r.addError(r.af.Where("metadata"), "", "metadata.name is required")
+	}
+	if len(app.Spec.Components) == 0 {
+		r.addError(r.af.Where("spec"), "", "spec.components needs at least one component")
+	}
+	names := map[string]bool{}
+	for i, c := range app.Spec.Components {
+		path := fmt.Sprintf("spec.components[%d]", i)
+		switch {
+		case c.Name == "":
+			r.addError(r.af.Where(path), "", fmt.Sprintf("%s.name is required", path))
+		case !isDNSLabel(c.Name):
+			r.addError(r.af.Where(path+".name"), fmt.Sprintf("component %q", c.Name),
+				"name must be a DNS label: lower-case letters, digits and '-', at most 63 characters")
+		case names[c.Name]:
+			r.addError(r.af.Where(path+".name"), fmt.Sprintf("component %q", c.Name), "duplicate component name")
+		}
+		names[c.Name] = true
+		if c.Type == "" {
+			r.addError(r.af.Where(path), fmt.Sprintf("component %q", c.Name), "type is required")
+		}
+	}
+	for i, c := range app.Spec.Components {
+		for j, dep := range c.DependsOn {
+			if !names[dep] {
+				r.addError(r.af.Where(fmt.Sprintf("spec.components[%d].dependsOn[%d]", i, j)), fmt.Sprintf("component %q", c.Name),
+					fmt.Sprintf("dependsOn names unknown component %q", dep))
+			}
+		}
+	}
+	policyNames := map[string]bool{}
+	for i, p := range app.Spec.Policies {
+		path := fmt.Sprintf("spec.policies[%d]", i)
+		if p.Name == "" {
+			r.addError(r.af.Where(path), "", path+".name is required")
+		} else if policyNames[p.Name] {
+			r.addError(r.af.Where(path+".name"), fmt.Sprintf("policy %q", p.Name), "duplicate policy name")
+		}
+		policyNames[p.Name] = true
+	}
+	r.validateWorkflow()
+}
+
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i, c := range s {
+		alnum := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveComponents finds the definition of every component and trait and decodes properties.
+func (r *run) resolveComponents() {
+	for i, c := range r.app.Spec.Components {
+		path := fmt.Sprintf("spec.components[%d]", i)
+		comp := &component{name: c.Name, typ: c.Type, path: path}
+		comp.properties = r.decodeProperties(c.Properties, path+".properties", componentSubject(c.Name, c.Type))
+		if c.Type != "" {
+			def, err := r.p.opts.Definitions.Get(definition.KindComponent, c.Type)
+			if err != nil {
+				r.addError(r.af.Where(path+".type"), fmt.Sprintf("component %q", c.Name), err.Error())
+			}
+			comp.def = def
+		}
+		for j, t := range c.Traits {
+			tpath := fmt.Sprintf("%s.traits[%d]", path, j)
+			tr := trait{typ: t.Type, path: tpath}
+			tr.properties = r.decodeProperties(t.Properties, tpath+".properties", componentSubject(c.Name, c.Type)+fmt.Sprintf(": trait %q", t.Type))
+			def, err := r.p.opts.Definitions.Get(definition.KindTrait, t.Type)
+			if err != nil {
+				r.addError(r.af.Where(tpath+".type"), componentSubject(c.Name, c.Type), err.Error())
+			}
+			tr.def = def
+			comp.traits = append(comp.traits, tr)
+		}
+		r.components = append(r.components, comp)
+	}
+}
+
+// decodeProperties turns raw properties into plain data with int64 integers.
+func (r *run) decodeProperties(raw *runtime.RawExtension, path, subject string) map[string]any {
+	if raw == nil || len(raw.Raw) == 0 || string(raw.Raw) == "null" {
+		return map[string]any{}
+	}
+	m, err := cue.DecodeJSONObject(raw.Raw)
+	if err != nil {
+		r.addError(r.af.Where(path), subject, "properties must be an object: "+err.Error())
+		return map[string]any{}
+	}
+	return m
+}
+
+// decodeInto decodes plain data into a Go struct, e.g. policy properties after validation.
+// Numbers inside free-form fields stay json.Number; see normalizeOverride.
+func decodeInto(in map[string]any, out any) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(out)
+}
+
+// paramWhere locates a parameter error inside properties written at propsPath.
+func (r *run) paramWhere(propsPath string, field []string) string {
+	if len(field) == 0 {
+		return r.af.Where(propsPath)
+	}
+	p := cue.FormatPath(field)
+	if _, err := strconv.Atoi(field[0]); err == nil {
+		return r.af.Where(propsPath + p)
+	}
+	return r.af.Where(propsPath + "." + p)
+}
+
+// reportRenderError turns a render error into positioned errors.
+func (r *run) reportRenderError(err error, propsPath, subject string) {
+	var perr *cue.ParameterError
+	if errors.As(err, &perr) {
+		for _, f := range perr.Errors {
+			r.addError(r.paramWhere(propsPath, f.Path), subject, fmt.Sprintf("parameter %s: %s", f.PathString(), f.Message))
+		}
+		return
+	}
+	var terr *cue.TemplateError
+	if errors.As(err, &terr) {
+		for _, d := range terr.Details {
+			r.addError(r.af.Where(propsPath), subject, fmt.Sprintf("template error in %s: %s: %s", terr.Template, terr.Op, d))
+		}
+		return
+	}
+	r.addError(r.af.Where(propsPath), subject, err.Error())
+}

@@ -1,0 +1,300 @@
+package appfile
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// Policy types whose behaviour the planner implements.
+const (
+	PolicyTopology = "topology"
+	PolicyOverride = "override"
+)
+
+// policy is a validated policy of the Application.
+type policy struct {
+	name     string
+	typ      string
+	path     string
+	topology *topologySpec
+	override *overrideSpec
+}
+
+// topologySpec are the properties of a topology policy.
+type topologySpec struct {
+	Clusters             []string          `json:"clusters,omitempty"`
+	ClusterLabelSelector map[string]string `json:"clusterLabelSelector,omitempty"`
+	ClusterSelector      map[string]string `json:"clusterSelector,omitempty"`
+	Namespace            string            `json:"namespace,omitempty"`
+	AllowEmpty           bool              `json:"allowEmpty,omitempty"`
+}
+
+// overrideSpec are the properties of an override policy.
+type overrideSpec struct {
+	Components []overrideComponent `json:"components"`
+	Selector   []string            `json:"selector,omitempty"`
+	// Clusters and ClusterLabelSelector restrict the override to some targets (Ferry extension).
+	Clusters             []string          `json:"clusters,omitempty"`
+	ClusterLabelSelector map[string]string `json:"clusterLabelSelector,omitempty"`
+}
+
+type overrideComponent struct {
+	Name       string          `json:"name,omitempty"`
+	Type       string          `json:"type,omitempty"`
+	Properties map[string]any  `json:"properties,omitempty"`
+	Traits     []overrideTrait `json:"traits,omitempty"`
+}
+
+type overrideTrait struct {
+	Type       string         `json:"type"`
+	Properties map[string]any `json:"properties,omitempty"`
+	Disable    bool           `json:"disable,omitempty"`
+}
+
+// resolvePolicies validates every policy's properties against its definition and decodes the
+// ones the planner implements.
+func (r *run) resolvePolicies() {
+	for i, ap := range r.app.Spec.Policies {
+		path := fmt.Sprintf("spec.policies[%d]", i)
+		subject := fmt.Sprintf("policy %q (%s)", ap.Name, ap.Type)
+		def, err := r.p.opts.Definitions.Get(definition.KindPolicy, ap.Type)
+		if err != nil {
+			r.addError(r.af.Where(path+".type"), fmt.Sprintf("policy %q", ap.Name), err.Error())
+			continue
+		}
+		props := r.decodeProperties(ap.Properties, path+".properties", subject)
+		if !r.validateParameters(def, props, path+".properties", subject) {
+			continue
+		}
+		pol := &policy{name: ap.Name, typ: ap.Type, path: path}
+		switch ap.Type {
+		case PolicyTopology:
+			pol.topology = &topologySpec{}
+			if err := decodeInto(props, pol.topology); err != nil {
+				r.addError(r.af.Where(path+".properties"), subject, err.Error())
+				continue
+			}
+			r.checkTopology(pol)
+		case PolicyOverride:
+			pol.override = &overrideSpec{}
+			if err := decodeInto(props, pol.override); err != nil {
+				r.addError(r.af.Where(path+".properties"), subject, err.Error())
+				continue
+			}
+			normalizeOverride(pol.override)
+			r.checkOverride(pol)
+		}
+		r.policies[ap.Name] = pol
+	}
+}
+
+// validateParameters renders a definition that has no output (policy, step) to check the
+// parameters it is given.
+func (r *run) validateParameters(def *definition.Definition, props map[string]any, propsPath, subject string) bool {
+	tmpl, err := r.p.opts.Engine.Compile(def.Source())
+	if err != nil {
+		r.reportRenderError(err, propsPath, subject)
+		return false
+	}
+	if _, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")}); err != nil {
+		r.reportRenderError(err, propsPath, subject)
+		return false
+	}
+	return true
+}
+
+// checkTopology reports clusters that do not exist, and selections that are empty.
+func (r *run) checkTopology(pol *policy) {
+	if _, err := r.selectClusters(pol); err != nil {
+		r.addError(r.af.Where(pol.path+".properties"), fmt.Sprintf("policy %q (topology)", pol.name), err.Error())
+	}
+}
+
+// selectClusters resolves a topology policy to clusters, in a stable order.
+func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
+	spec := pol.topology
+	var out []Cluster
+	selector := spec.ClusterLabelSelector
+	if selector == nil {
+		selector = spec.ClusterSelector
+	}
+	switch {
+	case len(spec.Clusters) > 0:
+		var missing []string
+		for _, name := range spec.Clusters {
+			c, ok := r.p.clusters[name]
+			if !ok {
+				missing = append(missing, name)
+				continue
+			}
+			out = append(out, c)
+		}
+		if len(missing) > 0 && !spec.AllowEmpty {
+			return nil, fmt.Errorf("cluster %s does not exist (known clusters: %s); add it with --clusters, or set allowEmpty: true",
+				quoteList(missing), strings.Join(r.p.order, ", "))
+		}
+	case selector != nil:
+		for _, name := range r.p.order {
+			c := r.p.clusters[name]
+			if matchLabels(selector, c.Labels) {
+				out = append(out, c)
+			}
+		}
+	default:
+		out = append(out, r.p.clusters[LocalCluster])
+	}
+	if len(out) == 0 && !spec.AllowEmpty {
+		return nil, fmt.Errorf("no cluster matches clusterLabelSelector %s; set allowEmpty: true to allow that", formatLabels(selector))
+	}
+	return out, nil
+}
+
+// checkOverride reports override entries that name components the Application does not have.
+func (r *run) checkOverride(pol *policy) {
+	known := map[string]bool{}
+	for _, c := range r.app.Spec.Components {
+		known[c.Name] = true
+	}
+	for i, oc := range pol.override.Components {
+		if oc.Name != "" && oc.Name != "*" && !known[oc.Name] {
+			r.addError(r.af.Where(fmt.Sprintf("%s.properties.components[%d].name", pol.path, i)),
+				fmt.Sprintf("policy %q (override)", pol.name), fmt.Sprintf("component %q does not exist in the Application", oc.Name))
+		}
+	}
+	for i, name := range pol.override.Selector {
+		if !known[name] {
+			r.addError(r.af.Where(fmt.Sprintf("%s.properties.selector[%d]", pol.path, i)),
+				fmt.Sprintf("policy %q (override)", pol.name), fmt.Sprintf("selector names unknown component %q", name))
+		}
+	}
+}
+
+// normalizeOverride turns the json.Number values of free-form properties into int64 or float64,
+// as templates expect.
+func normalizeOverride(o *overrideSpec) {
+	for i := range o.Components {
+		c := &o.Components[i]
+		if c.Properties != nil {
+			cue.NormalizeJSON(c.Properties)
+		}
+		for j := range c.Traits {
+			if c.Traits[j].Properties != nil {
+				cue.NormalizeJSON(c.Traits[j].Properties)
+			}
+		}
+	}
+}
+
+// appliesTo reports whether an override applies on a cluster.
+func (o *overrideSpec) appliesTo(c Cluster) bool {
+	if len(o.Clusters) > 0 {
+		if !slices.Contains(o.Clusters, c.Name) {
+			return false
+		}
+	}
+	if o.ClusterLabelSelector != nil && !matchLabels(o.ClusterLabelSelector, c.Labels) {
+		return false
+	}
+	return true
+}
+
+// apply changes components as the override says and returns the new list.
+func (o *overrideSpec) apply(comps []*component) []*component {
+	out := make([]*component, 0, len(comps))
+	for _, c := range comps {
+		if len(o.Selector) > 0 && !slices.Contains(o.Selector, c.name) {
+			continue
+		}
+		for _, oc := range o.Components {
+			if (oc.Name != "" && oc.Name != "*" && oc.Name != c.name) || (oc.Type != "" && oc.Type != c.typ) {
+				continue
+			}
+			c = overrideComponentWith(c, oc)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// overrideComponentWith returns a copy of c with properties merged and traits changed.
+func overrideComponentWith(c *component, oc overrideComponent) *component {
+	next := *c
+	if oc.Properties != nil {
+		next.properties = mergeProperties(c.properties, oc.Properties)
+	}
+	next.traits = append([]trait(nil), c.traits...)
+	for _, ot := range oc.Traits {
+		idx := -1
+		for i, t := range next.traits {
+			if t.typ == ot.Type {
+				idx = i
+				break
+			}
+		}
+		switch {
+		case ot.Disable && idx >= 0:
+			next.traits = append(next.traits[:idx:idx], next.traits[idx+1:]...)
+		case ot.Disable:
+		case idx >= 0:
+			next.traits[idx].properties = mergeProperties(next.traits[idx].properties, ot.Properties)
+		default:
+			next.traits = append(next.traits, trait{typ: ot.Type, properties: mergeProperties(nil, ot.Properties), path: c.path + ".traits"})
+		}
+	}
+	return &next
+}
+
+// mergeProperties deep-merges override into base: objects merge, everything else is replaced.
+func mergeProperties(base, override map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(override))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range override {
+		if om, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = mergeProperties(bm, om)
+				continue
+			}
+			out[k] = mergeProperties(nil, om)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func matchLabels(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func formatLabels(l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + l[k]
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

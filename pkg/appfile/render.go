@@ -1,0 +1,212 @@
+package appfile
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// target is one cluster and namespace a step deploys to.
+type target struct {
+	cluster   Cluster
+	namespace string
+}
+
+// targets resolves the topology policies of a step; without one, the step deploys to the hub.
+func (r *run) targets(s deployStep) []target {
+	var out []target
+	seen := map[string]bool{}
+	topologies := 0
+	for _, pol := range s.policies {
+		if pol.topology == nil {
+			continue
+		}
+		topologies++
+		clusters, err := r.selectClusters(pol)
+		if err != nil {
+			continue // reported when the policy was resolved
+		}
+		ns := pol.topology.Namespace
+		if ns == "" {
+			ns = r.namespace
+		}
+		for _, c := range clusters {
+			key := c.Name + "/" + ns
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, target{cluster: c, namespace: ns})
+			}
+		}
+	}
+	if topologies == 0 {
+		out = append(out, target{cluster: r.p.clusters[LocalCluster], namespace: r.namespace})
+	}
+	return out
+}
+
+// componentsFor applies a step's override policies that apply on the target, in order.
+func (r *run) componentsFor(s deployStep, t target) []*component {
+	comps := r.components
+	for _, pol := range s.policies {
+		if pol.override != nil && pol.override.appliesTo(t.cluster) {
+			comps = pol.override.apply(comps)
+		}
+	}
+	return comps
+}
+
+// baseContext is the context shared by every template of the Application.
+func (r *run) baseContext(name string) cue.Context {
+	app := r.app
+	return cue.Context{
+		Name:           name,
+		AppName:        app.Name,
+		Namespace:      r.namespace,
+		Cluster:        LocalCluster,
+		AppRevision:    r.p.opts.AppRevision,
+		AppRevisionNum: r.p.opts.AppRevisionNum,
+		AppLabels:      app.Labels,
+		AppAnnotations: app.Annotations,
+		WorkflowName:   app.Name,
+		PublishVersion: app.Annotations[v1beta1.AnnotationPublishVersion],
+		ClusterVersion: r.p.opts.ClusterVersion,
+		Components:     r.componentsContext,
+	}
+}
+
+// render renders one component with its traits for one target. It reports problems and
+// returns false when the component could not be rendered.
+func (r *run) render(c *component, t target) ([]Manifest, bool) {
+	subject := componentSubject(c.name, c.typ)
+	if len(r.p.order) > 1 {
+		subject += fmt.Sprintf(" on cluster %q", t.cluster.Name)
+	}
+	if c.def == nil {
+		return nil, false
+	}
+	ctx := r.baseContext(c.name)
+	ctx.Cluster, ctx.Namespace = t.cluster.Name, t.namespace
+
+	tmpl, err := r.p.opts.Engine.Compile(c.def.Source())
+	if err != nil {
+		r.reportRenderError(err, c.path+".properties", subject)
+		return nil, false
+	}
+	res, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
+	if err != nil {
+		r.reportRenderError(err, c.path+".properties", subject)
+		r.checkTraitParameters(c, ctx, subject)
+		return nil, false
+	}
+	if res.Output == nil {
+		r.addError(r.af.Where(c.path+".type"), subject, fmt.Sprintf("%s renders no `output`", c.def.DisplayName()))
+		return nil, false
+	}
+	workload := res.Output
+	var outputs []Manifest
+	byName := map[string]int{}
+	for _, o := range res.Outputs {
+		byName[o.Name] = len(outputs)
+		outputs = append(outputs, Manifest{Component: c.name, Output: o.Name, Object: o.Object})
+	}
+
+	ok := true
+	for _, tr := range c.traits {
+		tsubject := fmt.Sprintf("%s: trait %q", subject, tr.typ)
+		def, err := r.traitDefinition(tr)
+		if err != nil {
+			r.addError(r.af.Where(tr.path+".type"), subject, err.Error())
+			ok = false
+			continue
+		}
+		ttmpl, err := r.p.opts.Engine.Compile(def.Source())
+		if err != nil {
+			r.reportRenderError(err, tr.path+".properties", tsubject)
+			ok = false
+			continue
+		}
+		tctx := ctx
+		tctx.Output = workload
+		tctx.Outputs = make(map[string]any, len(outputs))
+		for _, o := range outputs {
+			tctx.Outputs[o.Output] = o.Object
+		}
+		tres, err := ttmpl.Render(cue.Input{Parameter: tr.properties, Context: tctx})
+		if err != nil {
+			r.reportRenderError(err, tr.path+".properties", tsubject)
+			ok = false
+			continue
+		}
+		if tres.Patch != nil {
+			patched, err := tres.Patch.Apply(workload)
+			if err != nil {
+				r.addError(r.af.Where(tr.path), tsubject, "patch the workload: "+err.Error())
+				ok = false
+				continue
+			}
+			workload = patched
+		}
+		for name, p := range tres.PatchOutputs {
+			idx, found := byName[name]
+			if !found {
+				r.addError(r.af.Where(tr.path), tsubject, fmt.Sprintf("patchOutputs.%s: no output named %q to patch", name, name))
+				ok = false
+				continue
+			}
+			patched, err := p.Apply(outputs[idx].Object)
+			if err != nil {
+				r.addError(r.af.Where(tr.path), tsubject, fmt.Sprintf("patchOutputs.%s: %v", name, err))
+				ok = false
+				continue
+			}
+			outputs[idx].Object = patched
+		}
+		for _, o := range tres.Outputs {
+			// Names are per definition: two traits may both call an output "service". Later
+			// traits and patchOutputs see the latest one; checkDuplicates catches two outputs
+			// that are the same object.
+			byName[o.Name] = len(outputs)
+			outputs = append(outputs, Manifest{Component: c.name, Trait: tr.typ, Output: o.Name, Object: o.Object})
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	manifests := append([]Manifest{{Component: c.name, Object: workload}}, outputs...)
+	for i := range manifests {
+		r.finishObject(&manifests[i], c, t)
+	}
+	return manifests, true
+}
+
+// checkTraitParameters reports parameter errors of the traits of a component that could not
+// be rendered, so the user sees every parameter problem at once.
+func (r *run) checkTraitParameters(c *component, ctx cue.Context, subject string) {
+	ctx.Output, ctx.Outputs = map[string]any{}, map[string]any{}
+	for _, tr := range c.traits {
+		def, err := r.traitDefinition(tr)
+		if err != nil {
+			continue
+		}
+		tmpl, err := r.p.opts.Engine.Compile(def.Source())
+		if err != nil {
+			continue
+		}
+		_, err = tmpl.Render(cue.Input{Parameter: tr.properties, Context: ctx})
+		var perr *cue.ParameterError
+		if errors.As(err, &perr) {
+			r.reportRenderError(err, tr.path+".properties", fmt.Sprintf("%s: trait %q", subject, tr.typ))
+		}
+	}
+}
+
+// traitDefinition resolves a trait, including one an override policy added.
+func (r *run) traitDefinition(tr trait) (*definition.Definition, error) {
+	if tr.def != nil {
+		return tr.def, nil
+	}
+	return r.p.opts.Definitions.Get(definition.KindTrait, tr.typ)
+}
