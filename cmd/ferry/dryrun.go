@@ -44,16 +44,6 @@ the clusters come from --clusters (a YAML list of {name, labels}); without it th
 	return cmd
 }
 
-// dryRunItem is one object of the JSON output.
-type dryRunItem struct {
-	Step      string         `json:"step"`
-	Cluster   string         `json:"cluster"`
-	Namespace string         `json:"namespace"`
-	Component string         `json:"component"`
-	Trait     string         `json:"trait"`
-	Object    map[string]any `json:"object"`
-}
-
 func runDryRun(s streams, o *dryRunOptions) error {
 	if len(o.files) == 0 {
 		return usageError{errors.New("give at least one Application with -f")}
@@ -75,7 +65,7 @@ func runDryRun(s streams, o *dryRunOptions) error {
 		Clusters:       clusters,
 		ClusterVersion: cue.DefaultClusterVersion,
 	})
-	var items []dryRunItem
+	var items []appfile.Item
 	var failures []error
 	for _, file := range o.files {
 		data, name, err := readInput(s.in, file)
@@ -93,7 +83,7 @@ func runDryRun(s streams, o *dryRunOptions) error {
 				failures = append(failures, fmt.Errorf("application %q: %w", af.App.Name, err))
 				continue
 			}
-			items = append(items, planItems(plan)...)
+			items = append(items, plan.Items()...)
 		}
 	}
 	if len(failures) > 0 {
@@ -107,23 +97,7 @@ func runDryRun(s streams, o *dryRunOptions) error {
 	return writeYAMLStream(s.out, items)
 }
 
-func planItems(plan *appfile.Plan) []dryRunItem {
-	var items []dryRunItem
-	for _, step := range plan.Steps {
-		for _, t := range step.Targets {
-			for _, m := range t.Manifests {
-				items = append(items, dryRunItem{Step: step.Name, Cluster: t.Cluster, Namespace: t.Namespace,
-					Component: m.Component, Trait: m.Trait, Object: m.Object})
-			}
-		}
-	}
-	if items == nil {
-		items = []dryRunItem{}
-	}
-	return items
-}
-
-func writeYAMLStream(w io.Writer, items []dryRunItem) error {
+func writeYAMLStream(w io.Writer, items []appfile.Item) error {
 	for _, it := range items {
 		doc, err := yaml.Marshal(it.Object)
 		if err != nil {

@@ -96,3 +96,28 @@ func NewPlanner(opts Options) *Planner {
 	}
 	return p
 }
+
+// Item is one object of a Plan with where it goes: the flat form `ferry dry-run` prints.
+type Item struct {
+	Step      string `json:"step"`
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Component string `json:"component"`
+	// Trait is the trait type that rendered the object; empty for the component's own objects.
+	Trait  string         `json:"trait"`
+	Object map[string]any `json:"object"`
+}
+
+// Items flattens the plan in step, target and manifest order.
+func (p *Plan) Items() []Item {
+	items := []Item{}
+	for _, step := range p.Steps {
+		for _, t := range step.Targets {
+			for _, m := range t.Manifests {
+				items = append(items, Item{Step: step.Name, Cluster: t.Cluster, Namespace: t.Namespace,
+					Component: m.Component, Trait: m.Trait, Object: m.Object})
+			}
+		}
+	}
+	return items
+}

@@ -1,0 +1,97 @@
+package appfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// updateGolden rewrites golden files instead of comparing them: UPDATE_GOLDEN=1 go test ./...
+var updateGolden = os.Getenv("UPDATE_GOLDEN") != ""
+
+func newTestPlanner(t testing.TB, clusters []Cluster) *Planner {
+	t.Helper()
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	return NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: clusters})
+}
+
+func readClusters(t testing.TB, file string) []Cluster {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	var clusters []Cluster
+	require.NoError(t, yaml.UnmarshalStrict(data, &clusters))
+	return clusters
+}
+
+func planFile(t testing.TB, p *Planner, file string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	afs, err := Parse(filepath.ToSlash(file), data)
+	require.NoError(t, err)
+	var items []Item
+	for _, af := range afs {
+		plan, err := p.Plan(af)
+		require.NoError(t, err)
+		items = append(items, plan.Items()...)
+	}
+	out, err := yaml.Marshal(items)
+	require.NoError(t, err)
+	return out
+}
+
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if updateGolden {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "missing golden file; run UPDATE_GOLDEN=1 go test ./pkg/appfile")
+	require.Equal(t, string(want), string(got), "render differs from %s; if intended, run UPDATE_GOLDEN=1 go test ./pkg/appfile", golden)
+}
+
+// TestBuiltinDefinitionsGolden renders an Application per built-in definition. Every built-in
+// must have one: adding a definition without a golden test fails here.
+func TestBuiltinDefinitionsGolden(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	p := newTestPlanner(t, readClusters(t, "testdata/builtin/clusters.yaml"))
+	for _, kind := range definition.Kinds {
+		for _, def := range reg.List(kind) {
+			t.Run(def.Name, func(t *testing.T) {
+				input := filepath.Join("testdata", "builtin", def.Name+".app.yaml")
+				_, err := os.Stat(input)
+				require.NoError(t, err, "built-in %s has no golden test input %s", def.DisplayName(), input)
+				got := planFile(t, p, input)
+				checkGolden(t, strings.TrimSuffix(input, ".app.yaml")+".golden.yaml", got)
+			})
+		}
+	}
+}
+
+// TestExamplesGolden renders every example Application, with its clusters.yaml when it has one.
+func TestExamplesGolden(t *testing.T) {
+	apps, err := filepath.Glob("../../examples/*/app.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, apps)
+	for _, app := range apps {
+		name := filepath.Base(filepath.Dir(app))
+		t.Run(name, func(t *testing.T) {
+			p := newTestPlanner(t, readClusters(t, filepath.Join(filepath.Dir(app), "clusters.yaml")))
+			checkGolden(t, filepath.Join("testdata", "examples", name+".golden.yaml"), planFile(t, p, app))
+		})
+	}
+}
