@@ -144,9 +144,41 @@ func (a *Appfile) strictError(err error) string {
 func (a *Appfile) decodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("%s: %s: expected %s, got %s", a.Where(te.Field), te.Field, te.Type.String(), te.Value)
+		path := a.indexedPath(te.Field)
+		return fmt.Errorf("%s: %s: expected %s, got %s", a.Where(path), path, te.Type.String(), te.Value)
 	}
 	return fmt.Errorf("%s: %w", a.File, err)
+}
+
+// indexedPath finds the written path for a path without list indices, as encoding/json reports
+// it (spec.components.dependsOn for spec.components[1].dependsOn): the first one in the file.
+func (a *Appfile) indexedPath(field string) string {
+	best, bestPos := field, Position{}
+	for p, pos := range a.positions {
+		if stripIndices(p) != field {
+			continue
+		}
+		if bestPos.Line == 0 || pos.Line < bestPos.Line || (pos.Line == bestPos.Line && pos.Column < bestPos.Column) {
+			best, bestPos = p, pos
+		}
+	}
+	return best
+}
+
+func stripIndices(p string) string {
+	var b strings.Builder
+	depth := 0
+	for _, c := range p {
+		switch {
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }
 
 // toValue converts a YAML node to plain Go data, recording the position of every field.

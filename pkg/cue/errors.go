@@ -68,7 +68,12 @@ func (e *TemplateError) Error() string {
 
 func newTemplateError(template, op string, err error) *TemplateError {
 	te := &TemplateError{Template: template, Op: op}
-	for _, ce := range cueerrors.Errors(err) {
+	all := cueerrors.Errors(err)
+	for _, ce := range all {
+		// "N errors in empty disjunction:" only introduces the errors that follow it.
+		if format, _ := ce.Msg(); len(all) > 1 && strings.Contains(format, "errors in empty disjunction") {
+			continue
+		}
 		te.Details = append(te.Details, describeCUEError(ce))
 	}
 	if len(te.Details) == 0 {
@@ -147,23 +152,16 @@ func (t *Template) parameterErrors(err error, given map[string]any) []FieldError
 
 // schemaString renders the schema of a parameter path on one line.
 func (t *Template) schemaString(path []string) string {
-	sels := []cuelang.Selector{cuelang.Str("parameter")}
+	v := t.value.LookupPath(pathParameter)
 	for _, p := range path {
-		if i, err := strconv.Atoi(p); err == nil {
-			sels = append(sels, cuelang.Index(i))
-			continue
+		if _, err := strconv.Atoi(p); err == nil {
+			v = v.LookupPath(cuelang.MakePath(cuelang.AnyIndex))
+		} else {
+			v = lookupField(v, p)
 		}
-		sels = append(sels, cuelang.Str(p))
-	}
-	v := t.value.LookupPath(cuelang.MakePath(sels...))
-	if !v.Exists() && len(sels) > 1 {
-		// A list element beyond the schema's prefix: describe the element type.
-		if _, err := strconv.Atoi(path[len(path)-1]); err == nil {
-			v = t.value.LookupPath(cuelang.MakePath(append(sels[:len(sels)-1], cuelang.AnyIndex)...))
+		if !v.Exists() {
+			return "a value the template accepts"
 		}
-	}
-	if !v.Exists() {
-		return "a value the template accepts"
 	}
 	return oneLine(fmt.Sprint(v), 80)
 }

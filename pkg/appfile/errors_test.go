@@ -1,0 +1,226 @@
+package appfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+const appHeader = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: shop
+spec:
+`
+
+// TestErrors checks that each class of mistake is reported with where it is (file:line:col),
+// what it concerns (component, trait, policy, step) and what to change. Every expected line must
+// appear, and no other.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		clusters []Cluster
+		want     []string
+	}{
+		{
+			name: "yaml syntax error has line and column",
+			yaml: "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: shop\n   bad: indent\n",
+			want: []string{"app.yaml:5:7: invalid YAML: mapping values are not allowed in this context"},
+		},
+		{
+			name: "not an application",
+			yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+			want: []string{`app.yaml:1:1: expected apiVersion core.oam.dev/v1beta1 and kind Application, got apiVersion "v1" and kind "ConfigMap"`},
+		},
+		{
+			name: "unknown field",
+			yaml: appHeader + "  components:\n    - name: web\n      type: webservice\n      trait: []\n",
+			want: []string{`app.yaml:9:14: unknown field "spec.components[0].trait"`},
+		},
+		{
+			name: "wrong field type",
+			yaml: appHeader + "  components:\n    - name: web\n      type: webservice\n      dependsOn: db\n",
+			want: []string{`app.yaml:9:18: spec.components[0].dependsOn: expected []string, got string`},
+		},
+		{
+			name: "unknown component and trait types suggest the closest name",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservise
+      traits:
+        - type: scalr
+`,
+			want: []string{
+				`app.yaml:8:13: component "web": unknown component type "webservise" (did you mean "webservice"?)`,
+				`app.yaml:10:17: component "web" (webservise): unknown trait type "scalr" (did you mean "scaler"?)`,
+			},
+		},
+		{
+			name: "every parameter error at once, in components and traits",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties:
+        image: 42
+        ports:
+          - port: "http"
+        imagePullPolicy: Sometimes
+        replica: 3
+      traits:
+        - type: scaler
+          properties:
+            replicas: -1
+    - name: worker
+      type: worker
+      properties:
+        cmd: ["run"]
+`,
+			want: []string{
+				`app.yaml:10:16: component "web" (webservice): parameter image: expected string, got 42 (int)`,
+				`app.yaml:13:26: component "web" (webservice): parameter imagePullPolicy: expected *"IfNotPresent" | "Always" | "Never", got "Sometimes" (string)`,
+				`app.yaml:12:19: component "web" (webservice): parameter ports[0].port: expected uint & >0 & <65536, got "http" (string)`,
+				`app.yaml:14:18: component "web" (webservice): parameter replica: unknown parameter`,
+				`app.yaml:18:23: component "web" (webservice): trait "scaler": parameter replicas: expected *1 | uint, got -1 (int)`,
+				`app.yaml:22:9: component "worker" (worker): parameter image: required but not given (expected string)`,
+			},
+		},
+		{
+			name: "duplicate names and unknown references",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx}
+      dependsOn: [db]
+    - name: web
+      type: worker
+      properties: {image: nginx}
+  workflow:
+    steps:
+      - name: ship
+        type: deploy
+        properties:
+          policies: [nowhere]
+      - name: tell
+        type: notifcation
+`,
+			want: []string{
+				`app.yaml:11:13: component "web": duplicate component name`,
+				`app.yaml:10:19: component "web": dependsOn names unknown component "db"`,
+				`app.yaml:21:15: step "tell": unknown workflow-step type "notifcation"; known types: deploy, step-group, suspend`,
+				`app.yaml:19:22: step "ship" (deploy): policy "nowhere" does not exist in spec.policies`,
+			},
+		},
+		{
+			name: "topology naming a missing cluster",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx}
+  policies:
+    - name: prod
+      type: topology
+      properties:
+        clusters: [prod-1, local]
+`,
+			clusters: []Cluster{{Name: "staging"}},
+			want: []string{
+				`app.yaml:14:9: policy "prod" (topology): cluster "prod-1" does not exist (known clusters: local, staging); add it with --clusters, or set allowEmpty: true`,
+			},
+		},
+		{
+			name: "label selector matching nothing",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx}
+  policies:
+    - name: prod
+      type: topology
+      properties:
+        clusterLabelSelector: {env: prod}
+`,
+			want: []string{
+				`app.yaml:14:9: policy "prod" (topology): no cluster matches clusterLabelSelector {env=prod}; set allowEmpty: true to allow that`,
+			},
+		},
+		{
+			name: "patch conflict names the trait and field",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx}
+      traits:
+        - type: broken-patch
+`,
+			want: []string{
+				`app.yaml:11:11: component "web" (webservice): trait "broken-patch": patch the workload: spec.template.spec.containers[0].image: conflicting values: the object has "nginx", the patch sets "busybox" (mark the field with // +patchStrategy=retainKeys to let the patch win)`,
+			},
+		},
+		{
+			name: "template error names the definition and CUE position",
+			yaml: appHeader + `  components:
+    - name: web
+      type: broken-template
+`,
+			want: []string{
+				`app.yaml:7:7: component "web" (broken-template): template error in component "broken-template": compile template: testdata/errors/defs/broken-template.cue:11:12: output.data.x: conflicting values "two" and 1 (mismatched types string and int)`,
+				`app.yaml:7:7: component "web" (broken-template): template error in component "broken-template": compile template: testdata/errors/defs/broken-template.cue:11:12: output.data.x: conflicting values "two" and int (mismatched types string and int)`,
+			},
+		},
+	}
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	require.NoError(t, reg.LoadDir(filepath.Join("testdata", "errors", "defs")))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: tt.clusters})
+			err := planYAML(p, "app.yaml", tt.yaml)
+			require.Error(t, err)
+			got := strings.Split(strings.TrimSpace(err.Error()), "\n")
+			if len(got) > 1 {
+				got = got[1:] // "N problems:" header
+			}
+			for i := range got {
+				got[i] = strings.TrimSpace(got[i])
+			}
+			require.ElementsMatch(t, tt.want, got)
+		})
+	}
+}
+
+func planYAML(p *Planner, file, text string) error {
+	afs, err := Parse(file, []byte(text))
+	if err != nil {
+		return err
+	}
+	for _, af := range afs {
+		if _, err := p.Plan(af); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestParseRejectsEmptyInput(t *testing.T) {
+	_, err := Parse("empty.yaml", []byte("# nothing\n"))
+	require.EqualError(t, err, "empty.yaml: no Application found")
+}
+
+func TestPlanWithoutAppfile(t *testing.T) {
+	_, err := newTestPlanner(t, nil).Plan(nil)
+	require.Error(t, err)
+}
+
+func TestErrorDefinitionsExist(t *testing.T) {
+	for _, f := range []string{"broken-patch.cue", "broken-template.cue"} {
+		_, err := os.Stat(filepath.Join("testdata", "errors", "defs", f))
+		require.NoError(t, err)
+	}
+}
