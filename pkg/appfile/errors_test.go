@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +224,15 @@ func TestErrorDefinitionsExist(t *testing.T) {
 		_, err := os.Stat(filepath.Join("testdata", "errors", "defs", f))
 		require.NoError(t, err)
 	}
+}
+
+func TestParseStopsAliasBombs(t *testing.T) {
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		bomb += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	_, err := Parse("bomb.yaml", []byte(bomb))
+	require.ErrorContains(t, err, "document too large after expanding aliases")
 }

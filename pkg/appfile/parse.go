@@ -28,7 +28,12 @@ type Appfile struct {
 	File string
 	// positions maps field paths such as spec.components[0].properties.image to positions.
 	positions map[string]Position
+	// budget bounds the nodes visited while converting, so alias bombs cannot blow up.
+	budget int
 }
+
+// maxNodes bounds the size of a document after alias expansion.
+const maxNodes = 1 << 20
 
 // FromApplication wraps an Application that has no source file, e.g. one read from the cluster.
 func FromApplication(app *v1beta1.Application) *Appfile {
@@ -95,7 +100,7 @@ func yamlError(filename string, err error) error {
 }
 
 func parseDocument(filename string, root *yaml.Node) (*Appfile, error) {
-	af := &Appfile{File: filename, positions: map[string]Position{}}
+	af := &Appfile{File: filename, positions: map[string]Position{}, budget: maxNodes}
 	value, err := af.toValue(root, "", 0)
 	if err != nil {
 		return nil, err
@@ -185,6 +190,9 @@ func stripIndices(p string) string {
 func (a *Appfile) toValue(n *yaml.Node, path string, depth int) (any, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("%s:%d:%d: document nested too deeply", a.File, n.Line, n.Column)
+	}
+	if a.budget--; a.budget < 0 {
+		return nil, fmt.Errorf("%s:%d:%d: document too large after expanding aliases", a.File, n.Line, n.Column)
 	}
 	a.positions[path] = Position{Line: n.Line, Column: n.Column}
 	switch n.Kind {
