@@ -1,5 +1,10 @@
 package cue
 
+import (
+	"regexp"
+	"strings"
+)
+
 // Context is the `context` value a template sees. Field names follow the OAM convention.
 type Context struct {
 	// Name is the component name.
@@ -46,6 +51,41 @@ type ClusterVersion struct {
 
 // DefaultClusterVersion is what offline renders assume: a current Kubernetes.
 var DefaultClusterVersion = ClusterVersion{Major: "1", Minor: 34, GitVersion: "v1.34.2", Platform: "linux/amd64"}
+
+// contextReads records which large context values a template reads.
+type contextReads struct {
+	output, outputs, components bool
+}
+
+// wholeContext matches `context` used other than as context.<field>, e.g. `_ctx: context`.
+var wholeContext = regexp.MustCompile(`\bcontext\b\s*([^.\s:]|$)`)
+
+// scanContextReads looks at a template's text once, at compile time. A textual check errs on
+// the safe side: a template that mentions a field, or uses context as a whole, gets it.
+func scanContextReads(text string) contextReads {
+	if wholeContext.MatchString(text) {
+		return contextReads{output: true, outputs: true, components: true}
+	}
+	return contextReads{
+		output:     strings.Contains(text, "context.output"),
+		outputs:    strings.Contains(text, "context.outputs"),
+		components: strings.Contains(text, "context.components"),
+	}
+}
+
+// trim drops the large context values the template does not read.
+func (r contextReads) trim(c Context) Context {
+	if !r.output {
+		c.Output = nil
+	}
+	if !r.outputs {
+		c.Outputs = nil
+	}
+	if !r.components {
+		c.Components = nil
+	}
+	return c
+}
 
 // value returns the context as the map filled into the template.
 func (c Context) value() map[string]any {

@@ -3,7 +3,6 @@ package cue
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"sync"
 
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
-	cuejson "cuelang.org/go/encoding/json"
 )
 
 // Options configure an Engine.
@@ -22,6 +20,9 @@ type Options struct {
 	// MaxTemplates bounds the compiled-template cache; 0 means unbounded. When the bound is
 	// reached the cache is cleared, which only costs recompilation.
 	MaxTemplates int
+	// MaxResults bounds the memo of render results keyed by template and inputs; 0 means
+	// 4096, a negative value turns the memo off.
+	MaxResults int
 }
 
 // Engine compiles templates once and renders them many times. It is safe for concurrent use:
@@ -32,6 +33,7 @@ type Engine struct {
 	mu        sync.Mutex
 	ctx       *cuelang.Context
 	templates map[string]*Template
+	results   map[[32]byte]*Result
 	stats     Stats
 }
 
@@ -41,11 +43,15 @@ type Stats struct {
 	Compiles int
 	// CacheHits is how many Compile calls were answered from the cache.
 	CacheHits int
+	// Evaluations is how many renders evaluated CUE; MemoHits how many were answered from
+	// the render memo.
+	Evaluations int
+	MemoHits    int
 }
 
 // NewEngine returns an Engine with an empty cache.
 func NewEngine(opts Options) *Engine {
-	return &Engine{opts: opts, ctx: cuecontext.New(), templates: map[string]*Template{}}
+	return &Engine{opts: opts, ctx: cuecontext.New(), templates: map[string]*Template{}, results: map[[32]byte]*Result{}}
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -131,8 +137,7 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 		value:       value,
 		annotations: collectPatchAnnotations(file),
 		closed:      map[string]cuelang.Value{},
-		// A textual check is enough: a template that mentions the field gets it.
-		readsComponents: strings.Contains(src.Text, "components"),
+		reads:       scanContextReads(src.Text),
 	}, nil
 }
 
@@ -168,33 +173,4 @@ func declares(f *ast.File, name string) bool {
 // CompileExpr compiles a small CUE snippet such as a status policy. It is cached like a template.
 func (e *Engine) CompileExpr(name, text string) (*Template, error) {
 	return e.Compile(Source{Name: name, Filename: name, Text: text, Snippet: true})
-}
-
-// encode turns Go data into a CUE value. It goes through JSON rather than Context.Encode: in
-// CUE v0.17 a value encoded from Go data loses its fields when a comprehension embeds it
-// (`[for c in context.output.spec.containers {c}]` yields `[{}]`), and templates do that all
-// the time. Go nil becomes null. The caller holds e.mu.
-func (e *Engine) encode(x any) (cuelang.Value, error) {
-	data, err := json.Marshal(x)
-	if err != nil {
-		return cuelang.Value{}, fmt.Errorf("encode input: %w", err)
-	}
-	expr, err := cuejson.Extract("input", data)
-	if err != nil {
-		return cuelang.Value{}, fmt.Errorf("encode input: %w", err)
-	}
-	return e.ctx.BuildExpr(expr), nil
-}
-
-// fill fills parameter and context into a compiled value. The caller holds e.mu.
-func (e *Engine) fill(v cuelang.Value, params map[string]any, ctx Context) (cuelang.Value, error) {
-	p, err := e.encode(params)
-	if err != nil {
-		return cuelang.Value{}, err
-	}
-	c, err := e.encode(ctx.value())
-	if err != nil {
-		return cuelang.Value{}, err
-	}
-	return v.FillPath(pathParameter, p).FillPath(pathContext, c), nil
 }

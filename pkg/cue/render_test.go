@@ -82,7 +82,7 @@ func TestCompileIsCachedByContent(t *testing.T) {
 		_, err = again.Render(Input{Parameter: map[string]any{"image": "x"}, Context: Context{Name: "a"}})
 		require.NoError(t, err)
 	}
-	require.Equal(t, Stats{Compiles: 1, CacheHits: 5}, e.Stats())
+	require.Equal(t, Stats{Compiles: 1, CacheHits: 5, Evaluations: 1, MemoHits: 4}, e.Stats())
 
 	changed := src
 	changed.Text += "\n// changed\n"
@@ -216,4 +216,33 @@ parameter: ports: [...{port: int}]
 	require.NoError(t, err)
 	require.Equal(t, []any{map[string]any{"name": "api", "image": "x"}}, res.Output["containers"])
 	require.Equal(t, []any{map[string]any{"port": int64(80)}}, normalizeInts(res.Output["ports"]))
+}
+
+func TestRenderMemoReturnsIndependentCopies(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+	require.NoError(t, err)
+	in := Input{Parameter: map[string]any{"image": "nginx"}, Context: Context{Name: "web"}}
+	first, err := tmpl.Render(in)
+	require.NoError(t, err)
+	first.Output["metadata"].(map[string]any)["name"] = "changed by the caller"
+
+	second, err := tmpl.Render(in)
+	require.NoError(t, err)
+	require.Equal(t, "web", second.Output["metadata"].(map[string]any)["name"])
+	require.Equal(t, 1, e.Stats().Evaluations)
+
+	in.Context.Cluster = "eu-1"
+	_, err = tmpl.Render(in)
+	require.NoError(t, err)
+	require.Equal(t, 2, e.Stats().Evaluations, "another input is evaluated, not memoized")
+
+	off := NewEngine(Options{MaxResults: -1})
+	tmpl, err = off.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		_, err = tmpl.Render(in)
+		require.NoError(t, err)
+	}
+	require.Equal(t, Stats{Compiles: 1, Evaluations: 3}, off.Stats())
 }

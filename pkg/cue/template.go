@@ -16,9 +16,10 @@ type Template struct {
 	annotations annotations
 	// closed caches close(<parameter path>) values used to find unknown parameters.
 	closed map[string]cuelang.Value
-	// readsComponents is true when the template reads context.components; only then is that
-	// (application-sized) value filled in, so render cost stays linear in components.
-	readsComponents bool
+	// reads says which large context values the template reads; only those are filled in, so
+	// render cost stays linear in components and traits that never look at the workload do
+	// not pay for encoding it.
+	reads contextReads
 }
 
 // Name identifies the template in errors.
@@ -73,10 +74,27 @@ func (t *Template) Render(in Input) (*Result, error) {
 	if params == nil {
 		params = map[string]any{}
 	}
-	ctx := in.Context
-	if !t.readsComponents {
-		ctx.Components = nil
+	ctx := t.reads.trim(in.Context)
+	key, keyed := memoKey(t, params, ctx)
+	if keyed {
+		if res, ok := t.engine.results[key]; ok {
+			t.engine.stats.MemoHits++
+			return res.clone(), nil
+		}
 	}
+	res, err := t.evaluate(params, ctx)
+	if err != nil {
+		return nil, err
+	}
+	if keyed {
+		t.engine.remember(key, res)
+	}
+	return res, nil
+}
+
+// evaluate does the CUE work of Render. The caller holds t.engine.mu.
+func (t *Template) evaluate(params map[string]any, ctx Context) (*Result, error) {
+	t.engine.stats.Evaluations++
 	v, err := t.engine.fill(t.value, params, ctx)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,155 @@
+package appfile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+// typicalApp is a webservice with four traits and a worker, deployed by label to three clusters
+// with an override for one of them.
+const typicalApp = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: typical
+  namespace: team
+spec:
+  components:
+    - name: web
+      type: webservice
+      properties:
+        image: nginx:1.27
+        ports: [{port: 80, expose: true}]
+        env: [{name: MODE, value: prod}]
+        cpu: 250m
+      traits:
+        - type: scaler
+          properties: {replicas: 2}
+        - type: labels
+          properties: {tier: web}
+        - type: env
+          properties: {env: {LOG: info}}
+        - type: sidecar
+          properties: {name: proxy, image: envoy:1.30}
+    - name: jobs
+      type: worker
+      properties: {image: busybox}
+  policies:
+    - name: prod
+      type: topology
+      properties: {clusterLabelSelector: {env: prod}}
+    - name: eu
+      type: override
+      properties:
+        clusterLabelSelector: {region: eu}
+        components:
+          - name: web
+            traits:
+              - type: scaler
+                properties: {replicas: 5}
+`
+
+var benchClusters = []Cluster{
+	{Name: "eu-1", Labels: map[string]string{"env": "prod", "region": "eu"}},
+	{Name: "us-1", Labels: map[string]string{"env": "prod", "region": "us"}},
+	{Name: "ap-1", Labels: map[string]string{"env": "prod", "region": "ap"}},
+}
+
+// manyComponents is an Application of n webservices, each with scaler, labels, gateway,
+// sidecar and env traits.
+func manyComponents(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: many\nspec:\n  components:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `    - name: svc-%d
+      type: webservice
+      properties:
+        image: ghcr.io/example/svc-%d:1.0.0
+        ports: [{port: 8080}]
+      traits:
+        - type: scaler
+          properties: {replicas: 2}
+        - type: labels
+          properties: {team: t%d}
+        - type: gateway
+          properties: {domain: svc-%d.example.com, http: {"/": 8080}}
+        - type: sidecar
+          properties: {name: proxy, image: envoy:1.30}
+        - type: env
+          properties: {env: {INDEX: "%d"}}
+`, i, i, i, i, i)
+	}
+	return b.String()
+}
+
+func parseOne(b *testing.B, text string) *Appfile {
+	afs, err := Parse("bench.yaml", []byte(text))
+	require.NoError(b, err)
+	return afs[0]
+}
+
+// BenchmarkRenderTypical measures the typical app: cold (templates compiled on the way),
+// warm (templates compiled, every render evaluated: the cost of a changed app) and repeat
+// (an unchanged app again: the render memo answers).
+func BenchmarkRenderTypical(b *testing.B) {
+	reg, err := definition.Builtin()
+	require.NoError(b, err)
+	af := parseOne(b, typicalApp)
+	// 2 components on 3 clusters.
+	const renders = 6
+	b.Run("cold", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: benchClusters})
+			if _, err := p.Plan(af); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, mode := range []struct {
+		name    string
+		results int
+	}{{"warm", -1}, {"repeat", 0}} {
+		b.Run(mode.name, func(b *testing.B) {
+			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: mode.results}), Clusters: benchClusters})
+			_, err := p.Plan(af)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := p.Plan(af); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/renders, "ns/component")
+		})
+	}
+}
+
+// BenchmarkRenderComponents shows the cost is linear in components: n webservices with five
+// traits each, every render evaluated (no memo).
+func BenchmarkRenderComponents(b *testing.B) {
+	reg, err := definition.Builtin()
+	require.NoError(b, err)
+	for _, n := range []int{1, 10, 50} {
+		af := parseOne(b, manyComponents(n))
+		b.Run(fmt.Sprintf("components=%d", n), func(b *testing.B) {
+			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
+			_, err := p.Plan(af)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := p.Plan(af); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/component")
+		})
+	}
+}

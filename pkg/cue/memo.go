@@ -1,0 +1,70 @@
+package cue
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+)
+
+// defaultMaxResults bounds the render memo when Options.MaxResults is 0.
+const defaultMaxResults = 4096
+
+// memoKey identifies one render: the template and every input it reads. Rendering is a pure
+// function of these, so an unchanged Application re-rendered on every reconcile costs a hash
+// instead of a CUE evaluation. ok is false when the input cannot be keyed (then no memo).
+func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok bool) {
+	data, err := json.Marshal(struct {
+		P map[string]any `json:"p"`
+		C map[string]any `json:"c"`
+	}{params, ctx.value()})
+	if err != nil {
+		return key, false
+	}
+	h := sha256.New()
+	h.Write([]byte(t.hash))
+	h.Write(data)
+	copy(key[:], h.Sum(nil))
+	return key, true
+}
+
+// remember stores a result; the cache is cleared when full, which only costs re-evaluation.
+// The caller holds e.mu.
+func (e *Engine) remember(key [32]byte, res *Result) {
+	limit := e.opts.MaxResults
+	if limit == 0 {
+		limit = defaultMaxResults
+	}
+	if limit < 0 {
+		return
+	}
+	if len(e.results) >= limit {
+		e.results = map[[32]byte]*Result{}
+	}
+	e.results[key] = res.clone()
+}
+
+// clone deep-copies a result so callers may change what they get without touching the memo.
+func (r *Result) clone() *Result {
+	out := &Result{}
+	if r.Output != nil {
+		out.Output, _ = deepCopy(r.Output).(map[string]any)
+	}
+	for _, o := range r.Outputs {
+		obj, _ := deepCopy(o.Object).(map[string]any)
+		out.Outputs = append(out.Outputs, NamedObject{Name: o.Name, Object: obj})
+	}
+	if r.Patch != nil {
+		out.Patch = r.Patch.clone()
+	}
+	if r.PatchOutputs != nil {
+		out.PatchOutputs = make(map[string]*Patch, len(r.PatchOutputs))
+		for k, p := range r.PatchOutputs {
+			out.PatchOutputs[k] = p.clone()
+		}
+	}
+	return out
+}
+
+func (p *Patch) clone() *Patch {
+	v, _ := deepCopy(p.Value).(map[string]any)
+	return &Patch{Value: v, annotations: p.annotations}
+}
