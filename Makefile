@@ -7,7 +7,7 @@ CONTROLLER_GEN_VERSION := v0.19.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/ferryhq/ferry/pkg/version.Version=$(VERSION)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: all build test unit fuzz generate verify bench clean
 

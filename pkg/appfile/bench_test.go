@@ -153,3 +153,9 @@ func BenchmarkRenderComponents(b *testing.B) {
 		})
 	}
 }
+
+// TestBenchmarkFixture keeps testdata/bench/components-50.yaml, which the `ferry dry-run`
+// process benchmark reads, equal to the generated 50-component Application.
+func TestBenchmarkFixture(t *testing.T) {
+	checkGolden(t, "testdata/bench/components-50.yaml", []byte(manyComponents(50)))
+}

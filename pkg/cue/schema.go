@@ -56,11 +56,12 @@ func listParameters(v cuelang.Value, prefix string, out []Parameter, depth int) 
 		}
 		p.Required = !it.IsOptional() && p.Default == "" && fv.Validate(cuelang.Concrete(true)) != nil
 		out = append(out, p)
-		switch fv.IncompleteKind() {
+		tv := typeOf(fv)
+		switch tv.IncompleteKind() {
 		case cuelang.StructKind:
-			out = listParameters(fv, name, out, depth+1)
+			out = listParameters(tv, name, out, depth+1)
 		case cuelang.ListKind:
-			if elem := fv.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() && elem.IncompleteKind() == cuelang.StructKind {
+			if elem := tv.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() && elem.IncompleteKind() == cuelang.StructKind {
 				out = listParameters(elem, name+"[]", out, depth+1)
 			}
 		}
@@ -83,22 +84,42 @@ func defaultOf(v cuelang.Value) (string, bool) {
 	return string(b), true
 }
 
+// typeOf returns the value that describes a field's type: for `*[] | [...T]` CUE evaluates to
+// the default, and the written type is the expression's single argument.
+func typeOf(v cuelang.Value) cuelang.Value {
+	if op, args := v.Expr(); op == cuelang.NoOp && len(args) == 1 {
+		return args[0]
+	}
+	return v
+}
+
 // typeString renders a short type for a schema value.
 func typeString(v cuelang.Value) string {
+	v = typeOf(v)
 	op, args := v.Expr()
-	if op == cuelang.OrOp && len(args) > 1 {
-		var parts []string
-		kinds := map[string]bool{}
+	if op == cuelang.AndOp {
+		// A type with validators, e.g. [...{...}] & list.MinItems(1): show the type.
 		for _, a := range args {
-			if !a.IsConcrete() || a.IncompleteKind() == cuelang.StructKind || a.IncompleteKind() == cuelang.ListKind {
-				kinds[typeString(a)] = true
+			if k := a.IncompleteKind(); k != cuelang.TopKind && k != cuelang.BottomKind {
+				return typeString(a)
 			}
 		}
+	}
+	if op == cuelang.OrOp && len(args) > 1 {
+		// Literal alternatives such as the default of *1 | int or *{} | {[string]: string}
+		// are left out when another alternative has their kind.
+		typed := map[cuelang.Kind]bool{}
+		for _, a := range args {
+			if !isLiteral(a) {
+				typed[a.IncompleteKind()] = true
+			}
+		}
+		var parts []string
 		seen := map[string]bool{}
 		for _, a := range args {
 			s := typeString(a)
-			if a.IsConcrete() && a.IncompleteKind() != cuelang.StructKind && a.IncompleteKind() != cuelang.ListKind {
-				if kinds[a.IncompleteKind().String()] {
+			if isLiteral(a) {
+				if typed[a.IncompleteKind()] {
 					continue
 				}
 				if b, err := a.MarshalJSON(); err == nil {
@@ -123,7 +144,7 @@ func typeString(v cuelang.Value) string {
 			if elem := v.LookupPath(cuelang.MakePath(cuelang.AnyString)); elem.Exists() {
 				return "map[string]" + typeString(elem)
 			}
-			return "map"
+			return "{...}"
 		}
 		return "struct"
 	case cuelang.StringKind, cuelang.IntKind, cuelang.BoolKind, cuelang.FloatKind, cuelang.NumberKind, cuelang.NullKind:
@@ -132,6 +153,23 @@ func typeString(v cuelang.Value) string {
 		return "any"
 	default:
 		return strings.ReplaceAll(k.String(), "|", " | ")
+	}
+}
+
+// isLiteral reports whether a value is a written constant: a scalar, [] or {} without
+// patterns.
+func isLiteral(v cuelang.Value) bool {
+	switch v.IncompleteKind() {
+	case cuelang.StructKind:
+		return isMap(v) && !v.LookupPath(cuelang.MakePath(cuelang.AnyString)).Exists()
+	case cuelang.ListKind:
+		if !v.IsConcrete() {
+			return false
+		}
+		n, err := v.Len().Int64()
+		return err == nil && n == 0 && !v.LookupPath(cuelang.MakePath(cuelang.AnyIndex)).Exists()
+	default:
+		return v.IsConcrete()
 	}
 }
 

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/definition"
+)
+
+var updateGolden = os.Getenv("UPDATE_GOLDEN") != ""
+
+// run executes the CLI in-process through its cobra commands.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = execute(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if updateGolden {
+		require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "missing golden file; run UPDATE_GOLDEN=1 go test ./cmd/ferry")
+	require.Equal(t, string(want), got, "output differs from %s; if intended, run UPDATE_GOLDEN=1 go test ./cmd/ferry", golden)
+}
+
+func TestDryRunExamples(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"hello", []string{"dry-run", "-f", "../../examples/hello/app.yaml"}},
+		{"multi-env", []string{"dry-run", "-f", "../../examples/multi-env/app.yaml", "--clusters", "../../examples/multi-env/clusters.yaml"}},
+		{"k8s-objects", []string{"dry-run", "-f", "../../examples/k8s-objects/app.yaml", "-o", "json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, "", tt.args...)
+			require.Equal(t, exitOK, code, errOut)
+			require.Empty(t, errOut)
+			checkGolden(t, filepath.Join("testdata", "dry-run", tt.name+".golden"), out)
+		})
+	}
+}
+
+func TestDryRunJSONShape(t *testing.T) {
+	code, out, errOut := run(t, "", "dry-run", "-f", "../../examples/multi-env/app.yaml", "--clusters", "../../examples/multi-env/clusters.yaml", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var doc struct {
+		Items []map[string]json.RawMessage `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	require.NotEmpty(t, doc.Items)
+	steps := map[string]bool{}
+	for _, it := range doc.Items {
+		require.ElementsMatch(t, []string{"step", "cluster", "namespace", "component", "trait", "object"}, keys(it))
+		var step, cluster, ns string
+		require.NoError(t, json.Unmarshal(it["step"], &step))
+		require.NoError(t, json.Unmarshal(it["cluster"], &cluster))
+		require.NoError(t, json.Unmarshal(it["namespace"], &ns))
+		steps[step+"/"+cluster] = true
+		require.Equal(t, "shop", ns)
+		var obj struct {
+			Metadata struct {
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		require.NoError(t, json.Unmarshal(it["object"], &obj))
+		require.Equal(t, ns, obj.Metadata.Namespace, "every object carries its target namespace")
+	}
+	require.Equal(t, map[string]bool{"deploy-staging/staging": true, "deploy-prod/prod": true}, steps)
+}
+
+func TestDryRunReadsStdin(t *testing.T) {
+	data, err := os.ReadFile("../../examples/hello/app.yaml")
+	require.NoError(t, err)
+	code, out, errOut := run(t, string(data), "dry-run", "-f", "-")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "# step: default, cluster: local, namespace: default, component: hello\n")
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: bad\nspec:\n  components:\n    - name: web\n      type: websrvice\n"), 0o644))
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"no file", []string{"dry-run"}, exitUsageError, "give at least one Application with -f"},
+		{"unknown flag", []string{"dry-run", "--nope"}, exitUsageError, "unknown flag: --nope"},
+		{"unknown command", []string{"deploy-everything"}, exitUsageError, `unknown command "deploy-everything"`},
+		{"bad output format", []string{"dry-run", "-f", bad, "-o", "xml"}, exitUsageError, `unknown output format "xml"`},
+		{"def show without name", []string{"def", "show"}, exitUsageError, "accepts 1 arg(s), received 0"},
+		{"missing file", []string{"dry-run", "-f", filepath.Join(dir, "missing.yaml")}, exitUserError, "read application: open"},
+		{"bad application", []string{"dry-run", "-f", bad}, exitUserError, `bad.yaml:8:13: component "web": unknown component type "websrvice" (did you mean "webservice"?)`},
+		{"missing clusters file", []string{"dry-run", "-f", bad, "--clusters", filepath.Join(dir, "none.yaml")}, exitUserError, "read clusters"},
+		{"unknown definition", []string{"def", "show", "webservise"}, exitUserError, `unknown definition type "webservise" (did you mean "webservice"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, "", tt.args...)
+			require.Equal(t, tt.wantCode, code, "stderr: %s", errOut)
+			require.Empty(t, out)
+			require.Contains(t, errOut, tt.wantStderr)
+		})
+	}
+}
+
+func TestDefList(t *testing.T) {
+	code, out, errOut := run(t, "", "def", "list")
+	require.Equal(t, exitOK, code, errOut)
+	checkGolden(t, filepath.Join("testdata", "def-list.golden"), out)
+
+	code, out, _ = run(t, "", "def", "list", "--type", "policy")
+	require.Equal(t, exitOK, code)
+	require.Equal(t, 3, strings.Count(out, "\n"), "header and two policies:\n%s", out)
+}
+
+// TestDefShowEveryBuiltin keeps `ferry def show` output of every built-in definition readable
+// and reviewed.
+func TestDefShowEveryBuiltin(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	for _, kind := range definition.Kinds {
+		for _, d := range reg.List(kind) {
+			t.Run(d.Name, func(t *testing.T) {
+				code, out, errOut := run(t, "", "def", "show", d.Name, "--type", string(kind))
+				require.Equal(t, exitOK, code, errOut)
+				checkGolden(t, filepath.Join("testdata", "def-show", d.Name+".golden"), out)
+			})
+		}
+	}
+}
+
+func TestDefinitionsFlagOverridesBuiltins(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webservice.cue"), []byte(`webservice: {
+	type: "component"
+	description: "Our own webservice"
+}
+template: {
+	output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name, data: image: parameter.image}
+	parameter: {
+		// +usage=The image
+		image: string
+	}
+}
+`), 0o644))
+	code, out, errOut := run(t, "", "dry-run", "-f", "../../examples/hello/app.yaml", "-d", dir)
+	require.Equal(t, exitUserError, code, out)
+	require.Contains(t, errOut, `component "hello" (webservice): parameter ports: unknown parameter`)
+
+	code, out, errOut = run(t, "", "def", "show", "webservice", "-d", dir)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "Our own webservice")
+	require.Contains(t, out, filepath.Join(dir, "webservice.cue"))
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, "", "version")
+	require.Equal(t, exitOK, code)
+	require.Regexp(t, `^ferry \S+ \(go1\.\d+`, out)
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
