@@ -64,6 +64,24 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "an unknown type does not hide parameter errors elsewhere",
+			yaml: appHeader + `  components:
+    - name: web
+      type: webservice
+      properties:
+        image: 42
+      traits:
+        - type: scalr
+        - type: scaler
+          properties: {replicas: many}
+`,
+			want: []string{
+				`app.yaml:12:17: component "web" (webservice): unknown trait type "scalr" (did you mean "scaler"?)`,
+				`app.yaml:10:16: component "web" (webservice): parameter image: expected string, got 42 (int)`,
+				`app.yaml:14:34: component "web" (webservice): trait "scaler": parameter replicas: expected *1 | uint, got "many" (string)`,
+			},
+		},
+		{
 			name: "every parameter error at once, in components and traits",
 			yaml: appHeader + `  components:
     - name: web

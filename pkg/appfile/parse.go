@@ -33,7 +33,7 @@ type Appfile struct {
 }
 
 // maxNodes bounds the size of a document after alias expansion.
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 // FromApplication wraps an Application that has no source file, e.g. one read from the cluster.
 func FromApplication(app *v1beta1.Application) *Appfile {

@@ -67,7 +67,10 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 	r.resolvePolicies()
 	steps := r.deploySteps()
 	if err := r.errs.errOrNil(); err != nil {
-		return nil, err
+		// Still check the parameters of everything that resolved, so that one run shows
+		// every problem.
+		r.checkParameters()
+		return nil, r.errs
 	}
 
 	plan := &Plan{App: r.app.Name, Namespace: r.namespace}

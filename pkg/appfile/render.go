@@ -182,16 +182,34 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 	return manifests, true
 }
 
+// checkParameters reports the parameter errors of every component and trait whose definition
+// resolved, without rendering anything else.
+func (r *run) checkParameters() {
+	for _, c := range r.components {
+		ctx := r.baseContext(c.name)
+		subject := componentSubject(c.name, c.typ)
+		if c.def != nil {
+			if tmpl, err := r.p.opts.Engine.Compile(c.def.Source()); err == nil {
+				_, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
+				var perr *cue.ParameterError
+				if errors.As(err, &perr) {
+					r.reportRenderError(err, c.path+".properties", subject)
+				}
+			}
+		}
+		r.checkTraitParameters(c, ctx, subject)
+	}
+}
+
 // checkTraitParameters reports parameter errors of the traits of a component that could not
 // be rendered, so the user sees every parameter problem at once.
 func (r *run) checkTraitParameters(c *component, ctx cue.Context, subject string) {
 	ctx.Output, ctx.Outputs = map[string]any{}, map[string]any{}
 	for _, tr := range c.traits {
-		def, err := r.traitDefinition(tr)
-		if err != nil {
-			continue
+		if tr.def == nil {
+			continue // unknown type, already reported
 		}
-		tmpl, err := r.p.opts.Engine.Compile(def.Source())
+		tmpl, err := r.p.opts.Engine.Compile(tr.def.Source())
 		if err != nil {
 			continue
 		}
