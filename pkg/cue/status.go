@@ -1,8 +1,6 @@
 package cue
 
 import (
-	"fmt"
-
 	cuelang "cuelang.org/go/cue"
 )
 
@@ -123,7 +121,7 @@ func (e *Engine) evalSnippet(name, text string, in Input) (cuelang.Value, error)
 		return cuelang.Value{}, err
 	}
 	if err := v.Err(); err != nil {
-		return cuelang.Value{}, newTemplateError(name, fmt.Sprintf("evaluate %s", name), err)
+		return cuelang.Value{}, newTemplateError(name, "evaluate", err)
 	}
 	return v, nil
 }
