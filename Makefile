@@ -6,10 +6,12 @@ BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION := v0.19.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 FUZZTIME ?= 5s
+# Tests that need the control plane fail instead of skipping when it is missing.
+TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit fuzz generate verify bench clean
+.PHONY: all build test unit fuzz generate verify bench clean testbin
 
 all: build
 
@@ -20,8 +22,13 @@ build:
 ## test: every check and every test (what CI runs)
 test: verify unit fuzz
 
-unit:
-	go test -count=1 ./...
+## unit: all Go tests, including envtest and the e2e tests on real apiservers and work agents
+unit: testbin
+	$(TESTENV_REQUIRED) go test -count=1 -timeout 30m ./...
+
+## testbin: build kube-apiserver, etcd and the OCM work agent into .cache/testbin (once per pin)
+testbin:
+	go run ./hack/testenv build
 
 ## fuzz: run each fuzz target for $(FUZZTIME)
 fuzz:

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools records the commands built from this module, so `go mod tidy` keeps them.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "open-cluster-management.io/ocm/cmd/work"
+)
