@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -55,11 +59,55 @@ type Env struct {
 	Hub     *Cluster
 	Managed []*Cluster
 
-	opts   Options
-	ownDir bool
-	etcd   string
-	mu     sync.Mutex
-	procs  []*process
+	opts     Options
+	ownDir   bool
+	etcd     string
+	mu       sync.Mutex
+	procs    []*process
+	stopOnce sync.Once
+	signals  chan os.Signal
+}
+
+// Temporary directories are named ferry-testenv-* and hold the PID of their owner, so that a
+// later Start can remove those whose owner died without cleaning up (e.g. a test timeout).
+const (
+	tempPrefix = "ferry-testenv-"
+	ownerFile  = "owner.pid"
+)
+
+func removeStaleTempDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// stopOnSignal stops the environment when this process is interrupted, then lets the signal
+// take its default course. (If the process is killed outright, the kernel kills the children:
+// see startProcess.)
+func (e *Env) stopOnSignal() {
+	e.signals = make(chan os.Signal, 1)
+	signal.Notify(e.signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-e.signals
+		if !ok {
+			return
+		}
+		e.Stop()
+		if s, isSyscall := sig.(syscall.Signal); isSyscall {
+			_ = syscall.Kill(os.Getpid(), s)
+		}
+	}()
 }
 
 // HubName is the hub cluster's name in kubeconfig file names.
@@ -83,11 +131,15 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	}
 	env = &Env{opts: opts, Dir: opts.Dir}
 	if env.Dir == "" {
-		env.Dir, err = os.MkdirTemp("", "ferry-testenv-")
+		removeStaleTempDirs()
+		env.Dir, err = os.MkdirTemp("", tempPrefix)
 		if err != nil {
 			return nil, err
 		}
 		env.ownDir = true
+		if err := os.WriteFile(filepath.Join(env.Dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return nil, err
+		}
 	} else if err := os.MkdirAll(env.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -100,6 +152,9 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 			env = nil
 		}
 	}()
+	if !opts.Detach {
+		env.stopOnSignal()
+	}
 	started := time.Now()
 	if err := env.startEtcd(ctx); err != nil {
 		return env, err
@@ -177,6 +232,12 @@ func (e *Env) track(p *process) {
 // Stop stops every process in reverse start order and removes the directory if Start created
 // it. It is safe to call more than once.
 func (e *Env) Stop() {
+	e.stopOnce.Do(func() {
+		if e.signals != nil {
+			signal.Stop(e.signals)
+			close(e.signals)
+		}
+	})
 	e.mu.Lock()
 	procs := e.procs
 	e.procs = nil
