@@ -105,81 +105,91 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 		r.addError(r.af.Where(c.path+".type"), subject, fmt.Sprintf("%s renders no `output`", c.def.DisplayName()))
 		return nil, false
 	}
-	workload := res.Output
-	var outputs []Manifest
-	byName := map[string]int{}
+	rc := &rendering{workload: res.Output, byName: map[string]int{}}
 	for _, o := range res.Outputs {
-		byName[o.Name] = len(outputs)
-		outputs = append(outputs, Manifest{Component: c.name, Output: o.Name, Object: o.Object})
+		rc.add(Manifest{Component: c.name, Output: o.Name, Object: o.Object})
 	}
-
 	ok := true
 	for _, tr := range c.traits {
-		tsubject := fmt.Sprintf("%s: trait %q", subject, tr.typ)
-		def, err := r.traitDefinition(tr)
-		if err != nil {
-			r.addError(r.af.Where(tr.path+".type"), subject, err.Error())
-			ok = false
-			continue
-		}
-		ttmpl, err := r.p.opts.Engine.Compile(def.Source())
-		if err != nil {
-			r.reportRenderError(err, tr.path+".properties", tsubject)
-			ok = false
-			continue
-		}
-		tctx := ctx
-		tctx.Output = workload
-		tctx.Outputs = make(map[string]any, len(outputs))
-		for _, o := range outputs {
-			tctx.Outputs[o.Output] = o.Object
-		}
-		tres, err := ttmpl.Render(cue.Input{Parameter: tr.properties, Context: tctx})
-		if err != nil {
-			r.reportRenderError(err, tr.path+".properties", tsubject)
-			ok = false
-			continue
-		}
-		if tres.Patch != nil {
-			patched, err := tres.Patch.Apply(workload)
-			if err != nil {
-				r.addError(r.af.Where(tr.path), tsubject, "patch the workload: "+err.Error())
-				ok = false
-				continue
-			}
-			workload = patched
-		}
-		for name, p := range tres.PatchOutputs {
-			idx, found := byName[name]
-			if !found {
-				r.addError(r.af.Where(tr.path), tsubject, fmt.Sprintf("patchOutputs.%s: no output named %q to patch", name, name))
-				ok = false
-				continue
-			}
-			patched, err := p.Apply(outputs[idx].Object)
-			if err != nil {
-				r.addError(r.af.Where(tr.path), tsubject, fmt.Sprintf("patchOutputs.%s: %v", name, err))
-				ok = false
-				continue
-			}
-			outputs[idx].Object = patched
-		}
-		for _, o := range tres.Outputs {
-			// Names are per definition: two traits may both call an output "service". Later
-			// traits and patchOutputs see the latest one; checkDuplicates catches two outputs
-			// that are the same object.
-			byName[o.Name] = len(outputs)
-			outputs = append(outputs, Manifest{Component: c.name, Trait: tr.typ, Output: o.Name, Object: o.Object})
-		}
+		ok = r.applyTrait(rc, c, tr, ctx, fmt.Sprintf("%s: trait %q", subject, tr.typ)) && ok
 	}
 	if !ok {
 		return nil, false
 	}
-	manifests := append([]Manifest{{Component: c.name, Object: workload}}, outputs...)
+	manifests := append([]Manifest{{Component: c.name, Object: rc.workload}}, rc.outputs...)
 	for i := range manifests {
 		r.finishObject(&manifests[i], c, t)
 	}
 	return manifests, true
+}
+
+// rendering is a component's objects while its traits are applied in turn.
+type rendering struct {
+	workload map[string]any
+	outputs  []Manifest
+	// byName indexes outputs by name. Names are per definition: two traits may both call an
+	// output "service"; later traits and patchOutputs see the latest one, and checkDuplicates
+	// catches two outputs that are the same object.
+	byName map[string]int
+}
+
+func (rc *rendering) add(m Manifest) {
+	rc.byName[m.Output] = len(rc.outputs)
+	rc.outputs = append(rc.outputs, m)
+}
+
+// applyTrait renders one trait against the component's objects so far and applies its patch,
+// patchOutputs and outputs. It reports problems and returns false on any.
+func (r *run) applyTrait(rc *rendering, c *component, tr trait, ctx cue.Context, subject string) bool {
+	def, err := r.traitDefinition(tr)
+	if err != nil {
+		r.addError(r.af.Where(tr.path+".type"), componentSubject(c.name, c.typ), err.Error())
+		return false
+	}
+	tmpl, err := r.p.opts.Engine.Compile(def.Source())
+	if err != nil {
+		r.reportRenderError(err, tr.path+".properties", subject)
+		return false
+	}
+	ctx.Output = rc.workload
+	ctx.Outputs = make(map[string]any, len(rc.outputs))
+	for _, o := range rc.outputs {
+		ctx.Outputs[o.Output] = o.Object
+	}
+	res, err := tmpl.Render(cue.Input{Parameter: tr.properties, Context: ctx})
+	if err != nil {
+		r.reportRenderError(err, tr.path+".properties", subject)
+		return false
+	}
+	ok := true
+	if res.Patch != nil {
+		patched, err := res.Patch.Apply(rc.workload)
+		if err != nil {
+			r.addError(r.af.Where(tr.path), subject, "patch the workload: "+err.Error())
+			ok = false
+		} else {
+			rc.workload = patched
+		}
+	}
+	for name, p := range res.PatchOutputs {
+		idx, found := rc.byName[name]
+		if !found {
+			r.addError(r.af.Where(tr.path), subject, fmt.Sprintf("patchOutputs.%s: no output named %q to patch", name, name))
+			ok = false
+			continue
+		}
+		patched, err := p.Apply(rc.outputs[idx].Object)
+		if err != nil {
+			r.addError(r.af.Where(tr.path), subject, fmt.Sprintf("patchOutputs.%s: %v", name, err))
+			ok = false
+			continue
+		}
+		rc.outputs[idx].Object = patched
+	}
+	for _, o := range res.Outputs {
+		rc.add(Manifest{Component: c.name, Trait: tr.typ, Output: o.Name, Object: o.Object})
+	}
+	return ok
 }
 
 // checkParameters reports the parameter errors of every component and trait whose definition

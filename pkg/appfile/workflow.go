@@ -9,11 +9,12 @@ import (
 
 // Workflow step types the planner understands.
 const (
-	StepDeploy    = "deploy"
-	StepGroup     = "step-group"
-	StepSuspend   = "suspend"
-	stepSubjectFm = "step %q (%s)"
+	StepDeploy  = "deploy"
+	StepGroup   = "step-group"
+	StepSuspend = "suspend"
 )
+
+func stepSubject(name, typ string) string { return fmt.Sprintf("step %q (%s)", name, typ) }
 
 // deployStep is a deploy step with the policies it uses.
 type deployStep struct {
@@ -42,7 +43,7 @@ func (r *run) validateWorkflow() {
 		path := fmt.Sprintf("spec.workflow.steps[%d]", i)
 		r.checkStep(s.WorkflowStepBase, path, names)
 		if s.Type != StepGroup && len(s.SubSteps) > 0 {
-			r.addError(r.af.Where(path+".subSteps"), fmt.Sprintf(stepSubjectFm, s.Name, s.Type), "only a step-group has subSteps")
+			r.addError(r.af.Where(path+".subSteps"), stepSubject(s.Name, s.Type), "only a step-group has subSteps")
 		}
 		for j, sub := range s.SubSteps {
 			r.checkStep(sub, fmt.Sprintf("%s.subSteps[%d]", path, j), names)
@@ -57,7 +58,7 @@ func (r *run) validateWorkflow() {
 }
 
 func (r *run) checkStep(s v1beta1.WorkflowStepBase, path string, names map[string]bool) {
-	subject := fmt.Sprintf(stepSubjectFm, s.Name, s.Type)
+	subject := stepSubject(s.Name, s.Type)
 	switch {
 	case s.Name == "":
 		r.addError(r.af.Where(path), "", path+".name is required")
@@ -81,7 +82,7 @@ func (r *run) checkStep(s v1beta1.WorkflowStepBase, path string, names map[strin
 func (r *run) checkDependsOn(s v1beta1.WorkflowStepBase, path string, names map[string]bool) {
 	for i, dep := range s.DependsOn {
 		if !names[dep] {
-			r.addError(r.af.Where(fmt.Sprintf("%s.dependsOn[%d]", path, i)), fmt.Sprintf(stepSubjectFm, s.Name, s.Type),
+			r.addError(r.af.Where(fmt.Sprintf("%s.dependsOn[%d]", path, i)), stepSubject(s.Name, s.Type),
 				fmt.Sprintf("dependsOn names unknown step %q", dep))
 		}
 	}
@@ -124,7 +125,7 @@ func (r *run) deployStep(s v1beta1.WorkflowStepBase, path string) deployStep {
 	if props.Auto != nil {
 		step.auto = *props.Auto
 	}
-	subject := fmt.Sprintf(stepSubjectFm, s.Name, s.Type)
+	subject := stepSubject(s.Name, s.Type)
 	for i, name := range props.Policies {
 		pol, ok := r.policies[name]
 		if !ok {
