@@ -157,9 +157,12 @@ func (t *Template) checkParameters(v cuelang.Value, given map[string]any) []Fiel
 	if schema.Exists() {
 		errs = t.unknownParameters(schema, nil, given, errs)
 	}
+	param := v.LookupPath(pathParameter)
+	if len(errs) == 0 && param.Validate(cuelang.Concrete(true)) == nil {
+		return nil // the common case: one walk
+	}
 	// Validate field by field: CUE reports a missing value only when nothing else in the same
 	// value is wrong, and users must see every problem at once.
-	param := v.LookupPath(pathParameter)
 	if it, err := param.Fields(); err != nil {
 		errs = append(errs, t.parameterErrors(err, given)...)
 	} else {
@@ -179,12 +182,9 @@ type namedValue struct {
 }
 
 func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, error) {
-	if err := v.Validate(cuelang.Concrete(true)); err != nil {
-		return nil, newTemplateError(t.name, "evaluate "+field, err)
-	}
 	var obj any
 	if err := v.Decode(&obj); err != nil {
-		return nil, newTemplateError(t.name, "evaluate "+field, err)
+		return nil, t.evaluationError(v, field, err)
 	}
 	m, ok := obj.(map[string]any)
 	if !ok {
@@ -196,20 +196,26 @@ func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, 
 
 // decodeNamed decodes each field of a struct, keeping the template's order.
 func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, error) {
-	if err := v.Validate(cuelang.Concrete(true)); err != nil {
-		return nil, newTemplateError(t.name, "evaluate "+field, err)
-	}
 	it, err := v.Fields()
 	if err != nil {
-		return nil, newTemplateError(t.name, "evaluate "+field, err)
+		return nil, t.evaluationError(v, field, err)
 	}
 	var out []namedValue
 	for it.Next() {
 		var x any
 		if err := it.Value().Decode(&x); err != nil {
-			return nil, newTemplateError(t.name, "evaluate "+field, err)
+			return nil, t.evaluationError(v, field, err)
 		}
 		out = append(out, namedValue{name: it.Selector().Unquoted(), value: x})
 	}
 	return out, nil
+}
+
+// evaluationError explains why a value could not be decoded. Decoding is tried first because
+// it is one walk; only when it fails does validation collect every error with its position.
+func (t *Template) evaluationError(v cuelang.Value, field string, decodeErr error) error {
+	if err := v.Validate(cuelang.Concrete(true)); err != nil {
+		return newTemplateError(t.name, "evaluate "+field, err)
+	}
+	return newTemplateError(t.name, "evaluate "+field, decodeErr)
 }
