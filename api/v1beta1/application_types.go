@@ -240,6 +240,23 @@ type WorkflowStepBase struct {
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Properties *runtime.RawExtension `json:"properties,omitempty"`
+
+	// Retries re-run a failed step before the workflow fails (Ferry extension).
+	// +optional
+	Retries *StepRetries `json:"retries,omitempty"`
+}
+
+// StepRetries say how often and how soon a failed step is tried again.
+type StepRetries struct {
+	// Limit is how many times a failed step is retried.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Limit int32 `json:"limit"`
+
+	// Backoff is the wait before the first retry, doubled for each further one (Go duration).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	Backoff string `json:"backoff,omitempty"`
 }
 
 // WorkflowStep is a top-level step; a step of type step-group has sub-steps.

@@ -246,3 +246,20 @@ func TestRenderMemoReturnsIndependentCopies(t *testing.T) {
 	}
 	require.Equal(t, Stats{Compiles: 1, Evaluations: 3}, off.Stats())
 }
+
+func TestIncompleteOutputsAreTemplateErrors(t *testing.T) {
+	e := NewEngine(Options{})
+	for name, text := range map[string]string{
+		"whole output": "output: parameter.missing\nparameter: {...}\n",
+		"one output":   "output: {kind: \"A\"}\noutputs: svc: parameter.missing\nparameter: {...}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			tmpl, err := e.Compile(Source{Name: name, Filename: "t.cue", Text: text})
+			require.NoError(t, err)
+			_, err = tmpl.Render(Input{})
+			var terr *TemplateError
+			require.ErrorAs(t, err, &terr)
+			require.Contains(t, err.Error(), "missing")
+		})
+	}
+}

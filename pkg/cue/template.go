@@ -188,8 +188,8 @@ func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, 
 	}
 	m, ok := obj.(map[string]any)
 	if !ok {
-		return nil, &TemplateError{Template: t.name, Op: "evaluate " + field,
-			Details: []string{fmt.Sprintf("%s: must be a struct, got %T", field, obj)}}
+		// Decoding an incomplete value yields nil rather than an error.
+		return nil, t.evaluationError(v, field, fmt.Errorf("%s: must be a struct, got %T", field, obj))
 	}
 	return m, nil
 }
@@ -203,7 +203,10 @@ func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, err
 	var out []namedValue
 	for it.Next() {
 		var x any
-		if err := it.Value().Decode(&x); err != nil {
+		if err := it.Value().Decode(&x); err != nil || x == nil {
+			if err == nil {
+				err = fmt.Errorf("%s.%s: no value", field, it.Selector())
+			}
 			return nil, t.evaluationError(v, field, err)
 		}
 		out = append(out, namedValue{name: it.Selector().Unquoted(), value: x})

@@ -1,0 +1,54 @@
+package cue
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEval(t *testing.T) {
+	e := NewEngine(Options{})
+	vars := map[string]any{
+		"status":  map[string]any{"build": map[string]any{"phase": "failed", "failed": true}},
+		"inputs":  map[string]any{"replicas": int64(3), "env": "prod"},
+		"context": map[string]any{"name": "shop"},
+	}
+	tests := []struct {
+		expr    string
+		want    any
+		wantErr string
+	}{
+		{`status.build.phase == "failed"`, true, ""},
+		{`status.build.failed && inputs.env == "prod"`, true, ""},
+		{`inputs.replicas > 5`, false, ""},
+		{`"app-\(context.name)"`, "app-shop", ""},
+		{`{n: inputs.replicas * 2}`, map[string]any{"n": int64(6)}, ""},
+		{`status.deploy.phase == "succeeded"`, nil, "expression"},
+		{`inputs.replicas ==`, nil, "expected operand"},
+		{`)`, nil, "expression"},
+		{"1\nextra: 2", nil, "expression"},
+		{`   `, nil, "empty expression"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			got, err := e.Eval(tt.expr, vars)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func FuzzEval(f *testing.F) {
+	for _, seed := range []string{`status.a.phase == "failed"`, `inputs.x`, `"\(context.name)"`, `[for x in inputs.l {x}]`, `)(`, `{`, `1 &`} {
+		f.Add(seed)
+	}
+	e := NewEngine(Options{MaxTemplates: 1000})
+	vars := map[string]any{"status": map[string]any{"a": map[string]any{"phase": "failed"}}, "inputs": map[string]any{"x": "y", "l": []any{int64(1)}}, "context": map[string]any{"name": "n"}}
+	f.Fuzz(func(t *testing.T, expr string) {
+		_, _ = e.Eval(expr, vars) // errors are fine; panics and hangs are not
+	})
+}
