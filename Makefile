@@ -33,6 +33,8 @@ testbin:
 ## fuzz: run each fuzz target for $(FUZZTIME)
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzParseAndPlan$$' -fuzztime=$(FUZZTIME) ./pkg/appfile
+	go test -run='^$$' -fuzz='^FuzzEval$$' -fuzztime=$(FUZZTIME) ./pkg/cue
+	go test -run='^$$' -fuzz='^FuzzExpressions$$' -fuzztime=$(FUZZTIME) ./pkg/workflow
 
 ## generate: deepcopy functions and CRDs from api/
 generate: $(CONTROLLER_GEN)
@@ -49,7 +51,7 @@ verify: generate
 
 ## bench: rendering and dry-run benchmarks
 bench:
-	go test -run='^$$' -bench=. -benchmem ./pkg/appfile ./pkg/cue ./cmd/ferry
+	go test -run='^$$' -bench=. -benchmem ./pkg/appfile ./pkg/cue ./pkg/workflow ./cmd/ferry
 
 $(CONTROLLER_GEN):
 	@echo "installing controller-gen $(CONTROLLER_GEN_VERSION) into $(BIN)"

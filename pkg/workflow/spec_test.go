@@ -1,0 +1,45 @@
+package workflow
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+)
+
+func TestFromApplication(t *testing.T) {
+	app := &v1beta1.Application{Spec: v1beta1.ApplicationSpec{Workflow: &v1beta1.Workflow{
+		Mode: &v1beta1.WorkflowExecuteMode{Steps: v1beta1.WorkflowModeDAG, SubSteps: v1beta1.WorkflowModeStepByStep},
+		Steps: []v1beta1.WorkflowStep{
+			{WorkflowStepBase: v1beta1.WorkflowStepBase{
+				Name: "build", Type: "apply-object", Timeout: "5m", If: "always",
+				Meta:       &v1beta1.WorkflowStepMeta{Alias: "Build it"},
+				Outputs:    []v1beta1.StepOutput{{Name: "image", ValueFrom: "output.image"}},
+				Properties: &runtime.RawExtension{Raw: []byte(`{"replicas": 2}`)},
+				Retries:    &v1beta1.StepRetries{Limit: 3, Backoff: "10s"},
+			}},
+			{WorkflowStepBase: v1beta1.WorkflowStepBase{Name: "group", Type: TypeStepGroup, DependsOn: []string{"build"}},
+				SubSteps: []v1beta1.WorkflowStepBase{{Name: "use", Type: "deploy", Inputs: []v1beta1.StepInput{{From: "image", ParameterKey: "image"}}}}},
+		},
+	}}}
+	spec, err := FromApplication(app)
+	require.NoError(t, err)
+	require.Equal(t, &Spec{Mode: DAG, SubMode: StepByStep, Steps: []Step{
+		{Name: "build", Type: "apply-object", Alias: "Build it", If: "always", Timeout: 5 * time.Minute,
+			Outputs: []Output{{Name: "image", ValueFrom: "output.image"}}, Properties: map[string]any{"replicas": int64(2)},
+			Retries: Retries{Limit: 3, Backoff: 10 * time.Second}},
+		{Name: "group", Type: TypeStepGroup, DependsOn: []string{"build"},
+			SubSteps: []Step{{Name: "use", Type: "deploy", Inputs: []Input{{From: "image", ParameterKey: "image"}}}}},
+	}}, spec)
+
+	none, err := FromApplication(&v1beta1.Application{})
+	require.NoError(t, err)
+	require.Nil(t, none)
+
+	app.Spec.Workflow.Steps[0].Timeout = "soon"
+	_, err = FromApplication(app)
+	require.ErrorContains(t, err, "spec.workflow.steps[0].timeout")
+}
