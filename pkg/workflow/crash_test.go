@@ -35,10 +35,10 @@ func crashSpec() *Spec {
 // driver runs the crash workflow with a durable world and notification server, building a fresh
 // engine (executors, evaluator) for every tick as a restarted controller would.
 type driver struct {
-	t        *testing.T
-	spec     *Spec
-	world    *world
-	now      time.Time
+	t     *testing.T
+	spec  *Spec
+	world *world
+	now   time.Time
 	// persisted is the state as the caller stored it, JSON.
 	persisted []byte
 	ticks     int
