@@ -39,6 +39,8 @@ type Context struct {
 	ClusterVersion ClusterVersion
 	// ReplicaKey is set by the replication policy.
 	ReplicaKey string
+	// Extra are further context fields, e.g. stepName for workflow steps.
+	Extra map[string]any
 }
 
 // ClusterVersion is a Kubernetes version as templates see it.
@@ -118,6 +120,11 @@ func (c Context) value() map[string]any {
 	}
 	if c.Components != nil {
 		m["components"] = c.Components
+	}
+	for k, v := range c.Extra {
+		if _, set := m[k]; !set {
+			m[k] = v
+		}
 	}
 	return m
 }

@@ -1,0 +1,133 @@
+package cue
+
+import (
+	"fmt"
+
+	cuelang "cuelang.org/go/cue"
+)
+
+// Evaluation is a template filled with parameter and context that a caller keeps working with:
+// the workflow's step runner finds actions in it and fills their results back.
+type Evaluation struct {
+	t     *Template
+	value cuelang.Value
+}
+
+// Action is a field of an evaluation that declares `#do`, e.g. `apply: op.#Apply & {...}`.
+type Action struct {
+	// Path is where the action is, e.g. "apply" or "steps.read".
+	Path string
+	// Do is the value of #do, e.g. "apply".
+	Do string
+	// Fields are the action's regular fields, decoded; nil when Incomplete.
+	Fields map[string]any
+	// Incomplete says why the fields are not concrete yet (they may wait for an earlier
+	// action's result).
+	Incomplete error
+
+	path cuelang.Path
+}
+
+var doSelector = cuelang.Def("#do")
+
+// Evaluate fills parameter and context into the template for step-by-step work. Parameter
+// problems are a *ParameterError, as with Render.
+func (t *Template) Evaluate(in Input) (*Evaluation, error) {
+	t.engine.mu.Lock()
+	defer t.engine.mu.Unlock()
+	params := in.Parameter
+	if params == nil {
+		params = map[string]any{}
+	}
+	v, err := t.engine.fill(t.value, params, t.reads.trim(in.Context))
+	if err != nil {
+		return nil, err
+	}
+	if fieldErrs := t.checkParameters(v, params); len(fieldErrs) > 0 {
+		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
+	}
+	return &Evaluation{t: t, value: v}, nil
+}
+
+// Actions lists the actions in the order they are written, not descending into actions, nor
+// into parameter and context.
+func (ev *Evaluation) Actions() []Action {
+	ev.t.engine.mu.Lock()
+	defer ev.t.engine.mu.Unlock()
+	var out []Action
+	ev.collect(ev.value, nil, &out, 0)
+	return out
+}
+
+func (ev *Evaluation) collect(v cuelang.Value, path []cuelang.Selector, out *[]Action, depth int) {
+	if depth > 20 || v.IncompleteKind() != cuelang.StructKind {
+		return
+	}
+	if do := v.LookupPath(cuelang.MakePath(doSelector)); do.Exists() {
+		if name, err := do.String(); err == nil {
+			a := Action{Path: cuelang.MakePath(path...).String(), Do: name, path: cuelang.MakePath(path...)}
+			var fields map[string]any
+			if err := v.Validate(cuelang.Concrete(true)); err != nil {
+				a.Incomplete = fmt.Errorf("%s", FormatError(err))
+			} else if err := v.Decode(&fields); err != nil {
+				a.Incomplete = err
+			} else {
+				a.Fields, _ = normalizeDecoded(fields).(map[string]any)
+			}
+			*out = append(*out, a)
+			return
+		}
+	}
+	it, err := v.Fields()
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		sel := it.Selector()
+		if depth == 0 && (sel.String() == "parameter" || sel.String() == "context") {
+			continue
+		}
+		ev.collect(it.Value(), append(append([]cuelang.Selector(nil), path...), sel), out, depth+1)
+	}
+}
+
+// Fill unifies a result into a field of an action, e.g. the live object into apply.value. It
+// returns an error, and changes nothing, when the result conflicts with what is there.
+func (ev *Evaluation) Fill(a Action, field string, result any) error {
+	ev.t.engine.mu.Lock()
+	defer ev.t.engine.mu.Unlock()
+	expr, err := toExpr(result, 0)
+	if err != nil {
+		return err
+	}
+	p := cuelang.MakePath(append(a.path.Selectors(), cuelang.Str(field))...)
+	next := ev.value.FillPath(p, ev.t.engine.ctx.BuildExpr(expr))
+	if err := next.LookupPath(a.path).Err(); err != nil {
+		return fmt.Errorf("%s.%s: %s", a.Path, field, FormatError(err))
+	}
+	ev.value = next
+	return nil
+}
+
+// Value decodes the evaluation's concrete regular fields other than parameter and context: a
+// step's result, where outputs' valueFrom expressions look.
+func (ev *Evaluation) Value() map[string]any {
+	ev.t.engine.mu.Lock()
+	defer ev.t.engine.mu.Unlock()
+	out := map[string]any{}
+	it, err := ev.value.Fields()
+	if err != nil {
+		return out
+	}
+	for it.Next() {
+		name := it.Selector().String()
+		if name == "parameter" || name == "context" {
+			continue
+		}
+		var x any
+		if it.Value().Decode(&x) == nil && x != nil {
+			out[it.Selector().Unquoted()] = normalizeDecoded(x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+package cuestep
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// fill puts a result into an action field. When the live object conflicts with what the
+// template wrote (a server default, a normalised quantity) only its status is filled in.
+func (r *run) fill(a cue.Action, field string, value any) {
+	if err := r.ev.Fill(a, field, value); err == nil {
+		return
+	}
+	if obj, ok := value.(map[string]any); ok {
+		if status, ok := obj["status"]; ok {
+			_ = r.ev.Fill(a, field, map[string]any{"status": status})
+		}
+	}
+}
+
+func (r *run) kube(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	kube := r.e.opts.Kube
+	if kube == nil {
+		return fail("%s: no cluster access configured for %q", a.Path, a.Do)
+	}
+	cluster, _ := a.Fields["cluster"].(string)
+	obj, _ := a.Fields["value"].(map[string]any)
+	switch a.Do {
+	case "apply":
+		live, err := kube.Apply(ctx, cluster, obj)
+		if err != nil {
+			return fail("%s: apply: %v", a.Path, err)
+		}
+		r.fill(a, "value", live)
+	case "apply-in-parallel":
+		items, _ := a.Fields["value"].([]any)
+		var lives []any
+		for _, it := range items {
+			o, _ := it.(map[string]any)
+			live, err := kube.Apply(ctx, cluster, o)
+			if err != nil {
+				return fail("%s: apply: %v", a.Path, err)
+			}
+			lives = append(lives, live)
+		}
+		r.fill(a, "value", lives)
+	case "read":
+		live, err := kube.Read(ctx, cluster, obj)
+		if err != nil {
+			r.fill(a, "err", err.Error())
+			return workflow.Result{}, false
+		}
+		r.fill(a, "value", live)
+	case "list":
+		res, _ := a.Fields["resource"].(map[string]any)
+		filter, _ := a.Fields["filter"].(map[string]any)
+		apiVersion, _ := res["apiVersion"].(string)
+		kind, _ := res["kind"].(string)
+		ns, _ := filter["namespace"].(string)
+		labels := map[string]string{}
+		if ml, ok := filter["matchingLabels"].(map[string]any); ok {
+			for k, v := range ml {
+				labels[k] = fmt.Sprint(v)
+			}
+		}
+		items, err := kube.List(ctx, cluster, apiVersion, kind, ns, labels)
+		if err != nil {
+			return fail("%s: list: %v", a.Path, err)
+		}
+		list := make([]any, len(items))
+		for i, it := range items {
+			list[i] = it
+		}
+		r.fill(a, "list", map[string]any{"items": list})
+	case "delete":
+		if err := kube.Delete(ctx, cluster, obj); err != nil {
+			return fail("%s: delete: %v", a.Path, err)
+		}
+	}
+	return workflow.Result{}, false
+}
+
+func (r *run) applyComponent(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	if r.e.opts.Components == nil {
+		return fail("%s: no component access configured", a.Path)
+	}
+	name, _ := a.Fields["component"].(string)
+	cluster, _ := a.Fields["cluster"].(string)
+	ns, _ := a.Fields["namespace"].(string)
+	output, outputs, err := r.e.opts.Components.ApplyComponent(ctx, name, cluster, ns)
+	if err != nil {
+		return fail("%s: apply component %q: %v", a.Path, name, err)
+	}
+	r.fill(a, "output", output)
+	if outputs != nil {
+		r.fill(a, "outputs", outputs)
+	}
+	return workflow.Result{}, false
+}
+
+func (r *run) http(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	if r.e.opts.HTTP == nil {
+		return fail("%s: no HTTP access configured", a.Path)
+	}
+	req := HTTPRequest{Header: map[string][]string{}}
+	req.Method, _ = a.Fields["method"].(string)
+	req.URL, _ = a.Fields["url"].(string)
+	if spec, ok := a.Fields["request"].(map[string]any); ok {
+		req.Body, _ = spec["body"].(string)
+		if t, _ := spec["timeout"].(string); t != "" {
+			d, err := time.ParseDuration(t)
+			if err != nil {
+				return fail("%s: timeout %q: %v", a.Path, t, err)
+			}
+			req.Timeout = d
+		}
+		if h, ok := spec["header"].(map[string]any); ok {
+			for k, v := range h {
+				switch x := v.(type) {
+				case string:
+					req.Header[k] = []string{x}
+				case []any:
+					for _, s := range x {
+						req.Header[k] = append(req.Header[k], fmt.Sprint(s))
+					}
+				}
+			}
+		}
+	}
+	// Receivers can de-duplicate on it too.
+	req.Header["X-Ferry-Execution-Id"] = []string{r.in.ExecutionID}
+	send := func() (any, error) {
+		resp, err := r.e.opts.HTTP.Do(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		header := map[string]any{}
+		for k, vs := range resp.Header {
+			l := make([]any, len(vs))
+			for i, v := range vs {
+				l[i] = v
+			}
+			header[k] = l
+		}
+		return map[string]any{"statusCode": int64(resp.StatusCode), "body": resp.Body, "header": header}, nil
+	}
+	var out any
+	var err error
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		out, err = send()
+	} else {
+		out, err = r.guarded(ctx, a, send)
+	}
+	if err != nil {
+		return fail("%s: %s %s: %v", a.Path, req.Method, req.URL, err)
+	}
+	r.fill(a, "response", normalizeNumbers(out))
+	return workflow.Result{}, false
+}
+
+func (r *run) email(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	if r.e.opts.Mailer == nil {
+		return fail("%s: no mail server configured", a.Path)
+	}
+	from, _ := a.Fields["from"].(map[string]any)
+	content, _ := a.Fields["content"].(map[string]any)
+	m := Mail{}
+	m.From, _ = from["address"].(string)
+	m.FromAlias, _ = from["alias"].(string)
+	m.Password, _ = from["password"].(string)
+	m.Host, _ = from["host"].(string)
+	if p, ok := from["port"].(int64); ok {
+		m.Port = int(p)
+	}
+	if to, ok := a.Fields["to"].([]any); ok {
+		for _, t := range to {
+			m.To = append(m.To, fmt.Sprint(t))
+		}
+	}
+	m.Subject, _ = content["subject"].(string)
+	m.Body, _ = content["body"].(string)
+	if _, err := r.guarded(ctx, a, func() (any, error) { return true, r.e.opts.Mailer.Send(ctx, m) }); err != nil {
+		return fail("%s: send email: %v", a.Path, err)
+	}
+	return workflow.Result{}, false
+}
+
+// normalizeNumbers makes float64 whole numbers from a JSON round trip int64 again.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	}
+	return v
+}

@@ -1,0 +1,198 @@
+package cuestep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/smtp"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kube applies, reads, lists and deletes objects on a cluster ("" is the hub).
+type Kube interface {
+	Apply(ctx context.Context, cluster string, obj map[string]any) (map[string]any, error)
+	Read(ctx context.Context, cluster string, obj map[string]any) (map[string]any, error)
+	List(ctx context.Context, cluster, apiVersion, kind, namespace string, labels map[string]string) ([]map[string]any, error)
+	Delete(ctx context.Context, cluster string, obj map[string]any) error
+}
+
+// Components applies one component of the Application the workflow belongs to.
+type Components interface {
+	ApplyComponent(ctx context.Context, component, cluster, namespace string) (output map[string]any, outputs map[string]any, err error)
+}
+
+// HTTPRequest is what #HTTPDo sends.
+type HTTPRequest struct {
+	Method, URL string
+	Body        string
+	Header      map[string][]string
+	Timeout     time.Duration
+}
+
+// HTTPResponse is what #HTTPDo gets back.
+type HTTPResponse struct {
+	StatusCode int
+	Body       string
+	Header     map[string][]string
+}
+
+// HTTP sends requests.
+type HTTP interface {
+	Do(ctx context.Context, req HTTPRequest) (HTTPResponse, error)
+}
+
+// Mail is what #SendEmail sends.
+type Mail struct {
+	From, FromAlias, Password, Host string
+	Port                            int
+	To                              []string
+	Subject, Body                   string
+}
+
+// Mailer sends mail.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Ledger remembers what sending actions did, by key, so that an execution repeated after a
+// crash does not send again but sees the same result. The controller keeps it in the
+// workflow's context ConfigMap.
+type Ledger interface {
+	Get(ctx context.Context, key string) (value string, ok bool, err error)
+	Put(ctx context.Context, key, value string) error
+}
+
+// MemoryLedger is a Ledger in memory, for tests and offline runs.
+type MemoryLedger struct {
+	mu      sync.Mutex
+	entries map[string]string
+}
+
+// Get returns what was recorded under key.
+func (l *MemoryLedger) Get(_ context.Context, key string) (string, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.entries[key]
+	return v, ok, nil
+}
+
+// Put records value under key.
+func (l *MemoryLedger) Put(_ context.Context, key, value string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries == nil {
+		l.entries = map[string]string{}
+	}
+	l.entries[key] = value
+	return nil
+}
+
+// HTTPOptions configure the HTTP provider.
+type HTTPOptions struct {
+	// AllowedHosts are host names (or *.suffix patterns) requests may go to; none allows none.
+	AllowedHosts []string
+	// Timeout bounds each call that sets no timeout of its own; 10s when zero. MaxTimeout bounds
+	// the ones that do; 1m when zero.
+	Timeout, MaxTimeout time.Duration
+	// MaxBody bounds the response body kept; 1 MiB when zero.
+	MaxBody int64
+}
+
+// NewHTTP returns an HTTP provider that only calls allowed hosts.
+func NewHTTP(opts HTTPOptions) HTTP {
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxTimeout == 0 {
+		opts.MaxTimeout = time.Minute
+	}
+	if opts.MaxBody == 0 {
+		opts.MaxBody = 1 << 20
+	}
+	return &httpProvider{opts: opts, client: &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if !hostAllowed(opts.AllowedHosts, req.URL.Hostname()) {
+			return fmt.Errorf("redirect to %s: host not allowed", req.URL.Hostname())
+		}
+		return nil
+	}}}
+}
+
+type httpProvider struct {
+	opts   HTTPOptions
+	client *http.Client
+}
+
+// ErrHostNotAllowed is returned for requests to hosts outside the allow-list.
+var ErrHostNotAllowed = errors.New("host is not in the workflow HTTP allow-list")
+
+func (p *httpProvider) Do(ctx context.Context, r HTTPRequest) (HTTPResponse, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return HTTPResponse{}, fmt.Errorf("url %q: need an http or https URL", r.URL)
+	}
+	if !hostAllowed(p.opts.AllowedHosts, u.Hostname()) {
+		return HTTPResponse{}, fmt.Errorf("%s: %w", u.Hostname(), ErrHostNotAllowed)
+	}
+	timeout := r.Timeout
+	if timeout == 0 {
+		timeout = p.opts.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, p.opts.MaxTimeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, strings.NewReader(r.Body))
+	if err != nil {
+		return HTTPResponse{}, err
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return HTTPResponse{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.opts.MaxBody))
+	if err != nil {
+		return HTTPResponse{}, err
+	}
+	return HTTPResponse{StatusCode: resp.StatusCode, Body: string(body), Header: resp.Header}, nil
+}
+
+func hostAllowed(allowed []string, host string) bool {
+	for _, a := range allowed {
+		if a == "*" || strings.EqualFold(a, host) {
+			return true
+		}
+		if suffix, ok := strings.CutPrefix(a, "*."); ok && strings.HasSuffix(strings.ToLower(host), "."+strings.ToLower(suffix)) {
+			return true
+		}
+	}
+	return false
+}
+
+// SMTPMailer sends mail with net/smtp, PLAIN authentication when a password is given.
+type SMTPMailer struct{}
+
+// Send sends one mail.
+func (SMTPMailer) Send(_ context.Context, m Mail) error {
+	addr := net.JoinHostPort(m.Host, fmt.Sprint(m.Port))
+	var auth smtp.Auth
+	if m.Password != "" {
+		auth = smtp.PlainAuth("", m.From, m.Password, m.Host)
+	}
+	from := m.From
+	if m.FromAlias != "" {
+		from = fmt.Sprintf("%s <%s>", m.FromAlias, m.From)
+	}
+	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n%s\r\n",
+		from, strings.Join(m.To, ", "), m.Subject, m.Body)
+	return smtp.SendMail(addr, auth, m.From, m.To, []byte(msg))
+}
