@@ -71,6 +71,9 @@ type Source struct {
 	Text string
 	// Snippet marks a status snippet, which reads `parameter` without declaring it.
 	Snippet bool
+	// Key is the cache key, Hash() of the rest; computed on every Compile when empty, so a
+	// caller that compiles the same source often sets it once.
+	Key string
 }
 
 // Hash returns the content hash that keys the compiled-template cache.
@@ -87,7 +90,10 @@ func (s Source) Hash() string {
 
 // Compile parses and compiles a template, or returns the cached one with the same content.
 func (e *Engine) Compile(src Source) (*Template, error) {
-	key := src.Hash()
+	key := src.Key
+	if key == "" {
+		key = src.Hash()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t, ok := e.templates[key]; ok {

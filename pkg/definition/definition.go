@@ -2,6 +2,7 @@ package definition
 
 import (
 	"fmt"
+	"sync"
 
 	ferrycue "github.com/ferryhq/ferry/pkg/cue"
 )
@@ -55,6 +56,9 @@ type Definition struct {
 	ConflictsWith      []string
 	PodDisruptive      bool
 	Stage              string
+
+	sourceOnce sync.Once
+	source     ferrycue.Source
 }
 
 // WorkloadType names the kind of object a component renders.
@@ -70,7 +74,18 @@ func (d *Definition) DisplayName() string {
 	return fmt.Sprintf("%s %q", d.Kind, d.Name)
 }
 
-// Source is the template as pkg/cue compiles it.
+// Source is the template as pkg/cue compiles it, with the `vela/op` action library resolved.
+// A template whose imports cannot be read is returned as it is: compiling it reports the
+// error with its position.
+// It is worked out once per definition: renders call it on their hot path.
 func (d *Definition) Source() ferrycue.Source {
-	return ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: d.Template}
+	d.sourceOnce.Do(func() {
+		text := d.Template
+		if resolved, err := withLibrary(d.Filename, text); err == nil {
+			text = resolved
+		}
+		d.source = ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: text}
+		d.source.Key = d.source.Hash()
+	})
+	return d.source
 }

@@ -46,11 +46,6 @@ func New(def *definition.Definition, opts Options) (*Executor, error) {
 		opts.MaxActions = 100
 	}
 	src := def.Source()
-	text, err := withLibrary(src.Filename, src.Text)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s", def.DisplayName(), cue.FormatError(err))
-	}
-	src.Text = text
 	if _, err := opts.Engine.Compile(src); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package cuestep
+package definition
 
 import (
 	_ "embed"
@@ -16,7 +16,8 @@ const OpImportPath = "vela/op"
 //go:embed op.cue
 var opLibrary string
 
-// withLibrary replaces `import "vela/op"` by the library, bound to the import's name with a
+// withLibrary replaces `import "vela/op"` — the action library workflow steps use, see
+// pkg/workflow/cuestep — by the library, bound to the import's name with a
 // top-level let. The import is blanked out rather than removed, so CUE positions in errors are
 // still those of the definition file.
 func withLibrary(filename, text string) (string, error) {
