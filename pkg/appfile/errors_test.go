@@ -132,7 +132,7 @@ func TestErrors(t *testing.T) {
 			want: []string{
 				`app.yaml:11:13: component "web": duplicate component name`,
 				`app.yaml:10:19: component "web": dependsOn names unknown component "db"`,
-				`app.yaml:21:15: step "tell": unknown workflow-step type "notifcation"; known types: deploy, step-group, suspend`,
+				`app.yaml:21:15: step "tell": unknown workflow-step type "notifcation" (did you mean "notification"?)`,
 				`app.yaml:19:22: step "ship" (deploy): policy "nowhere" does not exist in spec.policies`,
 			},
 		},

@@ -17,7 +17,8 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 		KindComponent:    {"k8s-objects", "task", "webservice", "worker"},
 		KindTrait:        {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar", "storage"},
 		KindPolicy:       {"override", "topology"},
-		KindWorkflowStep: {"deploy", "step-group", "suspend"},
+		KindWorkflowStep: {"apply-component", "apply-object", "depends-on-app", "deploy", "export2config", "export2secret",
+			"notification", "print-message-in-status", "read-object", "request", "step-group", "suspend", "webhook"},
 	}
 	engine := ferrycue.NewEngine(ferrycue.Options{})
 	for kind, names := range want {
