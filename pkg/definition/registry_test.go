@@ -14,9 +14,9 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	r, err := Builtin()
 	require.NoError(t, err)
 	want := map[Kind][]string{
-		KindComponent:    {"k8s-objects", "task", "webservice", "worker"},
-		KindTrait:        {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar", "storage"},
-		KindPolicy:       {"override", "topology"},
+		KindComponent: {"k8s-objects", "task", "webservice", "worker"},
+		KindTrait:     {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar", "storage"},
+		KindPolicy:    {"override", "topology"},
 		KindWorkflowStep: {"apply-component", "apply-object", "depends-on-app", "deploy", "export2config", "export2secret",
 			"notification", "print-message-in-status", "read-object", "request", "step-group", "suspend", "webhook"},
 	}
