@@ -117,6 +117,15 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 	if err != nil {
 		return nil, newTemplateError(src.Name, "parse template", err)
 	}
+	for imp := range file.ImportSpecs() {
+		// The tool/* packages (exec, file, http, os) are how CUE scripts reach the world; a
+		// template must not.
+		if path := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(path, "tool/") {
+			pos := imp.Pos()
+			return nil, &TemplateError{Template: src.Name, Op: "compile template",
+				Details: []string{fmt.Sprintf("%s:%d:%d: import %q is not allowed: templates have no file, process or network access", pos.Filename(), pos.Line(), pos.Column(), path)}}
+		}
+	}
 	// Templates read `context` (and snippets `parameter`) without declaring them; declare them
 	// open so they resolve. Lines are appended, so positions in the user's source stay valid.
 	var extra string

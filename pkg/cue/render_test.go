@@ -263,3 +263,10 @@ func TestIncompleteOutputsAreTemplateErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestToolImportsAreRejected(t *testing.T) {
+	for _, pkg := range []string{"tool/exec", "tool/file", "tool/http", "tool/os"} {
+		_, err := NewEngine(Options{}).Compile(Source{Name: "evil", Filename: "evil.cue", Text: "import \"" + pkg + "\"\n\nx: 1\n"})
+		require.ErrorContains(t, err, `evil.cue:1:8: import "`+pkg+`" is not allowed`)
+	}
+}

@@ -88,7 +88,11 @@ func (r *runner) step(s *Step, st *StepState, earlier, level []StepState, mode M
 		st.ExecutionID = r.executionID(s, st)
 	}
 	if r.timedOut(s, st) {
-		r.fail(st, ReasonTimeout, fmt.Sprintf("did not finish within %s", r.timeout(s, st)))
+		msg := fmt.Sprintf("did not finish within %s", r.timeout(s, st))
+		if st.Message != "" {
+			msg += ": " + st.Message
+		}
+		r.fail(st, ReasonTimeout, msg)
 		stopUnfinished(st.SubSteps, ReasonTimeout)
 		return
 	}

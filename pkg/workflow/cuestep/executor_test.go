@@ -273,3 +273,31 @@ template: {
 	require.Equal(t, map[string]any{"created": "one"}, st.Outputs)
 	require.Equal(t, 2, kube.applies)
 }
+
+func TestMoreActions(t *testing.T) {
+	kube := &memKube{objects: map[string]map[string]any{"/ConfigMap/default/old": {"kind": "ConfigMap"}}}
+	e, err := New(stepDef(t, "more", `
+import "vela/op"
+
+template: {
+	steps: op.#Steps & {
+		both: op.#ApplyInParallel & {value: [
+			{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "a", namespace: "default"}},
+			{apiVersion: "v1", kind: "ConfigMap", metadata: {name: "b", namespace: "default"}},
+		]}
+		drop: op.#Delete & {value: {apiVersion: "v1", kind: "ConfigMap", metadata: {name: "old", namespace: "default"}}}
+	}
+	log: op.#Log & {data: "applied"}
+	text: op.#ConvertString & {bt: 'hello'}
+	list: op.#List & {resource: {apiVersion: "v1", kind: "ConfigMap"}, filter: namespace: "default"}
+	parameter: {}
+}`), Options{Kube: kube})
+	require.NoError(t, err)
+	res := execute(t, e, nil, "id", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Contains(t, kube.objects, "/ConfigMap/default/a")
+	require.Contains(t, kube.objects, "/ConfigMap/default/b")
+	require.NotContains(t, kube.objects, "/ConfigMap/default/old")
+	require.Equal(t, "hello", res.Value["text"].(map[string]any)["str"])
+	require.Equal(t, map[string]any{"items": []any{}}, res.Value["list"].(map[string]any)["list"])
+}

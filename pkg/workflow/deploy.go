@@ -1,0 +1,53 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+)
+
+// TypeDeploy is the step type that delivers components to the targets of its policies.
+const TypeDeploy = "deploy"
+
+// Deployer delivers the components of a deploy step: the controller renders the step's plan
+// and applies it to each target, at most parallelism at a time. It reports done once every
+// target has the objects applied and healthy; until then the step waits (with the step's
+// timeout) and message says what it waits for.
+type Deployer interface {
+	Deploy(ctx context.Context, step string, policies []string, parallelism int) (done bool, message string, err error)
+}
+
+// DeployExecutor runs `deploy` steps: `auto: false` suspends the step until it is resumed,
+// then it deploys.
+type DeployExecutor struct {
+	Deployer Deployer
+}
+
+// Execute implements Executor.
+func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, error) {
+	props := in.Step.Properties
+	if auto, ok := props["auto"].(bool); ok && !auto && !in.Resumed {
+		return Result{Outcome: OutcomeSuspend, Message: fmt.Sprintf("waiting for approval: resume step %q to deploy", in.Step.Name)}, nil
+	}
+	var policies []string
+	if list, ok := props["policies"].([]any); ok {
+		for _, p := range list {
+			s, ok := p.(string)
+			if !ok {
+				return Result{}, fmt.Errorf("policies: %v is not a policy name", p)
+			}
+			policies = append(policies, s)
+		}
+	}
+	parallelism := 5
+	if p, ok := props["parallelism"].(int64); ok && p > 0 {
+		parallelism = int(p)
+	}
+	done, message, err := d.Deployer.Deploy(ctx, in.Step.Name, policies, parallelism)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !done:
+		return Result{Outcome: OutcomeWait, Message: message}, nil
+	}
+	return Result{Outcome: OutcomeSucceeded, Message: message}, nil
+}
