@@ -70,12 +70,25 @@ type Retries struct {
 	Backoff time.Duration
 }
 
-// FromApplication builds the Spec of an Application's workflow. It returns nil when the
-// Application has no steps (the caller then builds the default workflow).
+// DefaultStepName names the one step of an Application without a workflow.
+const DefaultStepName = "default"
+
+// FromApplication builds the Spec of an Application's workflow. Without steps it is the
+// default workflow: one deploy step, "default", using every topology and override policy.
 func FromApplication(app *v1beta1.Application) (*Spec, error) {
 	wf := app.Spec.Workflow
+	if wf != nil && wf.Ref != "" {
+		return nil, fmt.Errorf("spec.workflow.ref %q: referencing a Workflow object is not supported yet; write the steps inline", wf.Ref)
+	}
 	if wf == nil || len(wf.Steps) == 0 {
-		return nil, nil
+		var policies []any
+		for _, p := range app.Spec.Policies {
+			if p.Type == "topology" || p.Type == "override" {
+				policies = append(policies, p.Name)
+			}
+		}
+		return &Spec{Steps: []Step{{Name: DefaultStepName, Type: TypeDeploy,
+			Properties: map[string]any{"policies": policies}}}}, nil
 	}
 	spec := &Spec{}
 	if wf.Mode != nil {

@@ -35,9 +35,14 @@ func TestFromApplication(t *testing.T) {
 			SubSteps: []Step{{Name: "use", Type: "deploy", Inputs: []Input{{From: "image", ParameterKey: "image"}}}}},
 	}}, spec)
 
-	none, err := FromApplication(&v1beta1.Application{})
+	def, err := FromApplication(&v1beta1.Application{Spec: v1beta1.ApplicationSpec{Policies: []v1beta1.AppPolicy{
+		{Name: "eu", Type: "topology"}, {Name: "gc", Type: "garbage-collect"}, {Name: "big", Type: "override"},
+	}}})
 	require.NoError(t, err)
-	require.Nil(t, none)
+	require.Equal(t, &Spec{Steps: []Step{{Name: "default", Type: TypeDeploy, Properties: map[string]any{"policies": []any{"eu", "big"}}}}}, def)
+
+	_, err = FromApplication(&v1beta1.Application{Spec: v1beta1.ApplicationSpec{Workflow: &v1beta1.Workflow{Ref: "shared"}}})
+	require.ErrorContains(t, err, "not supported yet")
 
 	app.Spec.Workflow.Steps[0].Timeout = "soon"
 	_, err = FromApplication(app)
