@@ -3,13 +3,14 @@ package appfile
 import (
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
 // LocalCluster is the hub cluster's name.
 const LocalCluster = "local"
 
 // DefaultStepName names the single deploy step of an Application without a workflow.
-const DefaultStepName = "default"
+const DefaultStepName = workflow.DefaultStepName
 
 // Cluster is a deploy target cluster.
 type Cluster struct {
