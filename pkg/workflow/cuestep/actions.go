@@ -159,7 +159,7 @@ func (r *run) http(ctx context.Context, a cue.Action) (workflow.Result, bool) {
 	if err != nil {
 		return fail("%s: %s %s: %v", a.Path, req.Method, req.URL, err)
 	}
-	r.fill(a, "response", normalizeNumbers(out))
+	r.fill(a, "response", out)
 	return workflow.Result{}, false
 }
 
@@ -188,23 +188,4 @@ func (r *run) email(ctx context.Context, a cue.Action) (workflow.Result, bool) {
 		return fail("%s: send email: %v", a.Path, err)
 	}
 	return workflow.Result{}, false
-}
-
-// normalizeNumbers makes float64 whole numbers from a JSON round trip int64 again.
-func normalizeNumbers(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == float64(int64(x)) {
-			return int64(x)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeNumbers(e)
-		}
-	}
-	return v
 }

@@ -202,8 +202,13 @@ func (r *run) guarded(ctx context.Context, a cue.Action, send func() (any, error
 	if v, ok, err := r.e.opts.Ledger.Get(ctx, key); err != nil {
 		return nil, fmt.Errorf("read ledger: %w", err)
 	} else if ok {
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
 		var out any
-		return out, json.Unmarshal([]byte(v), &out)
+		if err := dec.Decode(&out); err != nil {
+			return nil, fmt.Errorf("read ledger entry %s: %w", key, err)
+		}
+		return cue.NormalizeJSON(out), nil
 	}
 	out, err := send()
 	if err != nil {
