@@ -26,7 +26,7 @@ test: verify unit fuzz
 unit: testbin
 	$(TESTENV_REQUIRED) go test -count=1 -timeout 30m ./...
 
-## testbin: build kube-apiserver, etcd and the OCM work agent into .cache/testbin (once per pin)
+## testbin: build kube-apiserver, kube-controller-manager, etcd and the OCM work agent into .cache/testbin (once per pin)
 testbin:
 	go run ./hack/testenv build
 

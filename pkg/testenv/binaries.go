@@ -28,8 +28,11 @@ type Binaries struct {
 	// Dir holds all of them; envtest's KUBEBUILDER_ASSETS can point here.
 	Dir           string
 	KubeAPIServer string
-	Etcd          string
-	WorkAgent     string
+	// KubeControllerManager runs the namespace and garbage-collector controllers, so deleted
+	// namespaces go away and owner references cascade as on a real cluster.
+	KubeControllerManager string
+	Etcd                  string
+	WorkAgent             string
 	// OCMAPIDir is the open-cluster-management.io/api module, which holds the OCM CRDs.
 	OCMAPIDir string
 }
@@ -48,7 +51,8 @@ var buildLDFlags = "-s -w -X k8s.io/component-base/version.gitVersion=" + Kubern
 	" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=" + kubernetesMinor
 
 // buildPackages are built from hack/tools; each lands as the last element of its path.
-var buildPackages = []string{"k8s.io/kubernetes/cmd/kube-apiserver", "./cmd/etcd", "open-cluster-management.io/ocm/cmd/work"}
+var buildPackages = []string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager",
+	"./cmd/etcd", "open-cluster-management.io/ocm/cmd/work"}
 
 func (o *BuildOptions) defaults() error {
 	if o.RepoRoot == "" {
@@ -111,7 +115,7 @@ func FindBinaries(opts BuildOptions) (*Binaries, bool, error) {
 		return nil, false, err
 	}
 	b := binariesIn(filepath.Join(opts.CacheDir, key))
-	for _, f := range []string{b.KubeAPIServer, b.Etcd, b.WorkAgent} {
+	for _, f := range []string{b.KubeAPIServer, b.KubeControllerManager, b.Etcd, b.WorkAgent} {
 		if _, err := os.Stat(f); err != nil {
 			return b, false, nil
 		}
@@ -120,10 +124,12 @@ func FindBinaries(opts BuildOptions) (*Binaries, bool, error) {
 }
 
 func binariesIn(dir string) *Binaries {
-	return &Binaries{Dir: dir, KubeAPIServer: filepath.Join(dir, "kube-apiserver"), Etcd: filepath.Join(dir, "etcd"), WorkAgent: filepath.Join(dir, "work")}
+	return &Binaries{Dir: dir, KubeAPIServer: filepath.Join(dir, "kube-apiserver"), KubeControllerManager: filepath.Join(dir, "kube-controller-manager"),
+		Etcd: filepath.Join(dir, "etcd"), WorkAgent: filepath.Join(dir, "work")}
 }
 
-// EnsureBinaries builds kube-apiserver, etcd and the OCM work agent from hack/tools unless they
+// EnsureBinaries builds kube-apiserver, kube-controller-manager, etcd and the OCM work agent
+// from hack/tools unless they
 // are already in the cache, and locates the OCM CRDs. Concurrent callers (parallel test
 // packages) wait for one build.
 func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
@@ -161,8 +167,8 @@ func build(ctx context.Context, opts BuildOptions, toolsDir, dest string) error 
 	if err := os.RemoveAll(partial); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Log, "testenv: building kube-apiserver %s, etcd and the OCM work agent into %s\n", KubernetesVersion, dest)
-	fmt.Fprintf(opts.Log, "testenv: the first build downloads ~340 MB of modules and takes 6-8 minutes on 2 cores; later runs reuse it\n")
+	fmt.Fprintf(opts.Log, "testenv: building kube-apiserver and kube-controller-manager %s, etcd and the OCM work agent into %s\n", KubernetesVersion, dest)
+	fmt.Fprintf(opts.Log, "testenv: the first build downloads ~350 MB of modules and takes 7-9 minutes on 2 cores; later runs reuse it\n")
 	args := append([]string{"build", "-trimpath", "-ldflags", buildLDFlags, "-o", partial + string(filepath.Separator)}, buildPackages...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = toolsDir

@@ -120,7 +120,26 @@ func (e *Env) startAPIServer(ctx context.Context, spec ClusterSpec) (*Cluster, e
 	if err != nil {
 		return nil, err
 	}
+	if err := e.startControllerManager(spec.Name, kubeconfig); err != nil {
+		return nil, err
+	}
 	return &Cluster{Name: spec.Name, Labels: spec.Labels, Kubeconfig: kubeconfig, Config: cfg}, nil
+}
+
+// startControllerManager runs the namespace and garbage-collector controllers of a cluster. The
+// deployment controller is left out on purpose: there is no kubelet, and tests mark Deployments
+// ready by patching their status, which that controller would overwrite.
+func (e *Env) startControllerManager(cluster, kubeconfig string) error {
+	p, err := startProcess(e.Dir, "kube-controller-manager-"+cluster, e.opts.Binaries.KubeControllerManager, []string{
+		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
+		"--secure-port=0", "--leader-elect=false",
+		"--controllers=namespace-controller,garbage-collector-controller",
+	}, nil, e.opts.Detach)
+	if err != nil {
+		return err
+	}
+	e.track(p)
+	return nil
 }
 
 func writeServiceAccountKey(keyFile, pubFile string) error {

@@ -1,7 +1,7 @@
 // Package testenv runs a real control plane on loopback for Ferry's tests and demo: one etcd, a
 // hub kube-apiserver with the Open Cluster Management CRDs, and N managed clusters, each a
 // kube-apiserver (own etcd prefix) with a real OCM work agent pulling its ManifestWorks from the
-// hub.
+// hub. Every cluster runs kube-controller-manager's namespace and garbage-collector controllers.
 //
 // The binaries are built from the Go module proxy by the project itself (see EnsureBinaries and
 // hack/tools), into a git-ignored cache keyed by the pinned versions, so the first build takes
