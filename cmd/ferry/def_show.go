@@ -55,6 +55,12 @@ func runDefShow(s streams, o *defShowOptions, name string) error {
 	if len(def.AppliesToWorkloads) > 0 {
 		fmt.Fprintf(w, "Applies to:\t%s\n", strings.Join(def.AppliesToWorkloads, ", "))
 	}
+	if len(def.ConflictsWith) > 0 {
+		fmt.Fprintf(w, "Conflicts with:\t%s\n", strings.Join(def.ConflictsWith, ", "))
+	}
+	if def.Kind == definition.KindTrait {
+		fmt.Fprintf(w, "Restarts pods:\t%t\n", def.PodDisruptive)
+	}
 	if def.Status.HealthPolicy != "" {
 		fmt.Fprintf(w, "Health:\t%s\n", "checked by its healthPolicy")
 	}

@@ -137,6 +137,24 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "trait that does not apply to the workload, and conflicting traits",
+			yaml: appHeader + `  components:
+    - name: job
+      type: task
+      properties: {image: busybox}
+      traits:
+        - type: scaler
+          properties: {replicas: 2}
+        - type: labels
+          properties: {a: b}
+        - type: only-labels
+`,
+			want: []string{
+				`app.yaml:11:17: component "job" (task): trait "scaler": does not apply to this component (task, jobs.batch); it applies to deployments.apps, statefulsets.apps`,
+				`app.yaml:15:17: component "job" (task): trait "only-labels": conflicts with trait "labels" on the same component; use one of them`,
+			},
+		},
+		{
 			name: "topology naming a missing cluster",
 			yaml: appHeader + `  components:
     - name: web

@@ -105,6 +105,9 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 		r.addError(r.af.Where(c.path+".type"), subject, fmt.Sprintf("%s renders no `output`", c.def.DisplayName()))
 		return nil, false
 	}
+	if !r.checkTraitRules(c, res.Output, subject) {
+		return nil, false
+	}
 	rc := &rendering{workload: res.Output, byName: map[string]int{}}
 	for _, o := range res.Outputs {
 		rc.add(Manifest{Component: c.name, Output: o.Name, Object: o.Object})
