@@ -127,7 +127,8 @@ func TestDefList(t *testing.T) {
 
 	code, out, _ = run(t, "", "def", "list", "--type", "policy")
 	require.Equal(t, exitOK, code)
-	require.Equal(t, 3, strings.Count(out, "\n"), "header and two policies:\n%s", out)
+	require.Equal(t, 10, strings.Count(out, "\n"), "header and nine policies:\n%s", out)
+	require.NotRegexp(t, `(?m)^(component|trait|workflow-step) `, out)
 }
 
 // TestDefShowEveryBuiltin keeps `ferry def show` output of every built-in definition readable

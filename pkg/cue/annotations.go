@@ -45,11 +45,26 @@ func (a annotations) under(field string) annotations {
 }
 
 // collectPatchAnnotations reads `// +patchKey=` and `// +patchStrategy=` comments from the
-// syntax tree once, at compile time, so that rendering need not look at comments.
+// syntax tree once, at compile time, so that rendering need not look at comments. A reference
+// to a top-level field (`patch: spec: template: spec: _podSpec`) is followed, so comments in
+// helper fields apply where the helper is used.
 func collectPatchAnnotations(f *ast.File) annotations {
-	out := annotations{}
-	walkDecls(f.Decls, "", out)
-	return out
+	w := &annotationWalker{out: annotations{}, tops: map[string]*ast.Field{}, following: map[string]bool{}}
+	for _, d := range f.Decls {
+		if field, ok := d.(*ast.Field); ok {
+			if name, _, err := ast.LabelName(field.Label); err == nil {
+				w.tops[name] = field
+			}
+		}
+	}
+	w.walkDecls(f.Decls, "")
+	return w.out
+}
+
+type annotationWalker struct {
+	out       annotations
+	tops      map[string]*ast.Field
+	following map[string]bool
 }
 
 func joinPath(parent, child string) string {
@@ -59,7 +74,7 @@ func joinPath(parent, child string) string {
 	return parent + "." + child
 }
 
-func walkDecls(decls []ast.Decl, path string, out annotations) {
+func (w *annotationWalker) walkDecls(decls []ast.Decl, path string) {
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
@@ -78,37 +93,47 @@ func walkDecls(decls []ast.Decl, path string, out annotations) {
 				}
 				target = joinPath(target, innerName)
 			}
-			record(out, target, d)
-			record(out, target, d.Label)
-			walkExpr(d.Value, p, out)
+			record(w.out, target, d)
+			record(w.out, target, d.Label)
+			w.walkExpr(d.Value, p)
 		case *ast.Comprehension:
-			walkExpr(d.Value, path, out)
+			w.walkExpr(d.Value, path)
 		case *ast.EmbedDecl:
-			record(out, path, d)
-			walkExpr(d.Expr, path, out)
+			record(w.out, path, d)
+			w.walkExpr(d.Expr, path)
 		}
 	}
 }
 
-func walkExpr(e ast.Expr, path string, out annotations) {
+func (w *annotationWalker) walkExpr(e ast.Expr, path string) {
 	switch e := e.(type) {
 	case *ast.StructLit:
-		walkDecls(e.Elts, path, out)
+		w.walkDecls(e.Elts, path)
 	case *ast.ListLit:
 		for _, el := range e.Elts {
 			if c, ok := el.(*ast.Comprehension); ok {
-				walkExpr(c.Value, path+".[]", out)
+				w.walkExpr(c.Value, path+".[]")
 				continue
 			}
-			walkExpr(el, path+".[]", out)
+			w.walkExpr(el, path+".[]")
 		}
 	case *ast.BinaryExpr:
-		walkExpr(e.X, path, out)
-		walkExpr(e.Y, path, out)
+		w.walkExpr(e.X, path)
+		w.walkExpr(e.Y, path)
 	case *ast.ParenExpr:
-		walkExpr(e.X, path, out)
+		w.walkExpr(e.X, path)
 	case *ast.UnaryExpr:
-		walkExpr(e.X, path, out)
+		w.walkExpr(e.X, path)
+	case *ast.Ident:
+		// Follow a reference to a top-level helper field, once per place it is used.
+		if top, ok := w.tops[e.Name]; ok && path != "" {
+			key := e.Name + "\x00" + path
+			if !w.following[key] {
+				w.following[key] = true
+				record(w.out, path, top)
+				w.walkExpr(top.Value, path)
+			}
+		}
 	}
 }
 

@@ -190,3 +190,27 @@ func dig(m map[string]any, path ...string) any {
 	}
 	return cur
 }
+
+func TestPatchAnnotationsFollowHelperFields(t *testing.T) {
+	res := renderPatch(t, `
+_container: {
+	name: context.name
+	// +patchStrategy=retainKeys
+	resources: requests: cpu: "2"
+}
+_podSpec: {
+	// +patchKey=name
+	containers: [_container]
+}
+patch: spec: template: spec: _podSpec
+`, nil)
+	base := workload()
+	base["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["resources"] =
+		map[string]any{"requests": map[string]any{"cpu": "1", "memory": "1Gi"}}
+	out, err := res.Patch.Apply(base)
+	require.NoError(t, err)
+	c := dig(out, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+	require.Equal(t, map[string]any{"requests": map[string]any{"cpu": "2", "memory": "1Gi"}}, c["resources"],
+		"retainKeys from the helper lets the patch win where it would conflict")
+	require.Equal(t, "nginx", c["image"], "containers merged by key from the helper")
+}

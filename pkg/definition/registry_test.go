@@ -14,9 +14,13 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	r, err := Builtin()
 	require.NoError(t, err)
 	want := map[Kind][]string{
-		KindComponent: {"k8s-objects", "task", "webservice", "worker"},
-		KindTrait:     {"annotations", "env", "expose", "gateway", "labels", "scaler", "sidecar", "storage"},
-		KindPolicy:    {"override", "topology"},
+		KindComponent: {"cron-task", "daemon", "k8s-objects", "statefulset", "task", "webservice", "worker"},
+		KindTrait: {"affinity", "annotations", "command", "container-image", "cpuscaler", "env", "expose", "gateway",
+			"hpa", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "liveness-probe",
+			"node-selector", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",
+			"startup-probe", "storage", "topologyspreadconstraints"},
+		KindPolicy: {"apply-once", "garbage-collect", "override", "read-only", "replication", "resource-update",
+			"shared-resource", "take-over", "topology"},
 		KindWorkflowStep: {"apply-component", "apply-object", "depends-on-app", "deploy", "export2config", "export2secret",
 			"notification", "print-message-in-status", "read-object", "request", "step-group", "suspend", "webhook"},
 	}
@@ -47,7 +51,7 @@ func TestGetSuggestsTheClosestName(t *testing.T) {
 	_, err = r.Get(KindComponent, "webservise")
 	require.EqualError(t, err, `unknown component type "webservise" (did you mean "webservice"?)`)
 	_, err = r.Get(KindTrait, "database")
-	require.ErrorContains(t, err, `unknown trait type "database"; known types: annotations, env`)
+	require.ErrorContains(t, err, `unknown trait type "database"; known types: affinity, annotations, command`)
 }
 
 func TestTemplateKeepsFilePositions(t *testing.T) {
