@@ -36,15 +36,16 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzEval$$' -fuzztime=$(FUZZTIME) ./pkg/cue
 	go test -run='^$$' -fuzz='^FuzzExpressions$$' -fuzztime=$(FUZZTIME) ./pkg/workflow
 
-## generate: deepcopy functions and CRDs from api/
+## generate: deepcopy functions and CRDs from api/, reference docs from definitions/
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd
+	go run ./cmd/ferry def doc --all --dir docs/reference
 
 ## verify: generated code is current, gofmt and go vet are clean
 verify: generate
-	@changed=$$(git status --porcelain -- api config); \
-	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config; exit 1; fi
+	@changed=$$(git status --porcelain -- api config docs/reference); \
+	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config docs/reference; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...

@@ -7,9 +7,10 @@ import (
 func newDefCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "def",
-		Short: "Inspect definitions: component, trait, policy and workflow-step types",
+		Short: "Write, check, test and document definitions: component, trait, policy and workflow-step types",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(newDefListCmd(s), newDefShowCmd(s))
+	cmd.AddCommand(newDefListCmd(s), newDefShowCmd(s), newDefInitCmd(s), newDefVetCmd(s), newDefRenderCmd(s),
+		newDefTestCmd(s), newDefDocCmd(s), newDefGetCmd(s))
 	return cmd
 }

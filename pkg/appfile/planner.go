@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -180,7 +181,7 @@ func (r *run) validateStructure() {
 		switch {
 		case c.Name == "":
 			r.addError(r.af.Where(path), "", fmt.Sprintf("%s.name is required", path))
-		case !isDNSLabel(c.Name):
+		case len(validation.IsDNS1123Label(c.Name)) > 0:
 			r.addError(r.af.Where(path+".name"), fmt.Sprintf("component %q", c.Name),
 				"name must be a DNS label: lower-case letters, digits and '-', at most 63 characters")
 		case names[c.Name]:
@@ -210,19 +211,6 @@ func (r *run) validateStructure() {
 		policyNames[p.Name] = true
 	}
 	r.validateWorkflow()
-}
-
-func isDNSLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for i, c := range s {
-		alnum := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
-			return false
-		}
-	}
-	return true
 }
 
 // resolveComponents finds the definition of every component and trait and decodes properties.

@@ -270,3 +270,23 @@ func TestToolImportsAreRejected(t *testing.T) {
 		require.ErrorContains(t, err, `evil.cue:1:8: import "`+pkg+`" is not allowed`)
 	}
 }
+
+func TestObjectProblems(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "t", Filename: "t.cue", Text: `output: {
+	kind: "Deployment"
+}
+outputs: {
+	good: {apiVersion: "v1", kind: "Service"}
+	text: "not an object"
+	open: parameter.obj
+}
+parameter: obj: {...}
+`})
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"t.cue:1:1: output: a Kubernetes object needs apiVersion",
+		"t.cue:6:2: outputs.text: must be a Kubernetes object, got string",
+	}, tmpl.ObjectProblems(), "outputs.open comes from a parameter: judged when rendering")
+	require.True(t, tmpl.HasParameter())
+}

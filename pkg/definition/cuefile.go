@@ -94,6 +94,7 @@ func ParseCUE(filename string, data []byte) (*Definition, error) {
 		Annotations: md.Annotations,
 		Template:    templateText(file, data, body),
 		Filename:    filename,
+		Line:        template.Pos().Line(),
 	}
 	a := md.Attributes
 	if a.Workload != nil {

@@ -2,6 +2,7 @@ package definition
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	ferrycue "github.com/ferryhq/ferry/pkg/cue"
@@ -44,8 +45,9 @@ type Definition struct {
 	Annotations map[string]string
 	// Template is the CUE template source. Its positions match Filename.
 	Template string
-	// Filename is where the definition came from.
+	// Filename is where the definition came from, and Line where its template starts there.
 	Filename string
+	Line     int
 	// Builtin is true for definitions of Ferry's embedded library.
 	Builtin bool
 	// Workload is the apiVersion/kind of a component's main object and its resource type.
@@ -88,4 +90,40 @@ func (d *Definition) Source() ferrycue.Source {
 		d.source.Key = d.source.Hash()
 	})
 	return d.source
+}
+
+// TemplateBody is the template as a CR's spec.schematic.cue.template holds it: without the
+// padding that keeps file positions, and dedented.
+func (d *Definition) TemplateBody() string {
+	lines := strings.Split(d.Template, "\n")
+	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	indent := -1
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			lines[i] = ""
+			continue
+		}
+		// The padding before an import or the first body line is spaces; the body is indented
+		// with tabs.
+		trimmed := strings.TrimLeft(l, " ")
+		if strings.HasPrefix(trimmed, "import") || i == 0 {
+			lines[i] = trimmed
+			continue
+		}
+		n := len(l) - len(strings.TrimLeft(l, "\t"))
+		if indent < 0 || n < indent {
+			indent = n
+		}
+	}
+	for i, l := range lines {
+		if indent > 0 && strings.HasPrefix(l, strings.Repeat("\t", indent)) {
+			lines[i] = l[indent:]
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

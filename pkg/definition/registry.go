@@ -184,7 +184,12 @@ func (r *Registry) LoadDir(dir string) error {
 	return nil
 }
 
+// isDefinitionFile reports whether a file holds definitions: .cue and YAML files, but not the
+// golden test files `ferry def test` reads (NAME.test.yaml).
 func isDefinitionFile(p string) bool {
+	if strings.HasSuffix(p, ".test.yaml") || strings.HasSuffix(p, ".test.yml") {
+		return false
+	}
 	switch path.Ext(p) {
 	case ".cue", ".yaml", ".yml":
 		return true

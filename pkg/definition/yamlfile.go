@@ -86,7 +86,8 @@ func parseCR(filename string, doc []byte, node *yamlv3.Node) (*Definition, error
 		return nil, fmt.Errorf("%s: %w", at, err)
 	}
 	d.Filename = filename
-	d.Template = padToLine(d.Template, templateLine(node))
+	d.Line = templateLine(node)
+	d.Template = padToLine(d.Template, d.Line)
 	return d, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 )
 
@@ -189,7 +190,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 func validateClusters(specs []ClusterSpec) error {
 	seen := map[string]bool{HubName: true}
 	for _, c := range specs {
-		if !isDNSLabel(c.Name) {
+		if len(validation.IsDNS1123Label(c.Name)) > 0 {
 			return fmt.Errorf("testenv: cluster name %q must be a DNS label", c.Name)
 		}
 		if seen[c.Name] {
@@ -198,19 +199,6 @@ func validateClusters(specs []ClusterSpec) error {
 		seen[c.Name] = true
 	}
 	return nil
-}
-
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for i, c := range s {
-		ok := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0 && i < len(s)-1)
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // Cluster returns a managed cluster by name.

@@ -1,0 +1,71 @@
+package cue
+
+import (
+	"fmt"
+
+	cuelang "cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+)
+
+// ObjectProblems lists the `output` and `outputs.<name>` values of a template that cannot be
+// Kubernetes objects — not a struct, or a struct without apiVersion or kind — each with its
+// position. Values that only parameters decide are not judged.
+func (t *Template) ObjectProblems() []string {
+	t.engine.mu.Lock()
+	defer t.engine.mu.Unlock()
+	var out []string
+	check := func(v cuelang.Value, name string) {
+		pos := v.Pos()
+		where := name
+		if pos.IsValid() {
+			where = fmt.Sprintf("%s:%d:%d: %s", pos.Filename(), pos.Line(), pos.Column(), name)
+		}
+		if !writtenOut(v) {
+			return // a reference, e.g. to a parameter: decided when rendering
+		}
+		switch k := v.IncompleteKind(); {
+		case k == cuelang.TopKind || k&cuelang.StructKind != 0 && k != cuelang.StructKind:
+			return // decided by parameters
+		case k != cuelang.StructKind:
+			out = append(out, fmt.Sprintf("%s: must be a Kubernetes object, got %s", where, k))
+			return
+		}
+		for _, field := range []string{"apiVersion", "kind"} {
+			if !v.LookupPath(cuelang.ParsePath(field)).Exists() {
+				out = append(out, fmt.Sprintf("%s: a Kubernetes object needs %s", where, field))
+			}
+		}
+	}
+	if o := t.value.LookupPath(pathOutput); o.Exists() {
+		check(o, "output")
+	}
+	if outs := t.value.LookupPath(pathOutputs); outs.Exists() {
+		if it, err := outs.Fields(); err == nil {
+			for it.Next() {
+				check(it.Value(), "outputs."+it.Selector().String())
+			}
+		}
+	}
+	return out
+}
+
+// writtenOut reports whether a value is written in the template as a literal, rather than taken
+// from somewhere else.
+func writtenOut(v cuelang.Value) bool {
+	src := v.Source()
+	if f, ok := src.(*ast.Field); ok {
+		src = f.Value
+	}
+	switch src.(type) {
+	case *ast.StructLit, *ast.BasicLit, *ast.ListLit, *ast.Interpolation:
+		return true
+	}
+	return false
+}
+
+// HasParameter reports whether the template declares `parameter`.
+func (t *Template) HasParameter() bool {
+	t.engine.mu.Lock()
+	defer t.engine.mu.Unlock()
+	return t.value.LookupPath(pathParameter).Exists()
+}
