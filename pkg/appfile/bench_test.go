@@ -2,6 +2,8 @@ package appfile
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -158,4 +160,32 @@ func BenchmarkRenderComponents(b *testing.B) {
 // process benchmark reads, equal to the generated 50-component Application.
 func TestBenchmarkFixture(t *testing.T) {
 	checkGolden(t, "testdata/bench/components-50.yaml", []byte(manyComponents(50)))
+}
+
+// BenchmarkBuiltinDefinitions renders the golden Application of every built-in definition,
+// warm (templates compiled, no render memo), one sub-benchmark per definition.
+func BenchmarkBuiltinDefinitions(b *testing.B) {
+	reg, err := definition.Builtin()
+	require.NoError(b, err)
+	clusters := readClusters(b, "testdata/builtin/clusters.yaml")
+	for _, kind := range definition.Kinds {
+		for _, def := range reg.List(kind) {
+			data, err := os.ReadFile(filepath.Join("testdata", "builtin", def.Name+".app.yaml"))
+			require.NoError(b, err)
+			afs, err := Parse(def.Name+".app.yaml", data)
+			require.NoError(b, err)
+			b.Run(string(kind)+"/"+def.Name, func(b *testing.B) {
+				p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: -1}), Clusters: clusters})
+				_, err := p.Plan(afs[0])
+				require.NoError(b, err)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := p.Plan(afs[0]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

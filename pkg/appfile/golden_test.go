@@ -95,3 +95,14 @@ func TestExamplesGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestCompatDefinitions renders definitions written in KubeVela's CUE definition style —
+// imports of strings/list/strconv, context values, defaults and disjunctions, if guards, list
+// comprehensions, +patchKey, +patchStrategy and patchOutputs — unchanged.
+func TestCompatDefinitions(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	require.NoError(t, reg.LoadDir(filepath.Join("testdata", "compat", "defs")))
+	p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{})})
+	checkGolden(t, filepath.Join("testdata", "compat", "legacy.golden.yaml"), planFile(t, p, filepath.Join("testdata", "compat", "legacy.app.yaml")))
+}
