@@ -184,3 +184,15 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	return out
 }
+
+func TestDryRunRefObjectsReadsObjectsFile(t *testing.T) {
+	app := "../../pkg/appfile/testdata/builtin/ref-objects.app.yaml"
+	code, _, errOut := run(t, "", "dry-run", "-f", app)
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, `component "ref-objects" reads existing objects, and no cluster or objects file is given (ferry dry-run --objects FILE)`)
+
+	code, out, errOut := run(t, "", "dry-run", "-f", app, "--objects", "../../pkg/appfile/testdata/builtin/ref-objects.objects.yaml")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "mode: production")
+	require.Contains(t, out, "name: legacy")
+}

@@ -18,6 +18,7 @@ type dryRunOptions struct {
 	files        []string
 	definitions  []string
 	clustersFile string
+	objectsFile  string
 	output       string
 }
 
@@ -40,6 +41,7 @@ the clusters come from --clusters (a YAML list of {name, labels}); without it th
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin (repeatable)")
 	cmd.Flags().StringArrayVarP(&o.definitions, "definitions", "d", nil, "folder or file of extra definitions (.cue or CR YAML); they override built-ins (repeatable)")
 	cmd.Flags().StringVar(&o.clustersFile, "clusters", "", "YAML list of clusters {name, labels} to deploy to offline")
+	cmd.Flags().StringVar(&o.objectsFile, "objects", "", "YAML stream of existing objects that ref-objects components read offline")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
 	return cmd
 }
@@ -59,11 +61,16 @@ func runDryRun(s streams, o *dryRunOptions) error {
 	if err != nil {
 		return err
 	}
+	objects, err := readObjects(o.objectsFile)
+	if err != nil {
+		return err
+	}
 	planner := appfile.NewPlanner(appfile.Options{
 		Definitions:    reg,
 		Engine:         cue.NewEngine(cue.Options{}),
 		Clusters:       clusters,
 		ClusterVersion: cue.DefaultClusterVersion,
+		Objects:        objects,
 	})
 	var items []appfile.Item
 	var failures []error
@@ -146,4 +153,16 @@ func readClusters(file string) ([]appfile.Cluster, error) {
 		}
 	}
 	return clusters, nil
+}
+
+// readObjects reads the offline stand-ins of existing objects: a YAML stream of objects.
+func readObjects(file string) (appfile.ObjectReader, error) {
+	if file == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read objects: %w", err)
+	}
+	return appfile.ParseObjects(file, data)
 }

@@ -75,7 +75,13 @@ func TestBuiltinDefinitionsGolden(t *testing.T) {
 				input := filepath.Join("testdata", "builtin", def.Name+".app.yaml")
 				_, err := os.Stat(input)
 				require.NoError(t, err, "built-in %s has no golden test input %s", def.DisplayName(), input)
-				got := planFile(t, p, input)
+				planner := p
+				if objects, err := os.ReadFile(filepath.Join("testdata", "builtin", def.Name+".objects.yaml")); err == nil {
+					parsed, err := ParseObjects(def.Name+".objects.yaml", objects)
+					require.NoError(t, err)
+					planner = NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Objects: parsed})
+				}
+				got := planFile(t, planner, input)
 				checkGolden(t, strings.TrimSuffix(input, ".app.yaml")+".golden.yaml", got)
 			})
 		}

@@ -36,6 +36,15 @@ type Options struct {
 	// AppRevision and AppRevisionNum are passed to templates as context.appRevision(Num).
 	AppRevision    string
 	AppRevisionNum int64
+	// Objects reads existing objects that templates ask for (ref-objects); offline they come
+	// from a file. Without it, such templates fail with a clear error.
+	Objects ObjectReader
+}
+
+// ObjectReader reads existing objects on a cluster.
+type ObjectReader interface {
+	// Read returns the object ref names (apiVersion, kind, metadata.name and .namespace).
+	Read(cluster string, ref map[string]any) (map[string]any, error)
 }
 
 // Plan is what an Application deploys, step by step.

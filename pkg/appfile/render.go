@@ -96,6 +96,9 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 		return nil, false
 	}
 	res, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
+	if err == nil && len(res.References) > 0 {
+		res, err = r.renderWithReferences(tmpl, c, ctx, res.References, t)
+	}
 	if err != nil {
 		r.reportRenderError(err, c.path+".properties", subject)
 		r.checkTraitParameters(c, ctx, subject)
@@ -193,6 +196,24 @@ func (r *run) applyTrait(rc *rendering, c *component, tr trait, ctx cue.Context,
 		rc.add(Manifest{Component: c.name, Trait: tr.typ, Output: o.Name, Object: o.Object})
 	}
 	return ok
+}
+
+// renderWithReferences reads the objects a template asked for on the target cluster and renders
+// it again with them in context.references.
+func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Context, refs []map[string]any, t target) (*cue.Result, error) {
+	if r.p.opts.Objects == nil {
+		return nil, fmt.Errorf("%s reads existing objects, and no cluster or objects file is given (ferry dry-run --objects FILE)", c.def.DisplayName())
+	}
+	objects := make([]any, 0, len(refs))
+	for _, ref := range refs {
+		obj, err := r.p.opts.Objects.Read(t.cluster.Name, ref)
+		if err != nil {
+			return nil, err
+		}
+		objects = append(objects, obj)
+	}
+	ctx.Extra = map[string]any{"references": objects}
+	return tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
 }
 
 // checkParameters reports the parameter errors of every component and trait whose definition

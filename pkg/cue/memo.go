@@ -55,6 +55,10 @@ func (r *Result) clone() *Result {
 	if r.Patch != nil {
 		out.Patch = r.Patch.clone()
 	}
+	for _, ref := range r.References {
+		obj, _ := deepCopy(ref).(map[string]any)
+		out.References = append(out.References, obj)
+	}
 	if r.PatchOutputs != nil {
 		out.PatchOutputs = make(map[string]*Patch, len(r.PatchOutputs))
 		for k, p := range r.PatchOutputs {

@@ -52,6 +52,9 @@ type Result struct {
 	Patch *Patch
 	// PatchOutputs are merged into earlier outputs by name (traits).
 	PatchOutputs map[string]*Patch
+	// References are objects the template asks to read (`references: [...]`); the caller
+	// reads them and renders again with them in context.references, in the same order.
+	References []map[string]any
 }
 
 var (
@@ -61,6 +64,7 @@ var (
 	pathOutputs      = cuelang.ParsePath("outputs")
 	pathPatch        = cuelang.ParsePath("patch")
 	pathPatchOutputs = cuelang.ParsePath("patchOutputs")
+	pathReferences   = cuelang.ParsePath("references")
 )
 
 // Render fills parameter and context into the template and extracts what it produced.
@@ -131,6 +135,13 @@ func (t *Template) evaluate(params map[string]any, ctx Context) (*Result, error)
 			return nil, err
 		}
 		res.Patch = &Patch{Value: obj, annotations: t.annotations.under("patch")}
+	}
+	if refs := v.LookupPath(pathReferences); refs.Exists() {
+		var list []map[string]any
+		if err := refs.Decode(&list); err != nil {
+			return nil, t.evaluationError(refs, "references", err)
+		}
+		res.References = list
 	}
 	if po := v.LookupPath(pathPatchOutputs); po.Exists() {
 		named, err := t.decodeNamed(po, "patchOutputs")

@@ -14,7 +14,7 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	r, err := Builtin()
 	require.NoError(t, err)
 	want := map[Kind][]string{
-		KindComponent: {"cron-task", "daemon", "k8s-objects", "statefulset", "task", "webservice", "worker"},
+		KindComponent: {"cron-task", "daemon", "k8s-objects", "ref-objects", "statefulset", "task", "webservice", "worker"},
 		KindTrait: {"affinity", "annotations", "command", "container-image", "cpuscaler", "env", "expose", "gateway",
 			"hpa", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "liveness-probe",
 			"node-selector", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",

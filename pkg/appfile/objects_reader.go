@@ -1,0 +1,70 @@
+package appfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// StaticObjects is an ObjectReader over objects given up front, e.g. from a file for an offline
+// render, with integers as int64. The same objects are found on every cluster.
+type StaticObjects []map[string]any
+
+// Read finds the object with the reference's apiVersion, kind, namespace and name.
+func (s StaticObjects) Read(_ string, ref map[string]any) (map[string]any, error) {
+	key := objectKey(ref)
+	for _, obj := range s {
+		candidate := obj
+		if meta, ok := obj["metadata"].(map[string]any); ok && meta["namespace"] == nil {
+			// An object given without a namespace is found in any namespace.
+			copied := map[string]any{}
+			for k, v := range obj {
+				copied[k] = v
+			}
+			m := map[string]any{}
+			for k, v := range meta {
+				m[k] = v
+			}
+			refMeta, _ := ref["metadata"].(map[string]any)
+			m["namespace"] = refMeta["namespace"]
+			copied["metadata"] = m
+			candidate = copied
+		}
+		if objectKey(candidate) == key {
+			return obj, nil // templates read it; nothing changes it
+		}
+	}
+	return nil, fmt.Errorf("%s not found among the objects given", key)
+}
+
+// ParseObjects reads a YAML stream of objects into StaticObjects.
+func ParseObjects(filename string, data []byte) (StaticObjects, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out StaticObjects
+	for i := 1; ; i++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, yamlError(filename, err)
+		}
+		conv := &Appfile{File: filename, positions: map[string]Position{}, budget: maxNodes}
+		v, err := conv.toValue(&doc, "", 0)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: document %d is not an object", filename, i)
+		}
+		out = append(out, obj)
+	}
+}
