@@ -219,3 +219,14 @@ func formatGiven(v any) string {
 	}
 	return oneLine(string(b), 60) + " (" + kind + ")"
 }
+
+// decode is Value.Decode that turns a panic inside CUE into an error: v0.17 panics decoding some
+// values, e.g. the builtin `or` given as an expression.
+func decode(v cuelang.Value, x any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot decode %v: %v", v, r)
+		}
+	}()
+	return v.Decode(x)
+}

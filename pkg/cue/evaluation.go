@@ -69,7 +69,7 @@ func (ev *Evaluation) collect(v cuelang.Value, path []cuelang.Selector, out *[]A
 			var fields map[string]any
 			if err := v.Validate(cuelang.Concrete(true)); err != nil {
 				a.Incomplete = fmt.Errorf("%s", FormatError(err))
-			} else if err := v.Decode(&fields); err != nil {
+			} else if err := decode(v, &fields); err != nil {
 				a.Incomplete = err
 			} else {
 				a.Fields, _ = normalizeDecoded(fields).(map[string]any)
@@ -125,7 +125,7 @@ func (ev *Evaluation) Value() map[string]any {
 			continue
 		}
 		var x any
-		if it.Value().Decode(&x) == nil && x != nil {
+		if decode(it.Value(), &x) == nil && x != nil {
 			out[it.Selector().Unquoted()] = normalizeDecoded(x)
 		}
 	}

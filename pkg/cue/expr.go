@@ -46,7 +46,7 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 		return nil, fmt.Errorf("expression %q: %s", expr, FormatError(err))
 	}
 	var out any
-	if err := v.Decode(&out); err != nil {
+	if err := decode(v, &out); err != nil {
 		return nil, fmt.Errorf("expression %q: %w", expr, err)
 	}
 	return normalizeDecoded(out), nil

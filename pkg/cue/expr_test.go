@@ -28,6 +28,7 @@ func TestEval(t *testing.T) {
 		{`)`, nil, "expression"},
 		{"1\nextra: 2", nil, "expression"},
 		{`   `, nil, "empty expression"},
+		{`or`, nil, "cannot decode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -43,7 +44,7 @@ func TestEval(t *testing.T) {
 }
 
 func FuzzEval(f *testing.F) {
-	for _, seed := range []string{`status.a.phase == "failed"`, `inputs.x`, `"\(context.name)"`, `[for x in inputs.l {x}]`, `)(`, `{`, `1 &`} {
+	for _, seed := range []string{`status.a.phase == "failed"`, `inputs.x`, `"\(context.name)"`, `[for x in inputs.l {x}]`, `)(`, `{`, `1 &`, `or`, `len`} {
 		f.Add(seed)
 	}
 	e := NewEngine(Options{MaxTemplates: 1000})

@@ -290,3 +290,10 @@ parameter: obj: {...}
 	}, tmpl.ObjectProblems(), "outputs.open comes from a parameter: judged when rendering")
 	require.True(t, tmpl.HasParameter())
 }
+
+func TestBuiltinFunctionAsOutputIsAnError(t *testing.T) {
+	tmpl, err := NewEngine(Options{}).Compile(Source{Name: "odd", Filename: "odd.cue", Text: "output: or\n"})
+	require.NoError(t, err)
+	_, err = tmpl.Render(Input{})
+	require.Error(t, err, "no panic")
+}

@@ -138,7 +138,7 @@ func (t *Template) evaluate(params map[string]any, ctx Context) (*Result, error)
 	}
 	if refs := v.LookupPath(pathReferences); refs.Exists() {
 		var list []map[string]any
-		if err := refs.Decode(&list); err != nil {
+		if err := decode(refs, &list); err != nil {
 			return nil, t.evaluationError(refs, "references", err)
 		}
 		res.References = list
@@ -194,7 +194,7 @@ type namedValue struct {
 
 func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, error) {
 	var obj any
-	if err := v.Decode(&obj); err != nil {
+	if err := decode(v, &obj); err != nil {
 		return nil, t.evaluationError(v, field, err)
 	}
 	m, ok := obj.(map[string]any)
@@ -214,7 +214,7 @@ func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, err
 	var out []namedValue
 	for it.Next() {
 		var x any
-		if err := it.Value().Decode(&x); err != nil || x == nil {
+		if err := decode(it.Value(), &x); err != nil || x == nil {
 			if err == nil {
 				err = fmt.Errorf("%s.%s: no value", field, it.Selector())
 			}

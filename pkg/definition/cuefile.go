@@ -107,17 +107,23 @@ func ParseCUE(filename string, data []byte) (*Definition, error) {
 	return d, nil
 }
 
-// decodeMetadata evaluates the metadata block alone: it is plain data.
-func decodeMetadata(filename string, meta *ast.Field) (*cueMetadata, error) {
+// decodeMetadata evaluates the metadata block alone: it is plain data. CUE can panic decoding
+// odd values (a builtin function where a string belongs): that is an error too.
+func decodeMetadata(filename string, meta *ast.Field) (md *cueMetadata, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			md, err = nil, fmt.Errorf("%s:%d: definition metadata: %v", filename, meta.Pos().Line(), r)
+		}
+	}()
 	v := cuecontext.New().BuildExpr(meta.Value)
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("%s:%d: definition metadata: %s", filename, meta.Pos().Line(), ferrycue.FormatError(err))
 	}
-	var md cueMetadata
-	if err := v.Decode(&md); err != nil {
+	md = &cueMetadata{}
+	if err := v.Decode(md); err != nil {
 		return nil, fmt.Errorf("%s:%d: definition metadata: %w", filename, meta.Pos().Line(), err)
 	}
-	return &md, nil
+	return md, nil
 }
 
 // templateText cuts the template body out of the file. Everything before the body is blanked

@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"no metadata", "template: {}\n", "bad.cue: missing the"},
 		{"bad type", "x: {type: \"widget\"}\ntemplate: {}\n", `bad.cue:1: definition "x": unknown definition type "widget"`},
 		{"extra field", "x: {type: \"trait\"}\ny: 1\ntemplate: {}\n", `bad.cue:2: unexpected top-level field "y"`},
+		{"builtin as metadata", "x: {type: or}\ntemplate: {}\n", `bad.cue:1: definition metadata`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
