@@ -49,13 +49,23 @@ func workloadTypes(c *component, workload map[string]any) []string {
 	return types
 }
 
-// resourceOf guesses the resource.group of an object from its kind, as Kubernetes pluralises
-// built-in kinds (Deployment → deployments.apps, Ingress → ingresses.networking.k8s.io).
+// resourceOf is the resource.group of an object, e.g. deployments.apps.
 func resourceOf(obj map[string]any) string {
+	group, resource := GroupResource(obj)
+	if resource == "" || group == "" {
+		return resource
+	}
+	return resource + "." + group
+}
+
+// GroupResource guesses the API group and plural resource of an object from its apiVersion and
+// kind, as Kubernetes pluralises built-in kinds (Deployment → apps, deployments; Ingress →
+// networking.k8s.io, ingresses). With a cluster, a REST mapper knows better.
+func GroupResource(obj map[string]any) (group, resource string) {
 	kind, _ := obj["kind"].(string)
 	apiVersion, _ := obj["apiVersion"].(string)
 	if kind == "" {
-		return ""
+		return "", ""
 	}
 	plural := strings.ToLower(kind)
 	switch {
@@ -67,9 +77,9 @@ func resourceOf(obj map[string]any) string {
 		plural += "s"
 	}
 	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
-		return plural + "." + apiVersion[:i]
+		group = apiVersion[:i]
 	}
-	return plural
+	return group, plural
 }
 
 func intersects(a, b []string) bool {
