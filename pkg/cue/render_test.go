@@ -1,6 +1,8 @@
 package cue
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -296,4 +298,42 @@ func TestBuiltinFunctionAsOutputIsAnError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tmpl.Render(Input{})
 	require.Error(t, err, "no panic")
+}
+
+// TestConcurrentRenders renders from many goroutines at once, as a controller with several
+// workers does; run with -race it checks that the engine's locking is sound.
+func TestConcurrentRenders(t *testing.T) {
+	e := NewEngine(Options{MaxResults: 8})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 8; j++ {
+				tmpl, err := e.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+				if err != nil {
+					errs <- err
+					return
+				}
+				res, err := tmpl.Render(Input{Parameter: map[string]any{"image": fmt.Sprintf("nginx:%d", j)}, Context: Context{Name: fmt.Sprintf("w%d", i)}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := res.Output["metadata"].(map[string]any)["name"]; got != fmt.Sprintf("w%d", i) {
+					errs <- fmt.Errorf("render %d/%d got name %v", i, j, got)
+				}
+				if _, err := e.Eval(`inputs.x + 1`, map[string]any{"inputs": map[string]any{"x": int64(j)}}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, e.Stats().Compiles, "one template and one expression compiled, once each")
 }
