@@ -54,6 +54,14 @@ type Plan struct {
 	Namespace string
 	// Steps are the deploy steps in workflow order.
 	Steps []StepPlan
+	// Definitions are the definitions the Application uses, by kind and name, with the content
+	// hash of each template: what an ApplicationRevision records.
+	Definitions []DefinitionRef
+}
+
+// DefinitionRef names a definition and the content hash of its template.
+type DefinitionRef struct {
+	Kind, Name, Hash string
 }
 
 // StepPlan is one deploy step.

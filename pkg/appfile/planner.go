@@ -46,6 +46,17 @@ type run struct {
 	seenErrs   map[string]bool
 	// componentsContext is context.components for templates that read it.
 	componentsContext map[string]any
+	// used records every definition the Application resolved, for its revision.
+	used map[string]DefinitionRef
+}
+
+// definition resolves a type and records it as used.
+func (r *run) definition(kind definition.Kind, name string) (*definition.Definition, error) {
+	def, err := r.p.opts.Definitions.Get(kind, name)
+	if err == nil {
+		r.used[string(kind)+"/"+name] = DefinitionRef{Kind: string(kind), Name: name, Hash: def.Source().Key}
+	}
+	return def, err
 }
 
 // Plan validates the Application, renders it and evaluates its policies. It returns an
@@ -54,7 +65,7 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 	if af == nil || af.App == nil {
 		return nil, errors.New("no Application given")
 	}
-	r := &run{p: p, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{}}
+	r := &run{p: p, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{}, used: map[string]DefinitionRef{}}
 	r.namespace = r.app.Namespace
 	if r.namespace == "" {
 		r.namespace = "default"
@@ -75,6 +86,7 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 	}
 
 	plan := &Plan{App: r.app.Name, Namespace: r.namespace}
+	defer func() { plan.Definitions = sortedRefs(r.used) }()
 	rendered := false
 	for _, s := range steps {
 		sp := StepPlan{Name: s.name, Auto: s.auto}
@@ -220,7 +232,7 @@ func (r *run) resolveComponents() {
 		comp := &component{name: c.Name, typ: c.Type, path: path}
 		comp.properties = r.decodeProperties(c.Properties, path+".properties", componentSubject(c.Name, c.Type))
 		if c.Type != "" {
-			def, err := r.p.opts.Definitions.Get(definition.KindComponent, c.Type)
+			def, err := r.definition(definition.KindComponent, c.Type)
 			if err != nil {
 				r.addError(r.af.Where(path+".type"), fmt.Sprintf("component %q", c.Name), err.Error())
 			}
@@ -230,7 +242,7 @@ func (r *run) resolveComponents() {
 			tpath := fmt.Sprintf("%s.traits[%d]", path, j)
 			tr := trait{typ: t.Type, path: tpath}
 			tr.properties = r.decodeProperties(t.Properties, tpath+".properties", componentSubject(c.Name, c.Type)+fmt.Sprintf(": trait %q", t.Type))
-			def, err := r.p.opts.Definitions.Get(definition.KindTrait, t.Type)
+			def, err := r.definition(definition.KindTrait, t.Type)
 			if err != nil {
 				r.addError(r.af.Where(tpath+".type"), componentSubject(c.Name, c.Type), err.Error())
 			}

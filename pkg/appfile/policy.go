@@ -62,7 +62,7 @@ func (r *run) resolvePolicies() {
 	for i, ap := range r.app.Spec.Policies {
 		path := fmt.Sprintf("spec.policies[%d]", i)
 		subject := fmt.Sprintf("policy %q (%s)", ap.Name, ap.Type)
-		def, err := r.p.opts.Definitions.Get(definition.KindPolicy, ap.Type)
+		def, err := r.definition(definition.KindPolicy, ap.Type)
 		if err != nil {
 			r.addError(r.af.Where(path+".type"), fmt.Sprintf("policy %q", ap.Name), err.Error())
 			continue

@@ -260,5 +260,5 @@ func (r *run) traitDefinition(tr trait) (*definition.Definition, error) {
 	if tr.def != nil {
 		return tr.def, nil
 	}
-	return r.p.opts.Definitions.Get(definition.KindTrait, tr.typ)
+	return r.definition(definition.KindTrait, tr.typ)
 }

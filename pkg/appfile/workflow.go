@@ -70,7 +70,7 @@ func (r *run) checkStep(s v1beta1.WorkflowStepBase, path string, names map[strin
 		r.addError(r.af.Where(path), fmt.Sprintf("step %q", s.Name), "type is required")
 		return
 	}
-	def, err := r.p.opts.Definitions.Get(definition.KindWorkflowStep, s.Type)
+	def, err := r.definition(definition.KindWorkflowStep, s.Type)
 	if err != nil {
 		r.addError(r.af.Where(path+".type"), fmt.Sprintf("step %q", s.Name), err.Error())
 		return
