@@ -12,6 +12,9 @@ const defaultMaxResults = 4096
 // function of these, so an unchanged Application re-rendered on every reconcile costs a hash
 // instead of a CUE evaluation. ok is false when the input cannot be keyed (then no memo).
 func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok bool) {
+	if t.engine.opts.MaxResults < 0 {
+		return key, false // memo off: do not pay for the key
+	}
 	data, err := json.Marshal(struct {
 		P map[string]any `json:"p"`
 		C map[string]any `json:"c"`
@@ -32,9 +35,6 @@ func (e *Engine) remember(key [32]byte, res *Result) {
 	limit := e.opts.MaxResults
 	if limit == 0 {
 		limit = defaultMaxResults
-	}
-	if limit < 0 {
-		return
 	}
 	if len(e.results) >= limit {
 		e.results = map[[32]byte]*Result{}
