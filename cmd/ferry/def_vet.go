@@ -38,7 +38,11 @@ func runDefVet(s streams, files []string) error {
 	for _, file := range files {
 		problems = append(problems, vetFile(engine, file)...)
 	}
-	if len(problems) > 0 {
+	switch len(problems) {
+	case 0:
+	case 1:
+		return fmt.Errorf("%s", problems[0])
+	default:
 		return fmt.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	fmt.Fprintf(s.out, "ok: %d definition files\n", len(files))

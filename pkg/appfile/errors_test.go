@@ -2,7 +2,6 @@ package appfile
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -253,13 +252,6 @@ func TestParseRejectsEmptyInput(t *testing.T) {
 func TestPlanWithoutAppfile(t *testing.T) {
 	_, err := newTestPlanner(t, nil).Plan(nil)
 	require.Error(t, err)
-}
-
-func TestErrorDefinitionsExist(t *testing.T) {
-	for _, f := range []string{"broken-patch.cue", "broken-template.cue"} {
-		_, err := os.Stat(filepath.Join("testdata", "errors", "defs", f))
-		require.NoError(t, err)
-	}
 }
 
 func TestParseStopsAliasBombs(t *testing.T) {

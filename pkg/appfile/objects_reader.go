@@ -1,10 +1,7 @@
 package appfile
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 
 	yaml "go.yaml.in/yaml/v4"
 )
@@ -42,29 +39,19 @@ func (s StaticObjects) Read(_ string, ref map[string]any) (map[string]any, error
 
 // ParseObjects reads a YAML stream of objects into StaticObjects.
 func ParseObjects(filename string, data []byte) (StaticObjects, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out StaticObjects
-	for i := 1; ; i++ {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, yamlError(filename, err)
-		}
+	err := eachDocument(filename, data, func(i int, root *yaml.Node) error {
 		conv := &Appfile{File: filename, positions: map[string]Position{}, budget: maxNodes}
-		v, err := conv.toValue(&doc, "", 0)
+		v, err := conv.toValue(root, "", 0)
 		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			continue
+			return err
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s: document %d is not an object", filename, i)
+			return fmt.Errorf("%s: document %d is not an object", filename, i)
 		}
 		out = append(out, obj)
-	}
+		return nil
+	})
+	return out, err
 }

@@ -58,16 +58,35 @@ func (a *Appfile) Where(path string) string {
 
 // Parse reads every Application of a YAML stream.
 func Parse(filename string, data []byte) ([]*Appfile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Appfile
-	for {
+	err := eachDocument(filename, data, func(_ int, root *yaml.Node) error {
+		af, err := parseDocument(filename, root)
+		if err == nil {
+			out = append(out, af)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no Application found", filename)
+	}
+	return out, nil
+}
+
+// eachDocument calls fn with the root node of every non-empty document of a YAML stream,
+// numbered from 1.
+func eachDocument(filename string, data []byte, fn func(index int, root *yaml.Node) error) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for i := 1; ; i++ {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, yamlError(filename, err)
+			return yamlError(filename, err)
 		}
 		root := &doc
 		if root.Kind == yaml.DocumentNode {
@@ -79,16 +98,10 @@ func Parse(filename string, data []byte) ([]*Appfile, error) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue
 		}
-		af, err := parseDocument(filename, root)
-		if err != nil {
-			return nil, err
+		if err := fn(i, root); err != nil {
+			return err
 		}
-		out = append(out, af)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no Application found", filename)
-	}
-	return out, nil
 }
 
 func yamlError(filename string, err error) error {
