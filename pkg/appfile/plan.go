@@ -57,6 +57,8 @@ type Plan struct {
 	// Definitions are the definitions the Application uses, by kind and name, with the content
 	// hash of each template: what an ApplicationRevision records.
 	Definitions []DefinitionRef
+	// Policies are the Application's policies about applying and collecting objects.
+	Policies ResourcePolicies
 }
 
 // DefinitionRef names a definition and the content hash of its template.
@@ -79,12 +81,33 @@ type TargetPlan struct {
 	Cluster   string
 	Namespace string
 	Manifests []Manifest
+	// Components are the components rendered for the target, with what evaluating their
+	// health needs.
+	Components []ComponentPlan
+}
+
+// ComponentPlan is one component as rendered for one target: its definition, parameters after
+// overrides and render context, and the same for its traits.
+type ComponentPlan struct {
+	Name, Type string
+	Definition *definition.Definition
+	Parameter  map[string]any
+	Traits     []TraitPlan
+	Context    cue.Context
+}
+
+// TraitPlan is one trait of a ComponentPlan.
+type TraitPlan struct {
+	Type       string
+	Definition *definition.Definition
+	Parameter  map[string]any
 }
 
 // Manifest is one rendered object.
 type Manifest struct {
-	// Component is the component that rendered it.
-	Component string
+	// Component is the component that rendered it, ComponentType its type.
+	Component     string
+	ComponentType string
 	// Trait is the trait type that rendered it; empty for the component's own objects.
 	Trait string
 	// Output is its name in `outputs`; empty for the workload.

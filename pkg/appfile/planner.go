@@ -48,6 +48,8 @@ type run struct {
 	componentsContext map[string]any
 	// used records every definition the Application resolved, for its revision.
 	used map[string]DefinitionRef
+	// resourcePolicies collects the policies about applying and collecting objects.
+	resourcePolicies ResourcePolicies
 }
 
 // definition resolves a type and records it as used.
@@ -85,7 +87,7 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 		return nil, r.errs
 	}
 
-	plan := &Plan{App: r.app.Name, Namespace: r.namespace}
+	plan := &Plan{App: r.app.Name, Namespace: r.namespace, Policies: r.resourcePolicies}
 	defer func() { plan.Definitions = sortedRefs(r.used) }()
 	rendered := false
 	for _, s := range steps {
@@ -93,9 +95,10 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 		for _, target := range r.targets(s) {
 			tp := TargetPlan{Cluster: target.cluster.Name, Namespace: target.namespace}
 			for _, c := range r.componentsFor(s, target) {
-				manifests, ok := r.render(c, target)
+				manifests, cp, ok := r.render(c, target)
 				if ok {
 					tp.Manifests = append(tp.Manifests, manifests...)
+					tp.Components = append(tp.Components, cp)
 				}
 			}
 			r.checkDuplicates(s.name, tp)

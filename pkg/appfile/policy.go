@@ -88,6 +88,11 @@ func (r *run) resolvePolicies() {
 			}
 			normalizeOverride(pol.override)
 			r.checkOverride(pol)
+		default:
+			if err := addResourcePolicy(&r.resourcePolicies, ap.Type, props); err != nil {
+				r.addError(r.af.Where(path+".properties"), subject, err.Error())
+				continue
+			}
 		}
 		r.policies[ap.Name] = pol
 	}

@@ -79,13 +79,28 @@ func (r *run) baseContext(name string) cue.Context {
 
 // render renders one component with its traits for one target. It reports problems and
 // returns false when the component could not be rendered.
-func (r *run) render(c *component, t target) ([]Manifest, bool) {
+func (r *run) render(c *component, t target) ([]Manifest, ComponentPlan, bool) {
+	manifests, ctx, ok := r.renderObjects(c, t)
+	if !ok {
+		return nil, ComponentPlan{}, false
+	}
+	cp := ComponentPlan{Name: c.name, Type: c.typ, Definition: c.def, Parameter: c.properties, Context: ctx}
+	for _, tr := range c.traits {
+		def, _ := r.traitDefinition(tr)
+		cp.Traits = append(cp.Traits, TraitPlan{Type: tr.typ, Definition: def, Parameter: tr.properties})
+	}
+	return manifests, cp, true
+}
+
+// renderObjects renders the objects of one component with its traits for one target, and
+// returns them with the component's render context.
+func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bool) {
 	subject := componentSubject(c.name, c.typ)
 	if len(r.p.order) > 1 {
 		subject += fmt.Sprintf(" on cluster %q", t.cluster.Name)
 	}
 	if c.def == nil {
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	ctx := r.baseContext(c.name)
 	ctx.Cluster, ctx.Namespace = t.cluster.Name, t.namespace
@@ -93,7 +108,7 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 	tmpl, err := r.p.opts.Engine.Compile(c.def.Source())
 	if err != nil {
 		r.reportRenderError(err, c.path+".properties", subject)
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	res, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
 	if err == nil && len(res.References) > 0 {
@@ -102,14 +117,14 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 	if err != nil {
 		r.reportRenderError(err, c.path+".properties", subject)
 		r.checkTraitParameters(c, ctx, subject)
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	if res.Output == nil {
 		r.addError(r.af.Where(c.path+".type"), subject, fmt.Sprintf("%s renders no `output`", c.def.DisplayName()))
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	if !r.checkTraitRules(c, res.Output, subject) {
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	rc := &rendering{workload: res.Output, byName: map[string]int{}}
 	for _, o := range res.Outputs {
@@ -120,13 +135,14 @@ func (r *run) render(c *component, t target) ([]Manifest, bool) {
 		ok = r.applyTrait(rc, c, tr, ctx, fmt.Sprintf("%s: trait %q", subject, tr.typ)) && ok
 	}
 	if !ok {
-		return nil, false
+		return nil, cue.Context{}, false
 	}
 	manifests := append([]Manifest{{Component: c.name, Object: rc.workload}}, rc.outputs...)
 	for i := range manifests {
+		manifests[i].ComponentType = c.typ
 		r.finishObject(&manifests[i], c, t)
 	}
-	return manifests, true
+	return manifests, ctx, true
 }
 
 // rendering is a component's objects while its traits are applied in turn.
