@@ -365,10 +365,17 @@ type WorkflowStatus struct {
 	EndTime *metav1.Time `json:"endTime,omitempty"`
 	// +optional
 	Steps []WorkflowStepStatus `json:"steps,omitempty"`
+	// Run counts restarts of the workflow; execution ids include it.
+	// +optional
+	Run int `json:"run,omitempty"`
+	// ManualSuspend is set by `ferry workflow suspend` and cleared by resume.
+	// +optional
+	ManualSuspend bool `json:"manualSuspend,omitempty"`
 }
 
 // StepStatus is the state of one step.
 type StepStatus struct {
+	// ID is the step's current execution id.
 	// +optional
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name"`
@@ -384,6 +391,24 @@ type StepStatus struct {
 	FirstExecuteTime *metav1.Time `json:"firstExecuteTime,omitempty"`
 	// +optional
 	LastExecuteTime *metav1.Time `json:"lastExecuteTime,omitempty"`
+	// Attempts counts failed executions that were retried.
+	// +optional
+	Attempts int `json:"attempts,omitempty"`
+	// Waits counts checks of a waiting step; the backoff grows with it.
+	// +optional
+	Waits int `json:"waits,omitempty"`
+	// NextTime is when a waiting or retrying step runs again.
+	// +optional
+	NextTime *metav1.Time `json:"nextTime,omitempty"`
+	// ResumeTime is when a suspend with a duration resumes by itself.
+	// +optional
+	ResumeTime *metav1.Time `json:"resumeTime,omitempty"`
+	// Resumed is set once a step that asked to suspend has been resumed.
+	// +optional
+	Resumed bool `json:"resumed,omitempty"`
+	// ResumedTime is when a suspended step was resumed; its timeout counts from then.
+	// +optional
+	ResumedTime *metav1.Time `json:"resumedTime,omitempty"`
 }
 
 // WorkflowStepStatus is the state of a top-level step and its sub-steps.
