@@ -25,6 +25,9 @@ type ApplicationRevisionSpec struct {
 	Revision int64 `json:"revision"`
 	// RevisionHash is the content hash of the application spec and the definitions used.
 	RevisionHash string `json:"revisionHash"`
+	// PublishVersion is the app.oam.dev/publishVersion annotation the revision was made for.
+	// +optional
+	PublishVersion string `json:"publishVersion,omitempty"`
 	// Application is the snapshot of the Application spec.
 	Application ApplicationSpec `json:"application"`
 	// Definitions lists every definition the revision used, by content hash.

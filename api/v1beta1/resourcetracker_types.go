@@ -42,6 +42,17 @@ type ManagedResource struct {
 	Component string `json:"component,omitempty"`
 	// +optional
 	Trait string `json:"trait,omitempty"`
+	// Collect is when the object is collected, from the garbage-collect policy when it was
+	// recorded: onAppDelete or never; empty means onAppUpdate.
+	// +optional
+	Collect string `json:"collect,omitempty"`
+	// Orphan leaves the object on its cluster when it is collected.
+	// +optional
+	Orphan bool `json:"orphan,omitempty"`
+	// Shared marks an object shared with other Applications (shared-resource policy): when
+	// this app lets go of it, ownership passes to the next sharer instead of deleting it.
+	// +optional
+	Shared bool `json:"shared,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -1,0 +1,153 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+)
+
+// ApplicationReconciler delivers Applications to the hub cluster: it renders them, keeps
+// ApplicationRevisions, runs their workflow, applies and tracks their objects, reports health,
+// and collects what they no longer want.
+type ApplicationReconciler struct {
+	client    client.Client
+	apiReader client.Reader
+	recorder  record.EventRecorder
+	opts      Options
+	defs      *clusterDefinitions
+	hub       *dispatch.Hub
+	trackers  *dispatch.Trackers
+	metrics   *metrics
+
+	// ownWrites holds the resourceVersion of the status this reconciler last wrote per app, so
+	// the watch event of its own write does not trigger another reconcile.
+	ownWrites sync.Map
+}
+
+// NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder.
+func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconciler {
+	opts = opts.withDefaults()
+	c := mgr.GetClient()
+	return &ApplicationReconciler{
+		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
+		defs:     newClusterDefinitions(c, opts.SystemNamespace),
+		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader()}),
+		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
+		metrics:  newMetrics(c),
+	}
+}
+
+// SetupWithManager registers the reconciler.
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.metrics.register()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
+		Named("application").
+		Complete(r)
+}
+
+// changedByOthers drops the update event of the reconciler's own status write.
+func (r *ApplicationReconciler) changedByOthers(e event.UpdateEvent) bool {
+	key := types.NamespacedName{Namespace: e.ObjectNew.GetNamespace(), Name: e.ObjectNew.GetName()}
+	if rv, ok := r.ownWrites.Load(key); ok && rv == e.ObjectNew.GetResourceVersion() {
+		return false
+	}
+	return true
+}
+
+// errStop ends a reconcile early without an error: the status says what is wrong.
+var errStop = errors.New("stop")
+
+// Reconcile moves one Application towards its desired state.
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	start := r.opts.Now()
+	app := &v1beta1.Application{}
+	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
+		r.ownWrites.Delete(req.NamespacedName)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if app.Annotations[v1beta1.AnnotationPause] == "true" {
+		return ctrl.Result{}, nil
+	}
+	run := newAppRun(ctx, r, app)
+	defer func() {
+		if patchErr := r.patchStatus(ctx, run); patchErr != nil {
+			if apierrors.IsConflict(patchErr) {
+				res, err = ctrl.Result{Requeue: true}, nil
+			} else {
+				err = errors.Join(err, patchErr)
+			}
+		}
+		r.metrics.observe(app.Status.Phase, start, r.opts.Now(), err)
+	}()
+	if !app.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, run)
+	}
+	if err := r.ensureFinalizer(ctx, run); err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, step := range []func(context.Context, *appRun) error{
+		r.render, r.ensureRevision, r.runWorkflow, r.keepState, r.evaluateHealth, r.collectGarbage,
+	} {
+		if err := step(ctx, run); errors.Is(err, errStop) {
+			break
+		} else if err != nil {
+			run.setPhase()
+			return ctrl.Result{}, err
+		}
+	}
+	run.setPhase()
+	return run.result(), nil
+}
+
+// ensureFinalizer makes sure deleting the app waits for Ferry to remove what it owns.
+func (r *ApplicationReconciler) ensureFinalizer(ctx context.Context, run *appRun) error {
+	if controllerutil.ContainsFinalizer(run.app, v1beta1.FinalizerCleanup) {
+		return nil
+	}
+	patch := client.MergeFrom(run.app.DeepCopy())
+	controllerutil.AddFinalizer(run.app, v1beta1.FinalizerCleanup)
+	if err := r.client.Patch(ctx, run.app, patch); err != nil {
+		return err
+	}
+	run.orig.ResourceVersion = run.app.ResourceVersion
+	return nil
+}
+
+// patchStatus writes the status when it changed, failing on a concurrent change so that a
+// status read from a cache that was behind never overwrites a newer one.
+func (r *ApplicationReconciler) patchStatus(ctx context.Context, run *appRun) error {
+	if equality.Semantic.DeepEqual(run.orig.Status, run.app.Status) {
+		return nil
+	}
+	run.app.Status.ObservedGeneration = run.app.Generation
+	patch := client.MergeFromWithOptions(run.orig, client.MergeFromWithOptimisticLock{})
+	if err := r.client.Status().Patch(ctx, run.app, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	r.ownWrites.Store(types.NamespacedName{Namespace: run.app.Namespace, Name: run.app.Name}, run.app.ResourceVersion)
+	return nil
+}
+
+// requeueSoon is how long a reconcile waits for something under way (a deletion, a collection).
+const requeueSoon = 2 * time.Second

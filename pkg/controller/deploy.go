@@ -1,0 +1,192 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// desiredObject is one object to apply, with its tracker record and policy.
+type desiredObject struct {
+	obj      *unstructured.Unstructured
+	resource v1beta1.ManagedResource
+	policy   appfile.ObjectPolicy
+}
+
+// errRemoteCluster is returned for targets on managed clusters.
+var errRemoteCluster = errors.New("delivery to managed clusters is not available in this version; deploy to the hub (cluster \"local\")")
+
+// desiredObjects turns a deploy step's targets into objects the hub accepts.
+func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan) ([]desiredObject, error) {
+	var out []desiredObject
+	for _, t := range sp.Targets {
+		if t.Cluster != appfile.LocalCluster {
+			return nil, fmt.Errorf("step %q, cluster %q: %w", sp.Name, t.Cluster, errRemoteCluster)
+		}
+		for _, m := range t.Manifests {
+			u, err := r.hub.Normalize(m.Object)
+			if err != nil {
+				return nil, fmt.Errorf("component %q: %w", m.Component, err)
+			}
+			pol := run.plan.Policies.For(appfile.ObjectIdentity{Component: m.Component, ComponentType: m.ComponentType,
+				Trait: m.Trait, Kind: u.GetKind(), Name: u.GetName()})
+			res := v1beta1.ManagedResource{Cluster: t.Cluster, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(),
+				Namespace: u.GetNamespace(), Name: u.GetName(), Component: m.Component, Trait: m.Trait,
+				Orphan: pol.Orphan, Shared: pol.Shared}
+			if pol.Collect != appfile.CollectOnAppUpdate {
+				res.Collect = pol.Collect
+			}
+			out = append(out, desiredObject{obj: u, resource: res, policy: pol})
+		}
+	}
+	return out, nil
+}
+
+// applyStep records a step's objects in the revision's tracker, then applies them. It
+// returns the conflicts it met; other errors are returned as errors.
+func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan) ([]string, error) {
+	desired, err := r.desiredObjects(run, sp)
+	if err != nil {
+		return nil, err
+	}
+	var records []v1beta1.ManagedResource
+	for _, d := range desired {
+		if !d.policy.ReadOnly {
+			records = append(records, d.resource)
+		}
+	}
+	if err := r.trackers.Record(ctx, run.ref, run.revNum, records); err != nil {
+		return nil, fmt.Errorf("record objects before applying them: %w", err)
+	}
+	var conflicts []string
+	var errs []error
+	for _, d := range desired {
+		res, err := r.hub.Apply(ctx, run.ref, d.obj, d.policy)
+		switch {
+		case dispatch.IsConflict(err):
+			conflicts = append(conflicts, err.Error())
+		case err != nil:
+			errs = append(errs, err)
+		case res == dispatch.Created || res == dispatch.Updated:
+			r.metrics.applied.WithLabelValues(string(res)).Inc()
+		}
+	}
+	run.applied[sp.Name] = true
+	return conflicts, errors.Join(errs...)
+}
+
+// stepPlan finds a deploy step's plan.
+func (run *appRun) stepPlan(name string) (appfile.StepPlan, bool) {
+	for _, sp := range run.plan.Steps {
+		if sp.Name == name {
+			return sp, true
+		}
+	}
+	return appfile.StepPlan{}, false
+}
+
+// deployer runs deploy steps on the hub.
+type deployer struct {
+	r   *ApplicationReconciler
+	run *appRun
+}
+
+// Deploy implements workflow.Deployer: apply, then wait until every component is healthy.
+func (d *deployer) Deploy(ctx context.Context, step string, _ []string, _ int) (bool, string, error) {
+	sp, ok := d.run.stepPlan(step)
+	if !ok {
+		return false, "", fmt.Errorf("no plan for deploy step %q", step)
+	}
+	conflicts, err := d.r.applyStep(ctx, d.run, sp)
+	if len(conflicts) > 0 {
+		msg := strings.Join(conflicts, "; ")
+		d.run.condition(v1beta1.ConditionApplied, false, "Conflict", msg)
+		return false, "", errors.New(msg)
+	}
+	if err != nil {
+		if errors.Is(err, errRemoteCluster) || strings.Contains(err.Error(), "does not serve kind") {
+			d.run.condition(v1beta1.ConditionApplied, false, "ApplyFailed", err.Error())
+			return false, "", err
+		}
+		return false, "apply failed, trying again: " + err.Error(), nil
+	}
+	d.run.condition(v1beta1.ConditionApplied, true, "Applied", "every object is applied")
+	var waiting []string
+	for _, t := range sp.Targets {
+		for _, cp := range t.Components {
+			st := d.r.componentHealth(ctx, d.run, t, cp)
+			if !st.Healthy {
+				waiting = append(waiting, fmt.Sprintf("component %q on %s/%s: %s", cp.Name, t.Cluster, t.Namespace, orDefault(st.Message, "not healthy yet")))
+			}
+		}
+	}
+	if len(waiting) > 0 {
+		return false, "waiting for " + strings.Join(waiting, "; "), nil
+	}
+	return true, fmt.Sprintf("deployed to %d target(s), healthy", len(sp.Targets)), nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// keepState re-applies the objects of deploy steps that finished earlier, correcting drift.
+// An object that matches what is wanted costs no write.
+func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) error {
+	var errs []error
+	var conflicts []string
+	for _, name := range succeededDeploySteps(run.app.Status.Workflow) {
+		sp, ok := run.stepPlan(name)
+		if !ok || run.applied[name] {
+			continue
+		}
+		c, err := r.applyStep(ctx, run, sp)
+		conflicts = append(conflicts, c...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case len(conflicts) > 0:
+		run.condition(v1beta1.ConditionApplied, false, "Conflict", strings.Join(conflicts, "; "))
+	case len(errs) > 0:
+		run.condition(v1beta1.ConditionApplied, false, "ApplyFailed", errors.Join(errs...).Error())
+		run.after(r.opts.UnhealthyRecheck)
+	case len(run.applied) > 0:
+		run.condition(v1beta1.ConditionApplied, true, "Applied", "every object is applied")
+	}
+	return nil
+}
+
+// succeededDeploySteps names the deploy steps of the workflow that succeeded.
+func succeededDeploySteps(ws *v1beta1.WorkflowStatus) []string {
+	if ws == nil {
+		return nil
+	}
+	var out []string
+	add := func(s v1beta1.StepStatus) {
+		if s.Type == workflow.TypeDeploy && s.Phase == string(workflow.StepSucceeded) {
+			out = append(out, s.Name)
+		}
+	}
+	for _, s := range ws.Steps {
+		add(s.StepStatus)
+		for _, sub := range s.SubStepsStatus {
+			add(sub)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,198 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// collectGarbage deletes what older revisions deployed and the latest one no longer wants. It
+// runs only once the latest revision's workflow has succeeded, and decides from trackers alone:
+// the latest revision's tracker (read from the API, never a cache) lists everything it
+// deployed, because objects are recorded before they are applied. A failure leaves the
+// workflow alone and is retried.
+func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun) error {
+	ws := run.app.Status.Workflow
+	if ws == nil || ws.AppRevision != run.revName || workflow.Phase(ws.Phase) != workflow.PhaseSucceeded {
+		return nil
+	}
+	trackers, err := r.trackers.List(ctx, run.ref, false)
+	if err != nil {
+		return err
+	}
+	var old []int64
+	for _, rt := range trackers {
+		if rt.Spec.ApplicationRevision != run.revNum {
+			old = append(old, rt.Spec.ApplicationRevision)
+		}
+	}
+	if len(old) == 0 || run.plan.Policies.KeepLegacyResource {
+		run.condition(v1beta1.ConditionGarbageCollected, true, "Collected", "nothing left to collect")
+		return nil
+	}
+	current, _, err := r.trackers.Get(ctx, run.ref, run.revNum)
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	if current != nil {
+		for _, res := range current.Spec.ManagedResources {
+			wanted[dispatch.ResourceKey(res)] = true
+		}
+	}
+	var pending []string
+	var errs []error
+	for _, rev := range old {
+		p, err := r.collectTracker(ctx, run, rev, wanted)
+		pending = append(pending, p...)
+		if err != nil {
+			errs = append(errs, err)
+			if !run.plan.Policies.ContinueOnFailure {
+				break
+			}
+		}
+	}
+	switch {
+	case len(errs) > 0:
+		run.condition(v1beta1.ConditionGarbageCollected, false, "CollectFailed", errors.Join(errs...).Error())
+		run.after(requeueSoon)
+	case len(pending) > 0:
+		run.condition(v1beta1.ConditionGarbageCollected, false, "Collecting", "waiting for "+summarize(pending))
+		run.after(requeueSoon)
+	default:
+		run.condition(v1beta1.ConditionGarbageCollected, true, "Collected", "objects older revisions deployed are collected")
+	}
+	return nil
+}
+
+// collectTracker collects the objects one old revision deployed that wanted does not hold, and
+// deletes its tracker once they are gone. Objects kept until the app is deleted move to the
+// latest revision's tracker first, so they stay tracked.
+func (r *ApplicationReconciler) collectTracker(ctx context.Context, run *appRun, rev int64, wanted map[string]bool) ([]string, error) {
+	rt, found, err := r.trackers.Get(ctx, run.ref, rev)
+	if err != nil || !found {
+		return nil, err
+	}
+	var keep []v1beta1.ManagedResource
+	var pending []string
+	for _, res := range rt.Spec.ManagedResources {
+		if wanted[dispatch.ResourceKey(res)] {
+			continue
+		}
+		switch res.Collect {
+		case appfile.CollectNever:
+			continue
+		case appfile.CollectOnAppDelete:
+			keep = append(keep, res)
+			continue
+		}
+		gone, err := r.hub.Collect(ctx, run.ref, res)
+		if err != nil {
+			return pending, err
+		}
+		if !gone {
+			pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
+		}
+	}
+	if len(keep) > 0 {
+		if err := r.trackers.Record(ctx, run.ref, run.revNum, keep); err != nil {
+			return pending, err
+		}
+	}
+	if len(pending) > 0 {
+		return pending, nil
+	}
+	return nil, r.trackers.Delete(ctx, rt)
+}
+
+// finalize removes everything the app owns, then lets it go.
+func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl.Result, error) {
+	run.setPhase()
+	if !controllerutil.ContainsFinalizer(run.app, v1beta1.FinalizerCleanup) {
+		return ctrl.Result{}, nil
+	}
+	trackers, err := r.trackers.List(ctx, run.ref, true)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	seen := map[string]bool{}
+	var pending []string
+	for _, rt := range trackers {
+		for _, res := range rt.Spec.ManagedResources {
+			key := dispatch.ResourceKey(res)
+			if seen[key] || res.Collect == appfile.CollectNever {
+				continue
+			}
+			seen[key] = true
+			gone, err := r.hub.Collect(ctx, run.ref, res)
+			if err != nil {
+				run.condition(v1beta1.ConditionGarbageCollected, false, "CollectFailed", err.Error())
+				return ctrl.Result{RequeueAfter: requeueSoon}, nil
+			}
+			if !gone {
+				pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
+			}
+		}
+	}
+	if len(pending) > 0 {
+		run.condition(v1beta1.ConditionGarbageCollected, false, "Deleting", "waiting for "+summarize(pending))
+		return ctrl.Result{RequeueAfter: requeueSoon}, nil
+	}
+	for i := range trackers {
+		if err := r.trackers.Delete(ctx, &trackers[i]); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.deleteOwnedObjects(ctx, run.app); err != nil {
+		return ctrl.Result{}, err
+	}
+	patch := client.MergeFrom(run.app.DeepCopy())
+	controllerutil.RemoveFinalizer(run.app, v1beta1.FinalizerCleanup)
+	if err := r.client.Patch(ctx, run.app, patch); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	r.ownWrites.Delete(types.NamespacedName{Namespace: run.app.Namespace, Name: run.app.Name})
+	return ctrl.Result{}, nil
+}
+
+// deleteOwnedObjects removes the app's revisions and workflow context; owner references would
+// too, but only where a garbage collector runs.
+func (r *ApplicationReconciler) deleteOwnedObjects(ctx context.Context, app *v1beta1.Application) error {
+	revs, err := r.listRevisions(ctx, r.apiReader, app)
+	if err != nil {
+		return err
+	}
+	for i := range revs {
+		if err := r.client.Delete(ctx, &revs[i]); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete revision %s: %w", revs[i].Name, err)
+		}
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: ContextConfigMapName(app.Name)}}
+	if err := r.client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete workflow context: %w", err)
+	}
+	return nil
+}
+
+// summarize lists a few items and counts the rest.
+func summarize(items []string) string {
+	const shown = 5
+	if len(items) <= shown {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:shown], ", "), len(items)-shown)
+}

@@ -1,0 +1,92 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+)
+
+// ManagerOptions configure the controller manager.
+type ManagerOptions struct {
+	// Reconciler configures the Application reconciler.
+	Reconciler Options
+	// MetricsAddr and ProbeAddr are where metrics and health probes are served ("0" turns
+	// either off).
+	MetricsAddr, ProbeAddr string
+	// LeaderElection makes only one of several replicas reconcile.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// QPS and Burst bound the client's request rate to the API server.
+	QPS   float32
+	Burst int
+}
+
+// NewScheme returns a scheme with the Kubernetes and Ferry types.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1beta1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewManager returns a manager running the Application reconciler. Its cache holds Ferry's
+// own kinds and, of every other kind, only objects carrying the app.oam.dev/name label: the
+// objects Applications deploy. Anything else is read from the API server when needed.
+func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationReconciler, error) {
+	cfg = rest.CopyConfig(cfg)
+	if o.QPS > 0 {
+		cfg.QPS, cfg.Burst = o.QPS, o.Burst
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, nil, err
+	}
+	owned, err := labels.NewRequirement(v1beta1.LabelAppName, selection.Exists, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	all := cache.ByObject{Label: labels.Everything()}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0")},
+		HealthProbeBindAddress:  orDefault(o.ProbeAddr, "0"),
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "ferry-controller.core.oam.dev",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		GracefulShutdownTimeout: ptrDuration(10 * time.Second),
+		Cache: cache.Options{
+			DefaultLabelSelector: labels.NewSelector().Add(*owned),
+			ByObject: map[client.Object]cache.ByObject{
+				&v1beta1.Application{}: all, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
+				&v1beta1.ComponentDefinition{}: all, &v1beta1.TraitDefinition{}: all,
+				&v1beta1.PolicyDefinition{}: all, &v1beta1.WorkflowStepDefinition{}: all,
+			},
+		},
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create manager: %w", err)
+	}
+	r := NewApplicationReconciler(mgr, o.Reconciler)
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	return mgr, r, nil
+}
+
+func ptrDuration(d time.Duration) *time.Duration { return &d }

@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/workflow"
+	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
+)
+
+// Options configure the Application reconciler.
+type Options struct {
+	// SystemNamespace holds the definitions every namespace sees ("ferry-system" when empty).
+	SystemNamespace string
+	// ResyncInterval is how often a settled Application is checked for drift of the objects
+	// it owns (5m when zero). Nothing is written when nothing drifted.
+	ResyncInterval time.Duration
+	// UnhealthyRecheck is how often a settled but unhealthy Application is evaluated again
+	// (30s when zero).
+	UnhealthyRecheck time.Duration
+	// RevisionHistoryLimit is how many ApplicationRevisions are kept per app (2 when zero); a
+	// garbage-collect policy's applicationRevisionLimit wins.
+	RevisionHistoryLimit int
+	// Concurrency is the number of Applications reconciled at once (4 when zero).
+	Concurrency int
+	// Workflow tunes step timeouts and backoff.
+	Workflow workflow.Options
+	// HTTP is the allow-list and timeouts of the request, webhook and notification steps.
+	HTTP cuestep.HTTPOptions
+	// Mailer sends notification mail; SMTP when nil.
+	Mailer cuestep.Mailer
+	// Engine renders templates; share one to share its cache (a new one when nil).
+	Engine *cue.Engine
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.SystemNamespace == "" {
+		o.SystemNamespace = "ferry-system"
+	}
+	if o.ResyncInterval == 0 {
+		o.ResyncInterval = 5 * time.Minute
+	}
+	if o.UnhealthyRecheck == 0 {
+		o.UnhealthyRecheck = 30 * time.Second
+	}
+	if o.RevisionHistoryLimit == 0 {
+		o.RevisionHistoryLimit = 2
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 4
+	}
+	if o.Engine == nil {
+		o.Engine = cue.NewEngine(cue.Options{})
+	}
+	if o.Mailer == nil {
+		o.Mailer = cuestep.SMTPMailer{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

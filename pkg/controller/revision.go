@@ -1,0 +1,186 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+)
+
+// RevisionName names revision n of an app.
+func RevisionName(app string, n int64) string { return fmt.Sprintf("%s-v%d", app, n) }
+
+// render parses and renders the Application (or the revision its publishVersion pins) into a
+// plan. A user error is reported in the Rendered condition and stops the reconcile.
+func (r *ApplicationReconciler) render(ctx context.Context, run *appRun) error {
+	if err := r.pin(ctx, run); err != nil {
+		return err
+	}
+	latest := run.app.Status.LatestRevision
+	run.revName, run.revNum = RevisionName(run.app.Name, 1), 1
+	if latest != nil {
+		run.revName, run.revNum = latest.Name, latest.Revision
+	}
+	if err := r.plan(run); err != nil {
+		return err
+	}
+	run.condition(v1beta1.ConditionRendered, true, "Rendered", "the application renders")
+	return nil
+}
+
+// pin reads the revision a publishVersion annotation holds the app to: while the annotation
+// keeps the value of the latest revision, spec changes are not delivered.
+func (r *ApplicationReconciler) pin(ctx context.Context, run *appRun) error {
+	pv := run.app.Annotations[v1beta1.AnnotationPublishVersion]
+	latest := run.app.Status.LatestRevision
+	if pv == "" || latest == nil {
+		return nil
+	}
+	rev := &v1beta1.ApplicationRevision{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: run.app.Namespace, Name: latest.Name}, rev)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read revision %s: %w", latest.Name, err)
+	}
+	if rev.Spec.PublishVersion == pv {
+		run.pinned = rev
+		src := run.app.DeepCopy()
+		src.Spec = *rev.Spec.Application.DeepCopy()
+		run.source = src
+	}
+	return nil
+}
+
+// plan renders run.source for revision run.revName.
+func (r *ApplicationReconciler) plan(run *appRun) error {
+	planner := appfile.NewPlanner(appfile.Options{Definitions: run.defs, Engine: r.opts.Engine,
+		AppRevision: run.revName, AppRevisionNum: run.revNum})
+	plan, err := planner.Plan(appfile.FromApplication(run.source))
+	if err != nil {
+		// Mostly the app's or a definition's fault; a definition that could not be read is
+		// retried soon, and an edit of the app or a definition brings it back at once.
+		prev := meta.FindStatusCondition(run.app.Status.Conditions, v1beta1.ConditionRendered)
+		if prev == nil || prev.Status != metav1.ConditionFalse || prev.Message != err.Error() {
+			r.event(run, "Warning", "RenderFailed", err.Error())
+		}
+		run.condition(v1beta1.ConditionRendered, false, "RenderFailed", err.Error())
+		run.after(r.opts.UnhealthyRecheck)
+		return errStop
+	}
+	run.plan = plan
+	return nil
+}
+
+// ensureRevision makes sure an ApplicationRevision records what is delivered: a new one when
+// the spec, the publish version or a used definition changed.
+func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun) error {
+	if run.pinned != nil {
+		return nil
+	}
+	hash, err := appfile.RevisionHash(run.source, run.plan.Definitions)
+	if err != nil {
+		return err
+	}
+	latest := run.app.Status.LatestRevision
+	if latest != nil && latest.RevisionHash == hash {
+		return nil
+	}
+	next := int64(1)
+	if latest != nil {
+		next = latest.Revision + 1
+	}
+	for attempt := 0; ; attempt++ {
+		rev := r.newRevision(run, next, hash)
+		err := r.client.Create(ctx, rev)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsAlreadyExists(err) || attempt == 3 {
+			return fmt.Errorf("create revision %s: %w", rev.Name, err)
+		}
+		// The status lost track of revisions (or another writer raced): continue after the highest.
+		if next, err = r.highestRevision(ctx, run); err != nil {
+			return err
+		}
+		next++
+	}
+	run.app.Status.LatestRevision = &v1beta1.Revision{Name: RevisionName(run.app.Name, next), Revision: next, RevisionHash: hash}
+	run.revName, run.revNum = RevisionName(run.app.Name, next), next
+	r.event(run, "Normal", "Revision", fmt.Sprintf("revision %s (%s)", run.revName, hash))
+	if err := r.plan(run); err != nil { // context.appRevision changed
+		return err
+	}
+	return r.pruneRevisions(ctx, run)
+}
+
+func (r *ApplicationReconciler) newRevision(run *appRun, n int64, hash string) *v1beta1.ApplicationRevision {
+	rev := &v1beta1.ApplicationRevision{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: RevisionName(run.app.Name, n), Namespace: run.app.Namespace,
+			Labels: map[string]string{v1beta1.LabelAppName: run.app.Name, v1beta1.LabelAppNamespace: run.app.Namespace,
+				dispatch.LabelAppRevisionNumber: strconv.FormatInt(n, 10)},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1beta1.GroupVersion.String(), Kind: "Application",
+				Name: run.app.Name, UID: run.app.UID}},
+		},
+		Spec: v1beta1.ApplicationRevisionSpec{Revision: n, RevisionHash: hash,
+			PublishVersion: run.app.Annotations[v1beta1.AnnotationPublishVersion],
+			Application:    *run.source.Spec.DeepCopy()},
+	}
+	for _, d := range run.plan.Definitions {
+		rev.Spec.Definitions = append(rev.Spec.Definitions, v1beta1.DefinitionSnapshot{Kind: d.Kind, Name: d.Name, Hash: d.Hash})
+	}
+	return rev
+}
+
+func (r *ApplicationReconciler) listRevisions(ctx context.Context, reader client.Reader, app *v1beta1.Application) ([]v1beta1.ApplicationRevision, error) {
+	var list v1beta1.ApplicationRevisionList
+	if err := reader.List(ctx, &list, client.InNamespace(app.Namespace),
+		client.MatchingLabels{v1beta1.LabelAppName: app.Name, v1beta1.LabelAppNamespace: app.Namespace}); err != nil {
+		return nil, fmt.Errorf("list revisions: %w", err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Spec.Revision < list.Items[j].Spec.Revision })
+	return list.Items, nil
+}
+
+func (r *ApplicationReconciler) highestRevision(ctx context.Context, run *appRun) (int64, error) {
+	revs, err := r.listRevisions(ctx, r.apiReader, run.app)
+	if err != nil || len(revs) == 0 {
+		return 0, err
+	}
+	return revs[len(revs)-1].Spec.Revision, nil
+}
+
+// pruneRevisions keeps the newest revisions up to the history limit.
+func (r *ApplicationReconciler) pruneRevisions(ctx context.Context, run *appRun) error {
+	limit := r.opts.RevisionHistoryLimit
+	if l := run.plan.Policies.RevisionLimit; l != nil {
+		limit = max(*l, 1)
+	}
+	revs, err := r.listRevisions(ctx, r.apiReader, run.app)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(revs)-limit; i++ {
+		if err := r.client.Delete(ctx, &revs[i]); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("prune revision %s: %w", revs[i].Name, err)
+		}
+	}
+	return nil
+}
+
+func (r *ApplicationReconciler) event(run *appRun, typ, reason, message string) {
+	if r.recorder != nil {
+		r.recorder.Event(run.app, typ, reason, message)
+	}
+}

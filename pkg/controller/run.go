@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// appRun is the state of one reconcile of one Application.
+type appRun struct {
+	r    *ApplicationReconciler
+	app  *v1beta1.Application // working copy; its status is what gets written
+	orig *v1beta1.Application
+	ref  dispatch.AppRef
+	defs *namespaceDefinitions
+	now  time.Time
+
+	// source is the Application as the revision sees it: the app, or its pinned revision's spec.
+	source *v1beta1.Application
+	// pinned is the revision a publishVersion annotation holds the app to.
+	pinned *v1beta1.ApplicationRevision
+	plan   *appfile.Plan
+	// revision is the name and number of the revision being delivered.
+	revName string
+	revNum  int64
+	wfSpec  *workflow.Spec
+
+	// applied are the deploy steps applied in this reconcile; keepState skips them.
+	applied map[string]bool
+	// live caches objects read in this reconcile by dispatch.ResourceKey.
+	live map[string]*unstructured.Unstructured
+	// health caches component status by component/cluster/namespace.
+	health map[string]v1beta1.ApplicationComponentStatus
+	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
+	requeue time.Duration
+}
+
+func newAppRun(ctx context.Context, r *ApplicationReconciler, app *v1beta1.Application) *appRun {
+	return &appRun{
+		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
+		defs: r.defs.forNamespace(ctx, app.Namespace), now: r.opts.Now(), source: app,
+		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
+		health: map[string]v1beta1.ApplicationComponentStatus{},
+	}
+}
+
+// after asks for the next reconcile within d.
+func (run *appRun) after(d time.Duration) {
+	if d > 0 && (run.requeue == 0 || d < run.requeue) {
+		run.requeue = d
+	}
+}
+
+// result is when to look at the app again: what the workflow or a wait needs, else the
+// resync interval (sooner while unhealthy). The resync is spread by up to 10% so that apps
+// created together do not come back together.
+func (run *appRun) result() ctrl.Result {
+	if run.requeue > 0 {
+		return ctrl.Result{RequeueAfter: run.requeue}
+	}
+	interval := run.r.opts.ResyncInterval
+	if run.app.Status.Phase == v1beta1.ApplicationUnhealthy {
+		interval = min(interval, run.r.opts.UnhealthyRecheck)
+	}
+	spread := time.Duration(fnv32(run.ref.String())%100) * interval / 1000
+	return ctrl.Result{RequeueAfter: interval + spread}
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// condition sets a condition; its transition time changes only when its status does.
+func (run *appRun) condition(typ string, ok bool, reason, message string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&run.app.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: run.app.Generation})
+}
+
+// setPhase derives status.status from the workflow and health.
+func (run *appRun) setPhase() {
+	st := &run.app.Status
+	if !run.app.DeletionTimestamp.IsZero() {
+		st.Phase = v1beta1.ApplicationDeleting
+		return
+	}
+	if meta.IsStatusConditionFalse(st.Conditions, v1beta1.ConditionRendered) || st.Workflow == nil {
+		st.Phase = v1beta1.ApplicationRendering
+		run.condition(v1beta1.ConditionReady, false, "Rendering", "the application does not render")
+		return
+	}
+	switch workflow.Phase(st.Workflow.Phase) {
+	case workflow.PhaseSuspending:
+		st.Phase = v1beta1.ApplicationWorkflowSuspending
+	case workflow.PhaseTerminated:
+		st.Phase = v1beta1.ApplicationWorkflowTerminated
+	case workflow.PhaseFailed:
+		st.Phase = v1beta1.ApplicationWorkflowFailed
+	case workflow.PhaseSucceeded:
+		st.Phase = v1beta1.ApplicationRunning
+		if meta.IsStatusConditionFalse(st.Conditions, v1beta1.ConditionHealthy) {
+			st.Phase = v1beta1.ApplicationUnhealthy
+		}
+	default:
+		st.Phase = v1beta1.ApplicationRunningWorkflow
+	}
+	ready := st.Phase == v1beta1.ApplicationRunning
+	message := "the application is running and healthy"
+	if !ready {
+		message = "the application is " + string(st.Phase)
+	}
+	run.condition(v1beta1.ConditionReady, ready, phaseReason(st.Phase), message)
+}
+
+func phaseReason(p v1beta1.ApplicationPhase) string {
+	if p == "" {
+		return "Unknown"
+	}
+	return string([]rune{rune(p[0] - 'a' + 'A')}) + string(p[1:])
+}

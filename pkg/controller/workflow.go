@@ -1,0 +1,108 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/workflow"
+	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
+)
+
+// runWorkflow runs one tick of the revision's workflow. Its state lives in status.workflow and
+// its outputs and sent-notification ledger in the context ConfigMap, so a new controller
+// continues exactly where an old one stopped. A new revision restarts the workflow.
+func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) error {
+	spec, err := workflow.FromApplication(run.source)
+	if err != nil {
+		run.condition(v1beta1.ConditionRendered, false, "InvalidWorkflow", err.Error())
+		return errStop
+	}
+	run.wfSpec = spec
+	ws := run.app.Status.Workflow
+	var st workflow.State
+	switch {
+	case ws == nil:
+		st = workflow.NewState(spec, run.now)
+	case ws.AppRevision != run.revName:
+		st = workflow.Restart(spec, workflowState(ws), run.now)
+		r.event(run, "Normal", "WorkflowRestarted", "revision "+run.revName+" starts the workflow again")
+	default:
+		st = workflowState(ws)
+	}
+	if st.Finished() {
+		run.app.Status.Workflow = workflowStatus(st, run.revName, spec.Mode)
+		return nil
+	}
+	wc, err := loadWorkflowContext(ctx, r.client, r.apiReader, run.app, fmt.Sprintf("%s/%d", run.revName, st.Run))
+	if err != nil {
+		return err
+	}
+	st.Outputs = wc.Outputs
+	executors, err := r.executors(run, spec, wc)
+	if err != nil {
+		return err
+	}
+	env := workflow.Env{Now: r.opts.Now, Executors: executors, Evaluator: r.opts.Engine, Options: r.opts.Workflow,
+		Context: map[string]any{"appName": run.app.Name, "namespace": run.app.Namespace,
+			"appRevision": run.revName, "appRevisionNum": run.revNum}}
+	before := st
+	next, requeue, err := workflow.Run(ctx, spec, st, env)
+	if err != nil {
+		return fmt.Errorf("workflow: %w", err)
+	}
+	if err := wc.SaveOutputs(ctx, next.Outputs); err != nil {
+		return err
+	}
+	r.metrics.steps(before.Steps, next.Steps)
+	run.app.Status.Workflow = workflowStatus(next, run.revName, spec.Mode)
+	run.after(requeue)
+	if next.Finished() {
+		finished := next.Phase == workflow.PhaseSucceeded
+		run.condition(v1beta1.ConditionWorkflowFinished, finished, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
+		r.event(run, eventType(finished), "Workflow", fmt.Sprintf("workflow of %s %s", run.revName, next.Phase))
+	} else {
+		run.condition(v1beta1.ConditionWorkflowFinished, false, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
+	}
+	return nil
+}
+
+func eventType(ok bool) string {
+	if ok {
+		return "Normal"
+	}
+	return "Warning"
+}
+
+// executors builds the executors of the step types the workflow uses: deploy in Go, the others
+// from their WorkflowStepDefinitions.
+func (r *ApplicationReconciler) executors(run *appRun, spec *workflow.Spec, wc *workflowContext) (map[string]workflow.Executor, error) {
+	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: &deployer{r: r, run: run}}}
+	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
+		Mailer: r.opts.Mailer, Ledger: wc}
+	var add func(steps []workflow.Step)
+	add = func(steps []workflow.Step) {
+		for _, s := range steps {
+			add(s.SubSteps)
+			if _, done := out[s.Type]; done || s.Type == workflow.TypeSuspend || s.Type == workflow.TypeStepGroup {
+				continue
+			}
+			def, err := run.defs.Get(definition.KindWorkflowStep, s.Type)
+			if err != nil {
+				continue // the engine reports the unknown type on the step
+			}
+			e, err := cuestep.New(def, opts)
+			if err != nil {
+				broken := fmt.Errorf("step definition %q does not compile: %w", s.Type, err)
+				out[s.Type] = workflow.ExecutorFunc(func(context.Context, workflow.StepInput) (workflow.Result, error) {
+					return workflow.Result{}, broken
+				})
+				continue
+			}
+			out[s.Type] = e
+		}
+	}
+	add(spec.Steps)
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package controller
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// workflowStatus stores an engine state in status.workflow. Outputs are not part of it: they
+// live in the workflow's context ConfigMap.
+func workflowStatus(st workflow.State, revision string, mode workflow.Mode) *v1beta1.WorkflowStatus {
+	out := &v1beta1.WorkflowStatus{
+		AppRevision: revision, Mode: string(mode), Phase: string(st.Phase), Message: st.Message,
+		Suspend:    st.Phase == workflow.PhaseSuspending,
+		Terminated: st.Phase == workflow.PhaseTerminated,
+		Finished:   st.Finished(),
+		StartTime:  timeOf(&st.StartTime), EndTime: timeOf(st.EndTime),
+		Run: st.Run, ManualSuspend: st.Suspended,
+	}
+	for _, s := range st.Steps {
+		ws := v1beta1.WorkflowStepStatus{StepStatus: stepStatus(s)}
+		for _, sub := range s.SubSteps {
+			ws.SubStepsStatus = append(ws.SubStepsStatus, stepStatus(sub))
+		}
+		out.Steps = append(out.Steps, ws)
+	}
+	return out
+}
+
+func stepStatus(s workflow.StepState) v1beta1.StepStatus {
+	return v1beta1.StepStatus{
+		ID: s.ExecutionID, Name: s.Name, Type: s.Type, Phase: string(s.Phase), Message: s.Message, Reason: s.Reason,
+		FirstExecuteTime: timeOf(s.FirstExecuteTime), LastExecuteTime: timeOf(s.LastExecuteTime),
+		Attempts: s.Attempts, Waits: s.Waits, NextTime: timeOf(s.NextTime), ResumeTime: timeOf(s.ResumeTime),
+		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime),
+	}
+}
+
+// workflowState reads an engine state back from status.workflow.
+func workflowState(ws *v1beta1.WorkflowStatus) workflow.State {
+	st := workflow.State{
+		Phase: workflow.Phase(ws.Phase), Message: ws.Message, Suspended: ws.ManualSuspend,
+		EndTime: goTime(ws.EndTime), Run: ws.Run,
+	}
+	if ws.StartTime != nil {
+		st.StartTime = ws.StartTime.Time
+	}
+	for _, s := range ws.Steps {
+		step := stepState(s.StepStatus)
+		for _, sub := range s.SubStepsStatus {
+			step.SubSteps = append(step.SubSteps, stepState(sub))
+		}
+		st.Steps = append(st.Steps, step)
+	}
+	return st
+}
+
+func stepState(s v1beta1.StepStatus) workflow.StepState {
+	return workflow.StepState{
+		Name: s.Name, Type: s.Type, Phase: workflow.StepPhase(s.Phase), Reason: s.Reason, Message: s.Message,
+		ExecutionID: s.ID, Attempts: s.Attempts, Waits: s.Waits,
+		FirstExecuteTime: goTime(s.FirstExecuteTime), LastExecuteTime: goTime(s.LastExecuteTime),
+		NextTime: goTime(s.NextTime), ResumeTime: goTime(s.ResumeTime), Resumed: s.Resumed, ResumedTime: goTime(s.ResumedTime),
+	}
+}
+
+func timeOf(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	mt := metav1.NewTime(t.Truncate(time.Second))
+	return &mt
+}
+
+func goTime(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Time
+	return &v
+}

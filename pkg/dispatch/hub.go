@@ -1,0 +1,322 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+)
+
+// HubFieldManager is the server-side-apply field manager of objects Ferry applies to the hub.
+const HubFieldManager = "ferry"
+
+// HubOptions configure a Hub.
+type HubOptions struct {
+	// Client reads (usually from a cache of objects carrying the app labels) and writes.
+	Client client.Client
+	// APIReader reads from the API server: objects nobody labelled are not in the cache.
+	APIReader client.Reader
+	// FieldManager is the server-side-apply field manager; HubFieldManager when empty.
+	FieldManager string
+}
+
+// Hub applies objects to the hub cluster ("local") and collects them, never touching an
+// object another Application or a person owns unless a policy allows it.
+type Hub struct {
+	opts HubOptions
+}
+
+// NewHub returns a Hub.
+func NewHub(opts HubOptions) *Hub {
+	if opts.FieldManager == "" {
+		opts.FieldManager = HubFieldManager
+	}
+	if opts.APIReader == nil {
+		opts.APIReader = opts.Client
+	}
+	return &Hub{opts: opts}
+}
+
+// ConflictError says an object exists and belongs to someone else.
+type ConflictError struct {
+	Object string
+	Reason string
+}
+
+func (e *ConflictError) Error() string { return e.Object + ": " + e.Reason }
+
+// ApplyResult says what Apply did.
+type ApplyResult string
+
+// Apply results.
+const (
+	Created   ApplyResult = "created"
+	Updated   ApplyResult = "updated"
+	Unchanged ApplyResult = "unchanged"
+	// Recreating: a recreate field changed, the object is being deleted to be created again.
+	Recreating ApplyResult = "recreating"
+	// Sharing: another Application owns the object; this one shares it.
+	Sharing ApplyResult = "sharing"
+)
+
+// Normalize turns a rendered object into one the hub accepts: cluster-scoped kinds lose their
+// namespace. A kind the hub does not serve is an error that names it.
+func (h *Hub) Normalize(obj map[string]any) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{Object: obj}
+	gvk := u.GroupVersionKind()
+	mapping, err := h.opts.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, fmt.Errorf("%s %q: the hub cluster does not serve kind %s in %s; install its CRD first", gvk.Kind, u.GetName(), gvk.Kind, gvk.GroupVersion())
+		}
+		return nil, fmt.Errorf("%s %q: find its resource: %w", gvk.Kind, u.GetName(), err)
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameRoot {
+		u.SetNamespace("")
+	}
+	return u, nil
+}
+
+// Describe names an object for messages, e.g. Deployment default/web.
+func Describe(u *unstructured.Unstructured) string {
+	if u.GetNamespace() == "" {
+		return u.GetKind() + " " + u.GetName()
+	}
+	return u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+}
+
+// Get returns the object as the Client sees it, nil when it does not exist.
+func (h *Hub) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	return get(ctx, h.opts.Client, gvk, namespace, name)
+}
+
+func get(ctx context.Context, r client.Reader, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// live reads an object, first from the Client and then, when it seems missing, from the API:
+// an object nobody labelled is not in a label-filtered cache.
+func (h *Hub) live(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	live, err := get(ctx, h.opts.Client, u.GroupVersionKind(), u.GetNamespace(), u.GetName())
+	if err != nil || live != nil {
+		return live, err
+	}
+	return get(ctx, h.opts.APIReader, u.GroupVersionKind(), u.GetNamespace(), u.GetName())
+}
+
+// Apply brings one object to its desired state for app, honouring its policy.
+func (h *Hub) Apply(ctx context.Context, app AppRef, desired *unstructured.Unstructured, pol appfile.ObjectPolicy) (ApplyResult, error) {
+	name := Describe(desired)
+	live, err := h.live(ctx, desired)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if pol.ReadOnly {
+		if live == nil {
+			return "", &ConflictError{Object: name, Reason: "a read-only policy selects it, and it does not exist"}
+		}
+		return Unchanged, nil
+	}
+	desired = desired.DeepCopy()
+	if live != nil {
+		if res, done, err := h.checkOwner(ctx, app, desired, live, pol); done || err != nil {
+			return res, err
+		}
+		sharedBy := live.GetAnnotations()[v1beta1.AnnotationSharedBy]
+		if pol.Shared || sharedBy != "" {
+			setAnnotation(desired, v1beta1.AnnotationSharedBy, addSharer(sharedBy, app))
+		}
+		if pol.ApplyOnce {
+			if len(pol.IgnorePaths) == 0 {
+				return Unchanged, nil
+			}
+			keepLive(desired, live, pol.IgnorePaths)
+		}
+		if recreate(desired, live, pol.RecreateFields) {
+			err := h.opts.Client.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			if err != nil && !apierrors.IsNotFound(err) {
+				return "", fmt.Errorf("delete %s to recreate it: %w", name, err)
+			}
+			return Recreating, nil
+		}
+		if live.GetDeletionTimestamp() != nil {
+			return Recreating, nil
+		}
+		if Contains(live.Object, desired.Object) {
+			return Unchanged, nil
+		}
+	} else if pol.Shared {
+		setAnnotation(desired, v1beta1.AnnotationSharedBy, app.String())
+	}
+	if pol.Replace && live != nil {
+		desired.SetResourceVersion(live.GetResourceVersion())
+		if err := h.opts.Client.Update(ctx, desired, client.FieldOwner(h.opts.FieldManager)); err != nil {
+			return "", fmt.Errorf("replace %s: %w", name, err)
+		}
+		return Updated, nil
+	}
+	//nolint:staticcheck // server-side apply of an unstructured object
+	if err := h.opts.Client.Patch(ctx, desired, client.Apply, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("apply %s: %w", name, err)
+	}
+	if live == nil {
+		return Created, nil
+	}
+	return Updated, nil
+}
+
+// checkOwner decides what to do with an object that exists: done is true when Apply is over.
+func (h *Hub) checkOwner(ctx context.Context, app AppRef, desired, live *unstructured.Unstructured, pol appfile.ObjectPolicy) (ApplyResult, bool, error) {
+	labels := live.GetLabels()
+	if app.ownedBy(labels) {
+		return "", false, nil
+	}
+	name := Describe(desired)
+	owner, owned := labels[v1beta1.LabelAppName]
+	switch {
+	case owned && pol.Shared:
+		sharedBy := live.GetAnnotations()[v1beta1.AnnotationSharedBy]
+		if slices.Contains(sharers(sharedBy), app.String()) {
+			return Sharing, true, nil
+		}
+		patch := client.MergeFrom(live.DeepCopy())
+		setAnnotation(live, v1beta1.AnnotationSharedBy, addSharer(sharedBy, app))
+		if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+			return "", true, fmt.Errorf("join the sharers of %s: %w", name, err)
+		}
+		return Sharing, true, nil
+	case owned:
+		return "", true, &ConflictError{Object: name, Reason: fmt.Sprintf("it belongs to Application %s/%s; Ferry leaves it alone (a shared-resource policy on both apps lets them share it)", labels[v1beta1.LabelAppNamespace], owner)}
+	case !pol.TakeOver:
+		return "", true, &ConflictError{Object: name, Reason: "it exists and no Application manages it; Ferry leaves it alone (a take-over policy adopts it)"}
+	}
+	return "", false, nil
+}
+
+// Collect lets go of one tracked object: deletes it, leaves it (orphan), or hands it to the
+// next sharer. gone is true once the object no longer exists or no longer belongs to app; a
+// deletion that is under way reports false, so callers ask again.
+func (h *Hub) Collect(ctx context.Context, app AppRef, r v1beta1.ManagedResource) (gone bool, err error) {
+	if r.Orphan {
+		return true, nil
+	}
+	gvk := schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)
+	live, err := get(ctx, h.opts.APIReader, gvk, r.Namespace, r.Name)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return true, nil // its kind is gone, and so is the object
+		}
+		return false, fmt.Errorf("read %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+	}
+	if live == nil {
+		return true, nil
+	}
+	name := Describe(live)
+	sharedBy := live.GetAnnotations()[v1beta1.AnnotationSharedBy]
+	others := slices.DeleteFunc(sharers(sharedBy), func(s string) bool { return s == app.String() })
+	if !app.ownedBy(live.GetLabels()) {
+		if sharedBy != "" && len(others) != len(sharers(sharedBy)) {
+			patch := client.MergeFrom(live.DeepCopy())
+			setAnnotation(live, v1beta1.AnnotationSharedBy, strings.Join(others, ","))
+			if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+				return false, fmt.Errorf("leave the sharers of %s: %w", name, err)
+			}
+		}
+		return true, nil // someone else's now: only untrack it
+	}
+	if len(others) > 0 {
+		ns, next, _ := strings.Cut(others[0], "/")
+		patch := client.MergeFrom(live.DeepCopy())
+		labels := live.GetLabels()
+		labels[v1beta1.LabelAppName], labels[v1beta1.LabelAppNamespace] = next, ns
+		live.SetLabels(labels)
+		setAnnotation(live, v1beta1.AnnotationSharedBy, strings.Join(others, ","))
+		if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+			return false, fmt.Errorf("hand %s to Application %s: %w", name, others[0], err)
+		}
+		return true, nil
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return false, nil
+	}
+	err = h.opts.Client.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return false, fmt.Errorf("delete %s: %w", name, err)
+	}
+	return false, nil
+}
+
+// IsConflict reports whether err is (or wraps) a ConflictError.
+func IsConflict(err error) bool {
+	var c *ConflictError
+	return errors.As(err, &c)
+}
+
+func sharers(annotation string) []string {
+	if annotation == "" {
+		return nil
+	}
+	return strings.Split(annotation, ",")
+}
+
+func addSharer(annotation string, app AppRef) string {
+	list := sharers(annotation)
+	if !slices.Contains(list, app.String()) {
+		list = append(list, app.String())
+	}
+	return strings.Join(list, ",")
+}
+
+func setAnnotation(u *unstructured.Unstructured, key, value string) {
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[key] = value
+	u.SetAnnotations(a)
+}
+
+// keepLive sets paths of desired to their live values, so applying leaves them as they are.
+func keepLive(desired, live *unstructured.Unstructured, paths []string) {
+	for _, p := range paths {
+		path := fieldPath(p)
+		v, found := lookup(live.Object, path)
+		setOrDelete(desired.Object, path, v, found)
+	}
+}
+
+// recreate reports whether one of fields differs between desired and live.
+func recreate(desired, live *unstructured.Unstructured, fields []string) bool {
+	for _, f := range fields {
+		path := fieldPath(f)
+		dv, dok := lookup(desired.Object, path)
+		lv, lok := lookup(live.Object, path)
+		if dok && (!lok || !Contains(lv, dv)) {
+			return true
+		}
+	}
+	return false
+}
+
+func ptr(uid types.UID) *types.UID { return &uid }
