@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,7 +59,9 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.metrics.register()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency}).
+		// A process may run several managers one after another (tests, restarts): the name
+		// check is only about metric names, which the managers share on purpose.
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true)}).
 		Named("application").
 		Complete(r)
 }
@@ -71,6 +74,20 @@ func (r *ApplicationReconciler) changedByOthers(e event.UpdateEvent) bool {
 	}
 	return true
 }
+
+// cacheBehind reports whether the cached app is older than the status this reconciler last
+// wrote. Resource versions are etcd revisions: numbers that grow with every write.
+func (r *ApplicationReconciler) cacheBehind(app *v1beta1.Application) bool {
+	written, ok := r.ownWrites.Load(types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
+	if !ok {
+		return false
+	}
+	w, err1 := strconv.ParseUint(written.(string), 10, 64)
+	c, err2 := strconv.ParseUint(app.ResourceVersion, 10, 64)
+	return err1 == nil && err2 == nil && c < w
+}
+
+func ptrBool(b bool) *bool { return &b }
 
 // errStop ends a reconcile early without an error: the status says what is wrong.
 var errStop = errors.New("stop")
@@ -85,6 +102,11 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if app.Annotations[v1beta1.AnnotationPause] == "true" {
 		return ctrl.Result{}, nil
+	}
+	if r.cacheBehind(app) {
+		// Acting on a status older than the one just written could redo work; wait for the
+		// cache to catch up (the write's own watch event may be filtered, so ask again).
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
 	run := newAppRun(ctx, r, app)
 	defer func() {
@@ -139,7 +161,23 @@ func (r *ApplicationReconciler) patchStatus(ctx context.Context, run *appRun) er
 	}
 	run.app.Status.ObservedGeneration = run.app.Generation
 	patch := client.MergeFromWithOptions(run.orig, client.MergeFromWithOptimisticLock{})
-	if err := r.client.Status().Patch(ctx, run.app, patch); err != nil {
+	err := r.client.Status().Patch(ctx, run.app, patch)
+	if apierrors.IsConflict(err) {
+		// Someone changed the app meanwhile. When it was not its status (a spec edit), this
+		// status is still right: write it onto the fresh object, so the work it records is not
+		// lost. Otherwise the reconcile starts again from the fresh status.
+		fresh := &v1beta1.Application{}
+		if getErr := r.apiReader.Get(ctx, client.ObjectKeyFromObject(run.app), fresh); getErr != nil {
+			return client.IgnoreNotFound(getErr)
+		}
+		if !equality.Semantic.DeepEqual(fresh.Status, run.orig.Status) {
+			return err
+		}
+		run.app.ResourceVersion = fresh.ResourceVersion
+		run.app.Status.ObservedGeneration = run.orig.Generation
+		err = r.client.Status().Patch(ctx, run.app, client.MergeFromWithOptions(fresh, client.MergeFromWithOptimisticLock{}))
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -34,6 +34,9 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 	if err != nil {
 		return err
 	}
+	// Every other tracker is old: a newer one can only come from a reconcile whose status write
+	// was lost (the cache is never behind this reconciler's own writes, see cacheBehind), so
+	// the latest revision in the status is what is delivered.
 	var old []int64
 	for _, rt := range trackers {
 		if rt.Spec.ApplicationRevision != run.revNum {

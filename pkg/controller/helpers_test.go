@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -77,9 +78,14 @@ func (h *hub) apply(doc string) *v1beta1.Application {
 		return app
 	}
 	require.NoError(h.t, err)
-	existing.Spec = app.Spec
-	existing.Annotations = app.Annotations
-	require.NoError(h.t, h.c.Update(ctx, existing))
+	require.NoError(h.t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := h.c.Get(ctx, client.ObjectKeyFromObject(app), existing); err != nil {
+			return err
+		}
+		existing.Spec = app.Spec
+		existing.Annotations = app.Annotations
+		return h.c.Update(ctx, existing)
+	}))
 	return existing
 }
 
@@ -111,7 +117,9 @@ func (h *hub) waitApp(name string, what string, cond func(*v1beta1.Application) 
 }
 
 func phaseIs(p v1beta1.ApplicationPhase) func(*v1beta1.Application) bool {
-	return func(a *v1beta1.Application) bool { return a.Status.Phase == p && a.Status.ObservedGeneration == a.Generation }
+	return func(a *v1beta1.Application) bool {
+		return a.Status.Phase == p && a.Status.ObservedGeneration == a.Generation
+	}
 }
 
 // exists reports whether an object exists.
@@ -177,4 +185,3 @@ func trackers(h *hub, app string) []v1beta1.ResourceTracker {
 	require.NoError(h.t, h.c.List(context.Background(), &list, client.MatchingLabels{v1beta1.LabelAppName: app}))
 	return list.Items
 }
-
