@@ -3,6 +3,7 @@ package cuestep
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -196,12 +197,28 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 	return workflow.Result{}, false
 }
 
-// guarded runs send once per execution: a repeated execution gets the recorded result.
+// pendingEntry is recorded just before a send: finding it means an earlier execution sent (or
+// was sending) and stopped before recording the answer.
+const pendingEntry = `{"ferry.pending":true}`
+
+// ErrMaybeSent is returned for a send an earlier execution may have made without recording its
+// answer (the controller stopped in between): sending again could notify twice.
+var ErrMaybeSent = errors.New("an earlier execution of this step was sending this and stopped before recording the answer; " +
+	"it is not sent twice (retry the step or restart the workflow to send it again)")
+
+// guarded runs send at most once per execution: a repeated execution gets the recorded result.
+// The intent is recorded before sending, so a crash between sending and recording does not
+// lead to a second send.
 func (r *run) guarded(ctx context.Context, a cue.Action, send func() (any, error)) (any, error) {
 	key := r.in.ExecutionID + "/" + a.Path
-	if v, ok, err := r.e.opts.Ledger.Get(ctx, key); err != nil {
+	ledger := r.e.opts.Ledger
+	v, ok, err := ledger.Get(ctx, key)
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("read ledger: %w", err)
-	} else if ok {
+	case ok && v == pendingEntry:
+		return nil, ErrMaybeSent
+	case ok && v != "":
 		dec := json.NewDecoder(strings.NewReader(v))
 		dec.UseNumber()
 		var out any
@@ -210,13 +227,18 @@ func (r *run) guarded(ctx context.Context, a cue.Action, send func() (any, error
 		}
 		return cue.NormalizeJSON(out), nil
 	}
+	if err := ledger.Put(ctx, key, pendingEntry); err != nil {
+		return nil, fmt.Errorf("record the send before making it: %w", err)
+	}
 	out, err := send()
 	if err != nil {
+		// Not sent (or not accepted): a repeated execution may try again.
+		_ = ledger.Put(ctx, key, "")
 		return nil, err
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
 		return nil, err
 	}
-	return out, r.e.opts.Ledger.Put(ctx, key, string(data))
+	return out, ledger.Put(ctx, key, string(data))
 }

@@ -185,6 +185,14 @@ template: {
 	require.Equal(t, workflow.OutcomeSucceeded, execute(t, e, props, "notify-r0-a1", false).Outcome)
 	require.Equal(t, []string{`notify-r0-a0 {"text": "shop deployed"}`, `notify-r0-a1 {"text": "shop deployed"}`}, bodies)
 
+	// An execution that stopped between sending and recording the answer left its intent:
+	// the repeat does not send a second time, and says why.
+	require.NoError(t, ledger.Put(context.Background(), "notify-r0-a2/post", pendingEntry))
+	res = execute(t, e, props, "notify-r0-a2", false)
+	require.Equal(t, workflow.OutcomeFail, res.Outcome)
+	require.Contains(t, res.Message, "not sent twice")
+	require.Len(t, bodies, 2)
+
 	denied, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{"hooks.example.com"}})})
 	require.NoError(t, err)
 	res = execute(t, denied, props, "x", false)

@@ -1,0 +1,116 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// WorkflowCommand is an operator's command on a running workflow.
+type WorkflowCommand string
+
+// Workflow commands, as `ferry workflow` names them.
+const (
+	CommandSuspend   WorkflowCommand = "suspend"
+	CommandResume    WorkflowCommand = "resume"
+	CommandTerminate WorkflowCommand = "terminate"
+	CommandRestart   WorkflowCommand = "restart"
+)
+
+// ControlWorkflow applies a command to an Application's workflow state in its status; the
+// controller picks the change up. Resume takes an optional step name; others ignore it. A
+// concurrent status change is retried on the fresh state, never overwritten.
+func ControlWorkflow(ctx context.Context, c client.Client, key client.ObjectKey, cmd WorkflowCommand, step string, now time.Time) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		app := &v1beta1.Application{}
+		if err := c.Get(ctx, key, app); err != nil {
+			return err
+		}
+		ws := app.Status.Workflow
+		if ws == nil {
+			return fmt.Errorf("application %s has not started its workflow yet", key)
+		}
+		st := workflowState(ws)
+		switch cmd {
+		case CommandSuspend:
+			if st.Finished() {
+				return fmt.Errorf("the workflow has finished (%s): there is nothing to suspend", st.Phase)
+			}
+			st = workflow.Suspend(st)
+		case CommandResume:
+			if st.Phase != workflow.PhaseSuspending && !st.Suspended {
+				return fmt.Errorf("the workflow is %s, not suspended: there is nothing to resume", st.Phase)
+			}
+			var err error
+			if st, err = workflow.Resume(st, step, now); err != nil {
+				return err
+			}
+		case CommandTerminate:
+			if st.Finished() {
+				return fmt.Errorf("the workflow has finished (%s): there is nothing to terminate", st.Phase)
+			}
+			st = workflow.Terminate(st, now)
+		case CommandRestart:
+			spec, err := workflow.FromApplication(app)
+			if err != nil {
+				return err
+			}
+			st = workflow.Restart(spec, st, now)
+		default:
+			return fmt.Errorf("unknown workflow command %q", cmd)
+		}
+		orig := app.DeepCopy()
+		app.Status.Workflow = workflowStatus(st, ws.AppRevision, workflow.Mode(ws.Mode))
+		return c.Status().Patch(ctx, app, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	})
+}
+
+// Rollback sets an Application's spec back to the revision before its latest one that is
+// still kept, and returns that revision's name. The rollback is a new revision; its workflow
+// runs as for any change.
+func Rollback(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
+	app := &v1beta1.Application{}
+	if err := c.Get(ctx, key, app); err != nil {
+		return "", err
+	}
+	if app.Status.LatestRevision == nil {
+		return "", errors.New("the application has no revision yet")
+	}
+	var revs v1beta1.ApplicationRevisionList
+	if err := c.List(ctx, &revs, client.InNamespace(key.Namespace),
+		client.MatchingLabels{v1beta1.LabelAppName: key.Name, v1beta1.LabelAppNamespace: key.Namespace}); err != nil {
+		return "", err
+	}
+	var prev *v1beta1.ApplicationRevision
+	for i := range revs.Items {
+		r := &revs.Items[i]
+		if r.Spec.Revision < app.Status.LatestRevision.Revision && r.Spec.RevisionHash != app.Status.LatestRevision.RevisionHash &&
+			(prev == nil || r.Spec.Revision > prev.Spec.Revision) {
+			prev = r
+		}
+	}
+	if prev == nil {
+		return "", fmt.Errorf("no earlier revision of %s is kept (the history limit is set by the controller and the garbage-collect policy)", key)
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.Get(ctx, key, app); err != nil {
+			return err
+		}
+		app.Spec = *prev.Spec.Application.DeepCopy()
+		if prev.Spec.PublishVersion != "" {
+			if app.Annotations == nil {
+				app.Annotations = map[string]string{}
+			}
+			app.Annotations[v1beta1.AnnotationPublishVersion] = prev.Spec.PublishVersion
+		}
+		return c.Update(ctx, app)
+	})
+	return prev.Name, err
+}
