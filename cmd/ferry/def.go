@@ -11,6 +11,6 @@ func newDefCmd(s streams) *cobra.Command {
 		Args:  noArgs,
 	}
 	cmd.AddCommand(newDefListCmd(s), newDefShowCmd(s), newDefInitCmd(s), newDefVetCmd(s), newDefRenderCmd(s),
-		newDefTestCmd(s), newDefDocCmd(s), newDefGetCmd(s))
+		newDefTestCmd(s), newDefDocCmd(s), newDefGetCmd(s), newDefApplyCmd(s), newDefDeleteCmd(s))
 	return cmd
 }

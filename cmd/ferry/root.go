@@ -70,7 +70,8 @@ func newRootCmd(s streams) *cobra.Command {
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDryRunCmd(s), newDefCmd(s), newVersionCmd(s))
+	root.AddCommand(newDryRunCmd(s), newDefCmd(s), newVersionCmd(s), newInstallCmd(s), newUninstallCmd(s),
+		newUpCmd(s), newStatusCmd(s), newLsCmd(s), newDeleteCmd(s), newWorkflowCmd(s), newLiveDiffCmd(s))
 	return root
 }
 

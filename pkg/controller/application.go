@@ -31,7 +31,7 @@ type ApplicationReconciler struct {
 	apiReader client.Reader
 	recorder  record.EventRecorder
 	opts      Options
-	defs      *clusterDefinitions
+	defs      *DefinitionSource
 	hub       *dispatch.Hub
 	trackers  *dispatch.Trackers
 	metrics   *metrics
@@ -47,7 +47,7 @@ func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconc
 	c := mgr.GetClient()
 	return &ApplicationReconciler{
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
-		defs:     newClusterDefinitions(c, opts.SystemNamespace),
+		defs:     NewDefinitionSource(c, opts.SystemNamespace),
 		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader()}),
 		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
 		metrics:  newMetrics(c),

@@ -13,10 +13,10 @@ import (
 	"github.com/ferryhq/ferry/pkg/definition"
 )
 
-// clusterDefinitions resolves type names from definition CRs: the Application's namespace
+// DefinitionSource resolves type names from definition CRs: the Application's namespace
 // first, then the system namespace. Converted definitions are kept per object UID and
 // resourceVersion, so an unchanged definition is converted (and its template compiled) once.
-type clusterDefinitions struct {
+type DefinitionSource struct {
 	reader          client.Reader
 	systemNamespace string
 
@@ -24,23 +24,26 @@ type clusterDefinitions struct {
 	cache map[string]*definition.Definition
 }
 
-func newClusterDefinitions(reader client.Reader, systemNamespace string) *clusterDefinitions {
-	return &clusterDefinitions{reader: reader, systemNamespace: systemNamespace, cache: map[string]*definition.Definition{}}
+// NewDefinitionSource reads definitions through reader.
+func NewDefinitionSource(reader client.Reader, systemNamespace string) *DefinitionSource {
+	return &DefinitionSource{reader: reader, systemNamespace: systemNamespace, cache: map[string]*definition.Definition{}}
 }
 
-// forNamespace returns the resolver for Applications in namespace.
-func (c *clusterDefinitions) forNamespace(ctx context.Context, namespace string) *namespaceDefinitions {
-	return &namespaceDefinitions{c: c, ctx: ctx, namespace: namespace}
+// ForNamespace returns the resolver for Applications in namespace; it implements
+// appfile.Definitions.
+func (c *DefinitionSource) ForNamespace(ctx context.Context, namespace string) *NamespaceDefinitions {
+	return &NamespaceDefinitions{c: c, ctx: ctx, namespace: namespace}
 }
 
-type namespaceDefinitions struct {
-	c         *clusterDefinitions
+// NamespaceDefinitions resolves the definitions an Application in one namespace sees.
+type NamespaceDefinitions struct {
+	c         *DefinitionSource
 	ctx       context.Context
 	namespace string
 }
 
 // Get implements appfile.Definitions.
-func (n *namespaceDefinitions) Get(kind definition.Kind, name string) (*definition.Definition, error) {
+func (n *NamespaceDefinitions) Get(kind definition.Kind, name string) (*definition.Definition, error) {
 	namespaces := []string{n.namespace}
 	if n.c.systemNamespace != n.namespace {
 		namespaces = append(namespaces, n.c.systemNamespace)
@@ -64,7 +67,7 @@ func (n *namespaceDefinitions) Get(kind definition.Kind, name string) (*definiti
 }
 
 // List returns every definition of a kind the namespace sees.
-func (n *namespaceDefinitions) List(kind definition.Kind) ([]*definition.Definition, error) {
+func (n *NamespaceDefinitions) List(kind definition.Kind) ([]*definition.Definition, error) {
 	namespaces := []string{n.c.systemNamespace, n.namespace}
 	byName := map[string]*definition.Definition{}
 	for _, ns := range namespaces {
@@ -88,7 +91,7 @@ func (n *namespaceDefinitions) List(kind definition.Kind) ([]*definition.Definit
 	return out, nil
 }
 
-func (n *namespaceDefinitions) names(kind definition.Kind, namespaces []string) ([]string, error) {
+func (n *NamespaceDefinitions) names(kind definition.Kind, namespaces []string) ([]string, error) {
 	var names []string
 	for _, ns := range namespaces {
 		objs, err := listDefinitions(n.ctx, n.c.reader, kind, ns)
@@ -103,7 +106,7 @@ func (n *namespaceDefinitions) names(kind definition.Kind, namespaces []string) 
 	return names, nil
 }
 
-func (c *clusterDefinitions) convert(kind definition.Kind, obj client.Object) (*definition.Definition, error) {
+func (c *DefinitionSource) convert(kind definition.Kind, obj client.Object) (*definition.Definition, error) {
 	key := string(obj.GetUID()) + "@" + obj.GetResourceVersion()
 	c.mu.Lock()
 	d, ok := c.cache[key]

@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -12,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -81,6 +84,17 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("the cache is not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
 	}
 	r := NewApplicationReconciler(mgr, o.Reconciler)
 	if err := r.SetupWithManager(mgr); err != nil {

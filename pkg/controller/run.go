@@ -21,7 +21,7 @@ type appRun struct {
 	app  *v1beta1.Application // working copy; its status is what gets written
 	orig *v1beta1.Application
 	ref  dispatch.AppRef
-	defs *namespaceDefinitions
+	defs *NamespaceDefinitions
 	now  time.Time
 
 	// source is the Application as the revision sees it: the app, or its pinned revision's spec.
@@ -47,7 +47,7 @@ type appRun struct {
 func newAppRun(ctx context.Context, r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 	return &appRun{
 		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
-		defs: r.defs.forNamespace(ctx, app.Namespace), now: r.opts.Now(), source: app,
+		defs: r.defs.ForNamespace(ctx, app.Namespace), now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
 		health: map[string]v1beta1.ApplicationComponentStatus{},
 	}

@@ -174,3 +174,15 @@ func LoadKubeconfig(path string) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// WriteKubeconfig writes a kubeconfig for cfg (token or client-certificate auth), e.g. for
+// running the ferry CLI against envtest.
+func WriteKubeconfig(path string, cfg *rest.Config) error {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData,
+		InsecureSkipTLSVerify: len(cfg.CAData) == 0}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken, ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	return clientcmd.WriteToFile(*kc, path)
+}

@@ -1,0 +1,70 @@
+// Command ferry-controller is Ferry's hub controller: it delivers Applications.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ferryhq/ferry/pkg/controller"
+)
+
+func main() {
+	var (
+		o          controller.ManagerOptions
+		kubeconfig string
+		kubeCtx    string
+		hosts      string
+	)
+	fs := flag.NewFlagSet("ferry-controller", flag.ExitOnError)
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config or $KUBECONFIG when empty")
+	fs.StringVar(&kubeCtx, "context", "", "kubeconfig context to use")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 turns it off)")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 turns them off)")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so only one replica reconciles")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (the pod's when empty)")
+	var qps float64
+	fs.Float64Var(&qps, "kube-api-qps", 100, "client requests per second to the API server")
+	fs.IntVar(&o.Burst, "kube-api-burst", 200, "client request burst")
+	fs.IntVar(&o.Reconciler.Concurrency, "concurrency", 4, "Applications reconciled at once")
+	fs.DurationVar(&o.Reconciler.ResyncInterval, "resync-interval", 5*time.Minute, "how often settled Applications are checked for drift")
+	fs.IntVar(&o.Reconciler.RevisionHistoryLimit, "revision-history-limit", 2, "ApplicationRevisions kept per Application")
+	fs.StringVar(&o.Reconciler.SystemNamespace, "system-namespace", "ferry-system", "namespace of the definitions every namespace sees")
+	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix) workflow steps may send HTTP requests to")
+	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	_ = fs.Parse(os.Args[1:])
+	o.QPS = float32(qps)
+	if hosts != "" {
+		o.Reconciler.HTTP.AllowedHosts = strings.Split(hosts, ",")
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(kubeconfig, kubeCtx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "ferry-controller:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig, kubeCtx string, o controller.ManagerOptions) error {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeCtx}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	mgr, _, err := controller.NewManager(cfg, o)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.Info("starting", "host", cfg.Host, "concurrency", o.Reconciler.Concurrency)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

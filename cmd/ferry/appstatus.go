@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+)
+
+// progressLines describes where an Application is: its workflow steps and component health.
+func progressLines(app *v1beta1.Application) []string {
+	var lines []string
+	if c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionRendered); c != nil && c.Status == "False" {
+		lines = append(lines, "render failed: "+c.Message)
+	}
+	if ws := app.Status.Workflow; ws != nil {
+		for _, s := range ws.Steps {
+			lines = append(lines, stepLine("step", s.StepStatus))
+			for _, sub := range s.SubStepsStatus {
+				lines = append(lines, stepLine("  step", sub))
+			}
+		}
+	}
+	for _, s := range app.Status.Services {
+		health := "healthy"
+		if !s.Healthy {
+			health = "not healthy"
+		}
+		line := fmt.Sprintf("component %s on %s/%s: %s", s.Name, s.Cluster, s.Namespace, health)
+		if s.Message != "" {
+			line += " (" + s.Message + ")"
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func stepLine(prefix string, s v1beta1.StepStatus) string {
+	line := fmt.Sprintf("%s %s (%s): %s", prefix, s.Name, s.Type, orNone(s.Phase, "pending"))
+	if s.Message != "" {
+		line += ": " + s.Message
+	}
+	return line
+}
+
+func orNone(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// settled reports whether an Application reached an end `ferry up --wait` stops at, and the
+// error when that end is a failure.
+func settled(app *v1beta1.Application) (bool, error) {
+	if app.Status.ObservedGeneration < app.Generation {
+		return false, nil
+	}
+	if c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionRendered); c != nil && c.Status == "False" && c.ObservedGeneration >= app.Generation {
+		return true, errors.New(c.Message)
+	}
+	ws := app.Status.Workflow
+	if ws == nil || app.Status.LatestRevision == nil || ws.AppRevision != app.Status.LatestRevision.Name {
+		return false, nil
+	}
+	switch app.Status.Phase {
+	case v1beta1.ApplicationRunning, v1beta1.ApplicationWorkflowSuspending:
+		return true, nil
+	case v1beta1.ApplicationWorkflowFailed, v1beta1.ApplicationWorkflowTerminated:
+		var failed []string
+		for _, s := range ws.Steps {
+			if s.Phase == "failed" {
+				failed = append(failed, fmt.Sprintf("step %s: %s", s.Name, s.Message))
+			}
+		}
+		return true, fmt.Errorf("the workflow %s: %s", strings.TrimPrefix(string(app.Status.Phase), "workflow"), strings.Join(failed, "; "))
+	}
+	return false, nil
+}
