@@ -4,7 +4,7 @@ package config
 
 import "embed"
 
-// FS holds crd/*.yaml and controller/*.yaml.
+// FS holds crd/*.yaml, controller/*.yaml and webhook/*.yaml.
 //
-//go:embed crd/*.yaml controller/*.yaml
+//go:embed crd/*.yaml controller/*.yaml webhook/*.yaml
 var FS embed.FS

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ferryhq/ferry/pkg/controller"
@@ -38,6 +39,8 @@ func main() {
 	fs.StringVar(&o.Reconciler.SystemNamespace, "system-namespace", "ferry-system", "namespace of the definitions every namespace sees")
 	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix) workflow steps may send HTTP requests to")
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
+	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
+	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's self-generated serving certificate")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
@@ -61,10 +64,31 @@ func run(kubeconfig, kubeCtx string, o controller.ManagerOptions) error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if o.Webhook.Port != 0 {
+		if o.Webhook.CertDir == "" {
+			return fmt.Errorf("--webhook-port needs --webhook-cert-dir")
+		}
+		scheme, err := controller.NewScheme()
+		if err != nil {
+			return err
+		}
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		ns := o.Reconciler.SystemNamespace
+		if ns == "" {
+			ns = "ferry-system"
+		}
+		if err := controller.EnsureWebhookCert(ctx, c, o.Webhook.CertDir, "ferry-webhook", ns); err != nil {
+			return fmt.Errorf("webhook certificate: %w", err)
+		}
+	}
 	mgr, _, err := controller.NewManager(cfg, o)
 	if err != nil {
 		return err
 	}
 	ctrl.Log.Info("starting", "host", cfg.Host, "concurrency", o.Reconciler.Concurrency)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -33,6 +34,16 @@ type ManagerOptions struct {
 	// QPS and Burst bound the client's request rate to the API server.
 	QPS   float32
 	Burst int
+	// Webhook serves the validating admission webhook when its Port is set.
+	Webhook WebhookOptions
+}
+
+// WebhookOptions configure the admission webhook server.
+type WebhookOptions struct {
+	Host string
+	Port int
+	// CertDir holds tls.crt and tls.key.
+	CertDir string
 }
 
 // NewScheme returns a scheme with the Kubernetes and Ferry types.
@@ -81,6 +92,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 			},
 		},
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		WebhookServer: webhook.NewServer(webhook.Options{Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir}),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create manager: %w", err)
@@ -99,6 +111,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	r := NewApplicationReconciler(mgr, o.Reconciler)
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, nil, err
+	}
+	if o.Webhook.Port != 0 {
+		if err := setupWebhook(mgr, r); err != nil {
+			return nil, nil, fmt.Errorf("set up the admission webhook: %w", err)
+		}
 	}
 	return mgr, r, nil
 }

@@ -83,6 +83,18 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			}
 		}
 		out = append(out, ctl...)
+		hooks, err := readDir("webhook")
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hooks {
+			webhooks, _, _ := unstructured.NestedSlice(h.Object, "webhooks")
+			for _, w := range webhooks {
+				_ = unstructured.SetNestedField(w.(map[string]any), o.Namespace, "clientConfig", "service", "namespace")
+			}
+			_ = unstructured.SetNestedSlice(h.Object, webhooks, "webhooks")
+		}
+		out = append(out, hooks...)
 	}
 	return out, nil
 }

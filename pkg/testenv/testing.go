@@ -38,6 +38,20 @@ func RequireBinaries(t testing.TB) *Binaries {
 // Ferry's CRDs from config/crd installed, and stops it when the test ends.
 func StartEnvtest(t testing.TB) *rest.Config {
 	t.Helper()
+	cfg, _ := startEnvtest(t, false)
+	return cfg
+}
+
+// StartEnvtestWithWebhooks is StartEnvtest with the webhook configurations of config/webhook
+// installed, pointing at a local server with generated certificates: serve the webhooks on the
+// returned host, port and certificate directory.
+func StartEnvtestWithWebhooks(t testing.TB) (*rest.Config, *envtest.WebhookInstallOptions) {
+	t.Helper()
+	return startEnvtest(t, true)
+}
+
+func startEnvtest(t testing.TB, webhooks bool) (*rest.Config, *envtest.WebhookInstallOptions) {
+	t.Helper()
 	bins := RequireBinaries(t)
 	root, err := FindRepoRoot()
 	if err != nil {
@@ -48,6 +62,9 @@ func StartEnvtest(t testing.TB) *rest.Config {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},
 		ErrorIfCRDPathMissing: true,
 	}
+	if webhooks {
+		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}, LocalServingHost: "127.0.0.1"}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start envtest: %v", err)
@@ -57,7 +74,7 @@ func StartEnvtest(t testing.TB) *rest.Config {
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	return cfg
+	return cfg, &env.WebhookInstallOptions
 }
 
 // StartForTest starts an environment for a test and stops it when the test ends, also when it
