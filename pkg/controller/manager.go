@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 )
@@ -91,7 +91,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 				&v1beta1.PolicyDefinition{}: all, &v1beta1.WorkflowStepDefinition{}: all,
 			},
 		},
-		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Client:        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		WebhookServer: webhook.NewServer(webhook.Options{Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir}),
 	})
 	if err != nil {
