@@ -1,0 +1,325 @@
+// Command load measures the hub controller against a real kube-apiserver and etcd (the test
+// control plane): it creates N Applications (webservice with a Service and an Ingress, a worker,
+// and a ConfigMap: 5 objects each), plays the Deployment controller, and reports how long until
+// all are running, the controller's CPU-seconds and peak RSS, API requests per app, and the
+// controller's CPU while every app is running and settled.
+//
+//	go run ./hack/load --apps 1000
+//	go run ./hack/load --apps 5000 --steady 2m
+//
+// The controller runs as its own process (built from ./cmd/ferry-controller) so that its CPU
+// and memory are its own. Figures go to stdout; nothing is asserted: this is a measurement.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/testenv"
+)
+
+type options struct {
+	apps        int
+	concurrency int
+	steady      time.Duration
+	resync      time.Duration
+	timeout     time.Duration
+}
+
+func main() {
+	o := options{}
+	flag.IntVar(&o.apps, "apps", 1000, "Applications to create")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "the controller's --concurrency")
+	flag.DurationVar(&o.steady, "steady", time.Minute, "how long to measure the controller once every app runs")
+	flag.DurationVar(&o.resync, "resync", 5*time.Minute, "the controller's --resync-interval")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	root, err := testenv.FindRepoRoot()
+	if err != nil {
+		return err
+	}
+	bins, err := testenv.EnsureBinaries(ctx, testenv.BuildOptions{Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	work := filepath.Join(root, ".cache", "load")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	ctlBin := filepath.Join(work, "ferry-controller")
+	build := exec.CommandContext(ctx, "go", "build", "-o", ctlBin, "./cmd/ferry-controller")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build the controller: %w", err)
+	}
+
+	env := &envtest.Environment{BinaryAssetsDirectory: bins.Dir, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")}}
+	env.ControlPlane.GetAPIServer().Configure().Set("max-requests-inflight", "1000").Set("max-mutating-requests-inflight", "500")
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start the API server: %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+	cfg.QPS, cfg.Burst = 2000, 4000
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	objs, err := install.Objects(install.Options{})
+	if err != nil {
+		return err
+	}
+	if err := install.Apply(ctx, c, objs); err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(work, "kubeconfig")
+	if err := testenv.WriteKubeconfig(kubeconfig, cfg); err != nil {
+		return err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	ctl := exec.Command(ctlBin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
+		"--concurrency", strconv.Itoa(o.concurrency), "--resync-interval", o.resync.String())
+	logFile, err := os.Create(filepath.Join(work, "controller.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	ctl.Stdout, ctl.Stderr = logFile, logFile
+	ctl.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := ctl.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _ = ctl.Wait() }()
+	pid := ctl.Process.Pid
+
+	go playDeploymentController(ctx, c)
+	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, resync %s\n", o.apps, o.concurrency, o.resync)
+	start := time.Now()
+	if err := createApps(ctx, c, o.apps); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	fmt.Printf("created %d apps in %s\n", o.apps, created.Round(time.Millisecond))
+	for {
+		running, err := countRunning(ctx, c)
+		if err != nil {
+			return err
+		}
+		if running == o.apps {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d apps running after %s", running, o.apps, time.Since(start))
+		case <-time.After(time.Second):
+		}
+	}
+	converged := time.Since(start)
+	cpu, rss, err := procStats(pid)
+	if err != nil {
+		return err
+	}
+	requests, err := scrape(metricsAddr, "rest_client_requests_total")
+	if err != nil {
+		return err
+	}
+	reconciles, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	fmt.Printf("all running after %s (%.1f apps/s)\n", converged.Round(time.Millisecond), float64(o.apps)/converged.Seconds())
+	fmt.Printf("controller until then: %.1f CPU-seconds, peak RSS %d MiB, %.1f API requests per app, %.1f reconciles per app\n",
+		cpu, rss/1024, requests/float64(o.apps), reconciles/float64(o.apps))
+
+	time.Sleep(5 * time.Second) // the last status writes settle
+	cpu0, _, _ := procStats(pid)
+	req0, _ := scrape(metricsAddr, "rest_client_requests_total")
+	rec0, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	time.Sleep(o.steady)
+	cpu1, rss1, _ := procStats(pid)
+	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
+	rec1, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	fmt.Printf("steady state over %s: %.2f%% of a core, %.1f API requests/s, %.1f reconciles/s, RSS peak %d MiB\n",
+		o.steady, 100*(cpu1-cpu0)/o.steady.Seconds(), (req1-req0)/o.steady.Seconds(), (rec1-rec0)/o.steady.Seconds(), rss1/1024)
+	return nil
+}
+
+func appFor(i int) *v1beta1.Application {
+	raw := func(s string) *runtime.RawExtension { return &runtime.RawExtension{Raw: []byte(s)} }
+	name := fmt.Sprintf("load-%05d", i)
+	return &v1beta1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{
+			{Name: name + "-web", Type: "webservice", Properties: raw(`{"image":"nginx:1.27","ports":[{"port":80}]}`),
+				Traits: []v1beta1.ApplicationTrait{{Type: "gateway", Properties: raw(`{"domain":"` + name + `.example.com","http":{"/":80}}`)}}},
+			{Name: name + "-worker", Type: "worker", Properties: raw(`{"image":"busybox:1.36","cmd":["sleep","1d"]}`)},
+			{Name: name + "-config", Type: "k8s-objects", Properties: raw(`{"objects":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `-config"},"data":{"mode":"load"}}]}`)},
+		}},
+	}
+}
+
+func createApps(ctx context.Context, c client.Client, n int) error {
+	work := make(chan int)
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := c.Create(ctx, appFor(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case work <- i:
+		case err := <-errs:
+			close(work)
+			return err
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func countRunning(ctx context.Context, c client.Client) (int, error) {
+	var list v1beta1.ApplicationList
+	if err := c.List(ctx, &list); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range list.Items {
+		if a.Status.Phase == v1beta1.ApplicationRunning {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// playDeploymentController reports every Deployment ready, as kubelets would.
+func playDeploymentController(ctx context.Context, c client.Client) {
+	for ctx.Err() == nil {
+		var list appsv1.DeploymentList
+		if err := c.List(ctx, &list); err == nil {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 16)
+			for i := range list.Items {
+				d := &list.Items[i]
+				if d.Status.ObservedGeneration == d.Generation {
+					continue
+				}
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					r := int32(1)
+					if d.Spec.Replicas != nil {
+						r = *d.Spec.Replicas
+					}
+					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
+					_ = c.Status().Update(ctx, d)
+				}()
+			}
+			wg.Wait()
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// procStats returns a process's CPU-seconds (user+system) and peak RSS in KiB.
+func procStats(pid int) (float64, int, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	status, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer status.Close()
+	hwm := 0
+	sc := bufio.NewScanner(status)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "VmHWM:") {
+			hwm, _ = strconv.Atoi(strings.Fields(sc.Text())[1])
+		}
+	}
+	return (utime + stime) / 100, hwm, nil
+}
+
+// scrape sums a counter over its labels from the controller's metrics endpoint.
+func scrape(addr, name string) (float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		sum += v
+	}
+	return sum, sc.Err()
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
