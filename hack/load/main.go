@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,7 +64,9 @@ func main() {
 }
 
 func run(o options) error {
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, o.timeout)
 	defer cancel()
 	root, err := testenv.FindRepoRoot()
 	if err != nil {
@@ -84,7 +88,8 @@ func run(o options) error {
 	}
 
 	env := &envtest.Environment{BinaryAssetsDirectory: bins.Dir, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")}}
-	env.ControlPlane.GetAPIServer().Configure().Set("max-requests-inflight", "1000").Set("max-mutating-requests-inflight", "500")
+	env.ControlPlane.GetAPIServer().Configure().Set("max-requests-inflight", "1000").Set("max-mutating-requests-inflight", "500").
+		Set("service-cluster-ip-range", "10.0.0.0/16")
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start the API server: %w", err)
@@ -130,6 +135,7 @@ func run(o options) error {
 	pid := ctl.Process.Pid
 
 	go playDeploymentController(ctx, c)
+	go playIngressController(ctx, c)
 	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, resync %s\n", o.apps, o.concurrency, o.resync)
 	start := time.Now()
 	if err := createApps(ctx, c, o.apps); err != nil {
@@ -265,6 +271,23 @@ func playDeploymentController(ctx context.Context, c client.Client) {
 				}()
 			}
 			wg.Wait()
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// playIngressController gives every Ingress an address, as an ingress controller would.
+func playIngressController(ctx context.Context, c client.Client) {
+	for ctx.Err() == nil {
+		var list networkingv1.IngressList
+		if err := c.List(ctx, &list); err == nil {
+			for i := range list.Items {
+				ing := &list.Items[i]
+				if len(ing.Status.LoadBalancer.Ingress) == 0 {
+					ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: "192.0.2.10"}}
+					_ = c.Status().Update(ctx, ing)
+				}
+			}
 		}
 		time.Sleep(time.Second)
 	}

@@ -9,15 +9,21 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/dispatch"
@@ -35,6 +41,12 @@ type ApplicationReconciler struct {
 	hub       *dispatch.Hub
 	trackers  *dispatch.Trackers
 	metrics   *metrics
+
+	// ctrl and cache let the reconciler watch the kinds apps deploy, once it has applied one:
+	// a change to an owned object (its status, a hand edit, a deletion) brings its app back.
+	ctrl    controller.Controller
+	cache   cache.Cache
+	watched sync.Map
 
 	// ownWrites holds the resourceVersion of the status this reconciler last wrote per app, so
 	// the watch event of its own write does not trigger another reconcile.
@@ -57,13 +69,43 @@ func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconc
 // SetupWithManager registers the reconciler.
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.metrics.register()
-	return ctrl.NewControllerManagedBy(mgr).
+	r.cache = mgr.GetCache()
+	var err error
+	r.ctrl, err = ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers})).
 		// A process may run several managers one after another (tests, restarts): the name
 		// check is only about metric names, which the managers share on purpose.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true)}).
 		Named("application").
-		Complete(r)
+		Build(r)
+	return err
+}
+
+// watch starts watching a kind apps deploy, the first time one is applied. The cache only holds
+// objects with the app labels, and each event is mapped to the app they name.
+func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersionKind) {
+	if r.ctrl == nil {
+		return
+	}
+	if _, loaded := r.watched.LoadOrStore(gvk, true); loaded {
+		return
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := r.ctrl.Watch(source.Kind[client.Object](r.cache, u, handler.EnqueueRequestsFromMapFunc(appOfObject))); err != nil {
+		r.watched.Delete(gvk)
+		ctrl.LoggerFrom(ctx).Error(err, "watch deployed kind", "kind", gvk.String())
+	}
+}
+
+// appOfObject maps a deployed object to the Application its labels name.
+func appOfObject(_ context.Context, obj client.Object) []reconcile.Request {
+	labels := obj.GetLabels()
+	name, ns := labels[v1beta1.LabelAppName], labels[v1beta1.LabelAppNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
 }
 
 // changedByOthers drops the update event of the reconciler's own status write.

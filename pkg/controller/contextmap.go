@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/cue"
 )
 
 // Keys of the workflow context ConfigMap.
@@ -38,6 +40,11 @@ type workflowContext struct {
 	ledger  map[string]string
 }
 
+// emptyWorkflowContext is the context of a workflow that keeps nothing in it.
+func emptyWorkflowContext() *workflowContext {
+	return &workflowContext{Outputs: map[string]any{}, ledger: map[string]string{}}
+}
+
 // loadWorkflowContext reads the ConfigMap of app; entries of another run (a restart or a new
 // revision) are dropped.
 func loadWorkflowContext(ctx context.Context, c client.Client, reader client.Reader, app *v1beta1.Application, run string) (*workflowContext, error) {
@@ -61,8 +68,14 @@ func loadWorkflowContext(ctx context.Context, c client.Client, reader client.Rea
 		return wc, nil
 	}
 	if s := cm.Data[contextKeyOutputs]; s != "" {
-		if err := json.Unmarshal([]byte(s), &wc.Outputs); err != nil {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var outputs map[string]any
+		if err := dec.Decode(&outputs); err != nil {
 			return nil, fmt.Errorf("workflow context %s: outputs: %w", cm.Name, err)
+		}
+		for k, v := range outputs {
+			wc.Outputs[k] = cue.NormalizeJSON(v)
 		}
 	}
 	if s := cm.Data[contextKeyLedger]; s != "" {

@@ -70,6 +70,7 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 	var conflicts []string
 	var errs []error
 	for _, d := range desired {
+		r.watch(ctx, d.obj.GroupVersionKind())
 		res, err := r.hub.Apply(ctx, run.ref, d.obj, d.policy)
 		switch {
 		case dispatch.IsConflict(err):

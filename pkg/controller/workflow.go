@@ -35,16 +35,18 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 		run.app.Status.Workflow = workflowStatus(st, run.revName, spec.Mode)
 		return nil
 	}
-	wc, err := loadWorkflowContext(ctx, r.client, r.apiReader, run.app, fmt.Sprintf("%s/%d", run.revName, st.Run))
-	if err != nil {
-		return err
+	wc := emptyWorkflowContext()
+	if needsContext(spec.Steps) {
+		if wc, err = loadWorkflowContext(ctx, r.client, r.apiReader, run.app, fmt.Sprintf("%s/%d", run.revName, st.Run)); err != nil {
+			return err
+		}
 	}
 	st.Outputs = wc.Outputs
 	executors, err := r.executors(run, spec, wc)
 	if err != nil {
 		return err
 	}
-	env := workflow.Env{Now: r.opts.Now, Executors: executors, Evaluator: r.opts.Engine, Options: r.opts.Workflow,
+	env := workflow.Env{Now: r.opts.Now, Executors: executors, Evaluator: r.opts.Engine, Options: r.opts.Workflow, Wake: true,
 		Context: map[string]any{"appName": run.app.Name, "namespace": run.app.Namespace,
 			"appRevision": run.revName, "appRevisionNum": run.revNum}}
 	before := st
@@ -63,9 +65,25 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 		run.condition(v1beta1.ConditionWorkflowFinished, finished, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
 		r.event(run, eventType(finished), "Workflow", fmt.Sprintf("workflow of %s %s", run.revName, next.Phase))
 	} else {
-		run.condition(v1beta1.ConditionWorkflowFinished, false, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
+		run.condition(v1beta1.ConditionWorkflowFinished, false, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)),
+			orDefault(next.Message, "the workflow is "+string(next.Phase)))
 	}
 	return nil
+}
+
+// needsContext reports whether any step keeps something in the context ConfigMap: outputs,
+// inputs, or a step type defined in CUE (whose sends the ledger guards). Workflows of deploy
+// and suspend steps only, like the default one, need no ConfigMap and no read of it.
+func needsContext(steps []workflow.Step) bool {
+	for _, s := range steps {
+		switch {
+		case len(s.Inputs) > 0 || len(s.Outputs) > 0 || needsContext(s.SubSteps):
+			return true
+		case s.Type != workflow.TypeDeploy && s.Type != workflow.TypeSuspend && s.Type != workflow.TypeStepGroup:
+			return true
+		}
+	}
+	return false
 }
 
 func eventType(ok bool) string {

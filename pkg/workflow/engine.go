@@ -86,6 +86,10 @@ type Env struct {
 	// Context is `context` in expressions and StepInput.
 	Context map[string]any
 	Options Options
+	// Wake checks steps that wait for a condition now, before their next check: the caller
+	// knows something they wait for may have changed (e.g. a watched object). Retries keep
+	// their backoff.
+	Wake bool
 }
 
 // Run does one tick: it runs what can run now and returns the new state and how long until

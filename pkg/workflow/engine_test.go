@@ -276,3 +276,31 @@ func TestFinishedWorkflowTickIsANoOp(t *testing.T) {
 	require.Equal(t, before, h.state)
 	require.Equal(t, 1, h.world.calls["a"])
 }
+
+// TestWakeChecksWaitingStepsEarly: a caller that knows something changed (a watched object)
+// gets waiting steps checked at once; retry backoff is kept.
+func TestWakeChecksWaitingStepsEarly(t *testing.T) {
+	h := newHarness(t, &Spec{Steps: steps(Step{Name: "rollout", Type: "wait", Properties: map[string]any{"n": int64(3)}})})
+	h.tick()
+	h.tick() // same instant: the wait's next check is in the future, nothing runs
+	require.Equal(t, 1, h.world.calls["rollout"])
+	env := h.env()
+	env.Wake = true
+	for i := 0; i < 2; i++ {
+		next, _, err := Run(context.Background(), h.spec, h.state, env)
+		require.NoError(t, err)
+		h.state = next
+	}
+	require.Equal(t, 3, h.world.calls["rollout"], "woken twice without the clock moving")
+	require.Equal(t, PhaseSucceeded, h.state.Phase)
+
+	h = newHarness(t, &Spec{Steps: steps(Step{Name: "push", Type: "flaky", Retries: Retries{Limit: 3, Backoff: time.Minute}})})
+	h.world.failures["push"] = 1
+	h.tick()
+	env = h.env()
+	env.Wake = true
+	next, _, err := Run(context.Background(), h.spec, h.state, env)
+	require.NoError(t, err)
+	require.Equal(t, 1, h.world.calls["push"], "a retry waits for its backoff even when woken")
+	require.Equal(t, ReasonRetrying, next.Step("push").Reason)
+}
