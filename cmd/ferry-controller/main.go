@@ -41,6 +41,7 @@ func main() {
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's self-generated serving certificate")
+	fs.BoolVar(&o.Pprof, "enable-pprof", false, "serve /debug/pprof/ on the metrics address")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])

@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ type options struct {
 	steady      time.Duration
 	resync      time.Duration
 	timeout     time.Duration
+	qps         int
 }
 
 func main() {
@@ -56,6 +58,7 @@ func main() {
 	flag.DurationVar(&o.steady, "steady", time.Minute, "how long to measure the controller once every app runs")
 	flag.DurationVar(&o.resync, "resync", 5*time.Minute, "the controller's --resync-interval")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.IntVar(&o.qps, "qps", 100, "the controller's --kube-api-qps (burst is twice that)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -119,8 +122,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	ctl := exec.Command(ctlBin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
-		"--concurrency", strconv.Itoa(o.concurrency), "--resync-interval", o.resync.String())
+	ctl := exec.Command(ctlBin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--enable-pprof",
+		"--concurrency", strconv.Itoa(o.concurrency), "--resync-interval", o.resync.String(),
+		"--kube-api-qps", strconv.Itoa(o.qps), "--kube-api-burst", strconv.Itoa(2*o.qps))
 	logFile, err := os.Create(filepath.Join(work, "controller.log"))
 	if err != nil {
 		return err
@@ -136,7 +140,7 @@ func run(o options) error {
 
 	go playDeploymentController(ctx, c)
 	go playIngressController(ctx, c)
-	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, resync %s\n", o.apps, o.concurrency, o.resync)
+	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s\n", o.apps, o.concurrency, o.qps, o.resync)
 	start := time.Now()
 	if err := createApps(ctx, c, o.apps); err != nil {
 		return err
@@ -171,11 +175,18 @@ func run(o options) error {
 	fmt.Printf("controller until then: %.1f CPU-seconds, peak RSS %d MiB, %.1f API requests per app, %.1f reconciles per app\n",
 		cpu, rss/1024, requests/float64(o.apps), reconciles/float64(o.apps))
 
+	if err := saveHeap(metricsAddr, filepath.Join(work, "heap.pprof")); err != nil {
+		return err
+	}
 	time.Sleep(5 * time.Second) // the last status writes settle
 	cpu0, _, _ := procStats(pid)
 	req0, _ := scrape(metricsAddr, "rest_client_requests_total")
 	rec0, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
-	time.Sleep(o.steady)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(o.steady):
+	}
 	cpu1, rss1, _ := procStats(pid)
 	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
 	rec1, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
@@ -336,6 +347,22 @@ func scrape(addr, name string) (float64, error) {
 		sum += v
 	}
 	return sum, sc.Err()
+}
+
+// saveHeap writes the controller's heap profile (go tool pprof it).
+func saveHeap(addr, file string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 func freeAddr() (string, error) {

@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -60,7 +59,7 @@ func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconc
 	return &ApplicationReconciler{
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
 		defs:     NewDefinitionSource(c, opts.SystemNamespace),
-		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader()}),
+		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}),
 		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
 		metrics:  newMetrics(c),
 	}
@@ -90,9 +89,7 @@ func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersi
 	if _, loaded := r.watched.LoadOrStore(gvk, true); loaded {
 		return
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	if err := r.ctrl.Watch(source.Kind[client.Object](r.cache, u, handler.EnqueueRequestsFromMapFunc(appOfObject))); err != nil {
+	if err := r.ctrl.Watch(source.Kind[client.Object](r.cache, r.hub.NewObject(gvk), handler.EnqueueRequestsFromMapFunc(appOfObject))); err != nil {
 		r.watched.Delete(gvk)
 		ctrl.LoggerFrom(ctx).Error(err, "watch deployed kind", "kind", gvk.String())
 	}
@@ -152,6 +149,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	run := newAppRun(ctx, r, app)
 	defer func() {
+		phase := run.app.Status.Phase
 		if patchErr := r.patchStatus(ctx, run); patchErr != nil {
 			if apierrors.IsConflict(patchErr) {
 				res, err = ctrl.Result{Requeue: true}, nil
@@ -159,7 +157,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 				err = errors.Join(err, patchErr)
 			}
 		}
-		r.metrics.observe(app.Status.Phase, start, r.opts.Now(), err)
+		r.metrics.observe(phase, start, r.opts.Now(), err)
 	}()
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, run)

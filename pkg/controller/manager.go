@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -36,6 +37,8 @@ type ManagerOptions struct {
 	Burst int
 	// Webhook serves the validating admission webhook when its Port is set.
 	Webhook WebhookOptions
+	// Pprof serves Go's /debug/pprof/ handlers next to the metrics.
+	Pprof bool
 }
 
 // WebhookOptions configure the admission webhook server.
@@ -77,13 +80,15 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	all := cache.ByObject{Label: labels.Everything()}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0")},
+		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0"), ExtraHandlers: pprofHandlers(o.Pprof)},
 		HealthProbeBindAddress:  orDefault(o.ProbeAddr, "0"),
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "ferry-controller.core.oam.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		GracefulShutdownTimeout: ptrDuration(10 * time.Second),
 		Cache: cache.Options{
+			// managedFields are often a third of an object and nothing here reads them.
+			DefaultTransform:     cache.TransformStripManagedFields(),
 			DefaultLabelSelector: labels.NewSelector().Add(*owned),
 			ByObject: map[client.Object]cache.ByObject{
 				&v1beta1.Application{}: all, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
@@ -118,6 +123,17 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		}
 	}
 	return mgr, r, nil
+}
+
+func pprofHandlers(on bool) map[string]http.Handler {
+	if !on {
+		return nil
+	}
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/heap":    pprof.Handler("heap"),
+	}
 }
 
 func ptrDuration(d time.Duration) *time.Duration { return &d }

@@ -167,6 +167,9 @@ func (r *ApplicationReconciler) pruneRevisions(ctx context.Context, run *appRun)
 	if l := run.plan.Policies.RevisionLimit; l != nil {
 		limit = max(*l, 1)
 	}
+	if run.revNum <= int64(limit) {
+		return nil // revisions are numbered from 1: there cannot be more than the limit yet
+	}
 	revs, err := r.listRevisions(ctx, r.apiReader, run.app)
 	if err != nil {
 		return err

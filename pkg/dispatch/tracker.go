@@ -63,20 +63,26 @@ func TrackerName(app AppRef, revision int64) string {
 // nothing is read from the API or written.
 func (t *Trackers) Record(ctx context.Context, app AppRef, revision int64, resources []v1beta1.ManagedResource) error {
 	cached := &v1beta1.ResourceTracker{}
-	if t.Reader != nil && t.Client.Get(ctx, client.ObjectKey{Name: TrackerName(app, revision)}, cached) == nil && recordsAll(cached, resources) {
-		return nil
+	if t.Reader != nil {
+		err := t.Client.Get(ctx, client.ObjectKey{Name: TrackerName(app, revision)}, cached)
+		switch {
+		case err == nil && recordsAll(cached, resources):
+			return nil
+		case apierrors.IsNotFound(err):
+			// Most likely a new revision: create at once; if the cache was behind, the
+			// create fails and the loop below reads and appends.
+			err := t.Client.Create(ctx, newTracker(app, revision, resources))
+			if !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+		}
 	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		rt := &v1beta1.ResourceTracker{}
 		err := t.reader().Get(ctx, client.ObjectKey{Name: TrackerName(app, revision)}, rt)
 		switch {
 		case apierrors.IsNotFound(err):
-			rt = &v1beta1.ResourceTracker{
-				ObjectMeta: metav1.ObjectMeta{Name: TrackerName(app, revision), Labels: map[string]string{
-					v1beta1.LabelAppName: app.Name, v1beta1.LabelAppNamespace: app.Namespace,
-					LabelAppRevisionNumber: strconv.FormatInt(revision, 10)}},
-				Spec: v1beta1.ResourceTrackerSpec{ApplicationRevision: revision, ManagedResources: resources},
-			}
+			rt = newTracker(app, revision, resources)
 			err := t.Client.Create(ctx, rt)
 			if apierrors.IsAlreadyExists(err) {
 				return apierrors.NewConflict(v1beta1.GroupVersion.WithResource("resourcetrackers").GroupResource(), rt.Name, err)
@@ -102,6 +108,15 @@ func (t *Trackers) Record(ctx context.Context, app AppRef, revision int64, resou
 		}
 		return t.Client.Update(ctx, rt)
 	})
+}
+
+func newTracker(app AppRef, revision int64, resources []v1beta1.ManagedResource) *v1beta1.ResourceTracker {
+	return &v1beta1.ResourceTracker{
+		ObjectMeta: metav1.ObjectMeta{Name: TrackerName(app, revision), Labels: map[string]string{
+			v1beta1.LabelAppName: app.Name, v1beta1.LabelAppNamespace: app.Namespace,
+			LabelAppRevisionNumber: strconv.FormatInt(revision, 10)}},
+		Spec: v1beta1.ResourceTrackerSpec{ApplicationRevision: revision, ManagedResources: append([]v1beta1.ManagedResource(nil), resources...)},
+	}
 }
 
 func recordsAll(rt *v1beta1.ResourceTracker, resources []v1beta1.ManagedResource) bool {
