@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/pkg/appfile"
@@ -44,8 +46,16 @@ func readAppfiles(s streams, files []string, namespace string) ([]*appfile.Appfi
 // sent.
 func planOnCluster(ctx context.Context, c client.Client, af *appfile.Appfile) (*appfile.Plan, error) {
 	defs := controller.NewDefinitionSource(c, install.DefaultNamespace).ForNamespace(ctx, af.App.Namespace)
+	var list clusterv1.ManagedClusterList
+	if err := c.List(ctx, &list); err != nil && !meta.IsNoMatchError(err) {
+		return nil, fmt.Errorf("list managed clusters: %w", err)
+	}
+	var clusters []appfile.Cluster
+	for _, mc := range list.Items {
+		clusters = append(clusters, appfile.Cluster{Name: mc.Name, Labels: mc.Labels})
+	}
 	planner := appfile.NewPlanner(appfile.Options{Definitions: defs, Engine: cue.NewEngine(cue.Options{}),
-		ClusterVersion: cue.DefaultClusterVersion})
+		Clusters: clusters, ClusterVersion: cue.DefaultClusterVersion})
 	plan, err := planner.Plan(af)
 	if err != nil {
 		return nil, fmt.Errorf("application %q: %w", af.App.Name, err)

@@ -33,6 +33,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -138,8 +142,9 @@ func run(o options) error {
 	defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _ = ctl.Wait() }()
 	pid := ctl.Process.Pid
 
-	go playDeploymentController(ctx, c)
-	go playIngressController(ctx, c)
+	if err := playKubelets(ctx, cfg); err != nil {
+		return err
+	}
 	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s\n", o.apps, o.concurrency, o.qps, o.resync)
 	start := time.Now()
 	if err := createApps(ctx, c, o.apps); err != nil {
@@ -148,9 +153,9 @@ func run(o options) error {
 	created := time.Since(start)
 	fmt.Printf("created %d apps in %s\n", o.apps, created.Round(time.Millisecond))
 	for {
-		running, err := countRunning(ctx, c)
+		running, err := countRunning(metricsAddr)
 		if err != nil {
-			return err
+			running = 0 // the controller is starting
 		}
 		if running == o.apps {
 			break
@@ -158,7 +163,7 @@ func run(o options) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("only %d of %d apps running after %s", running, o.apps, time.Since(start))
-		case <-time.After(time.Second):
+		case <-time.After(2 * time.Second):
 		}
 	}
 	converged := time.Since(start)
@@ -243,64 +248,79 @@ func createApps(ctx context.Context, c client.Client, n int) error {
 	}
 }
 
-func countRunning(ctx context.Context, c client.Client) (int, error) {
-	var list v1beta1.ApplicationList
-	if err := c.List(ctx, &list); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, a := range list.Items {
-		if a.Status.Phase == v1beta1.ApplicationRunning {
-			n++
-		}
-	}
-	return n, nil
+// countRunning reads how many apps run from the controller's metrics (its cache): listing
+// thousands of Applications every few seconds would load the API server more than the
+// controller does.
+func countRunning(metricsAddr string) (int, error) {
+	n, err := scrapeLabel(metricsAddr, "ferry_applications", `phase="running"`)
+	return int(n), err
 }
 
-// playDeploymentController reports every Deployment ready, as kubelets would.
-func playDeploymentController(ctx context.Context, c client.Client) {
-	for ctx.Err() == nil {
-		var list appsv1.DeploymentList
-		if err := c.List(ctx, &list); err == nil {
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, 16)
-			for i := range list.Items {
-				d := &list.Items[i]
-				if d.Status.ObservedGeneration == d.Generation {
-					continue
+// playKubelets reports every Deployment ready and gives every Ingress an address, as kubelets
+// and an ingress controller would. It watches rather than lists, so it costs the API server
+// little with thousands of objects.
+func playKubelets(ctx context.Context, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	work := make(chan func(), 10000)
+	_, err = factory.Apps().V1().Deployments().Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { readyDeployment(ctx, cs, obj, work) },
+		UpdateFunc: func(_, obj any) { readyDeployment(ctx, cs, obj, work) },
+	})
+	if err != nil {
+		return err
+	}
+	_, err = factory.Networking().V1().Ingresses().Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { addressIngress(ctx, cs, obj, work) },
+		UpdateFunc: func(_, obj any) { addressIngress(ctx, cs, obj, work) },
+	})
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 8; i++ {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case f := <-work:
+					f()
 				}
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					r := int32(1)
-					if d.Spec.Replicas != nil {
-						r = *d.Spec.Replicas
-					}
-					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
-					_ = c.Status().Update(ctx, d)
-				}()
 			}
-			wg.Wait()
+		}()
+	}
+	factory.Start(ctx.Done())
+	return nil
+}
+
+func readyDeployment(ctx context.Context, cs kubernetes.Interface, obj any, work chan<- func()) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok || d.Status.ObservedGeneration == d.Generation {
+		return
+	}
+	d = d.DeepCopy()
+	work <- func() {
+		r := int32(1)
+		if d.Spec.Replicas != nil {
+			r = *d.Spec.Replicas
 		}
-		time.Sleep(time.Second)
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
+		_, _ = cs.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{})
 	}
 }
 
-// playIngressController gives every Ingress an address, as an ingress controller would.
-func playIngressController(ctx context.Context, c client.Client) {
-	for ctx.Err() == nil {
-		var list networkingv1.IngressList
-		if err := c.List(ctx, &list); err == nil {
-			for i := range list.Items {
-				ing := &list.Items[i]
-				if len(ing.Status.LoadBalancer.Ingress) == 0 {
-					ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: "192.0.2.10"}}
-					_ = c.Status().Update(ctx, ing)
-				}
-			}
-		}
-		time.Sleep(time.Second)
+func addressIngress(ctx context.Context, cs kubernetes.Interface, obj any, work chan<- func()) {
+	ing, ok := obj.(*networkingv1.Ingress)
+	if !ok || len(ing.Status.LoadBalancer.Ingress) > 0 {
+		return
+	}
+	ing = ing.DeepCopy()
+	work <- func() {
+		ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: "192.0.2.10"}}
+		_, _ = cs.NetworkingV1().Ingresses(ing.Namespace).UpdateStatus(ctx, ing, metav1.UpdateOptions{})
 	}
 }
 
@@ -330,6 +350,11 @@ func procStats(pid int) (float64, int, error) {
 
 // scrape sums a counter over its labels from the controller's metrics endpoint.
 func scrape(addr, name string) (float64, error) {
+	return scrapeLabel(addr, name, "")
+}
+
+// scrapeLabel sums the series of a metric whose labels contain label.
+func scrapeLabel(addr, name, label string) (float64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0, err
@@ -339,7 +364,7 @@ func scrape(addr, name string) (float64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") || !strings.Contains(line, label) {
 			continue
 		}
 		f := strings.Fields(line)

@@ -22,20 +22,27 @@ type desiredObject struct {
 	policy   appfile.ObjectPolicy
 }
 
-// errRemoteCluster is returned for targets on managed clusters.
-var errRemoteCluster = errors.New("delivery to managed clusters is not available in this version; deploy to the hub (cluster \"local\")")
+// errRemoteCluster is returned when a workflow step other than deploy addresses a managed cluster.
+var errRemoteCluster = errors.New("this step reaches only the hub (cluster \"local\"); deliver to managed clusters with a deploy step and a topology policy")
 
-// desiredObjects turns a deploy step's targets into objects the hub accepts.
-func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan) ([]desiredObject, error) {
-	var out []desiredObject
+// desiredObjects turns a deploy step's targets into objects the hub applies: the objects
+// themselves for the hub, ManifestWorks for managed clusters. records are what the tracker
+// keeps, including the objects inside ManifestWorks.
+func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan) (out []desiredObject, records []v1beta1.ManagedResource, err error) {
 	for _, t := range sp.Targets {
 		if t.Cluster != appfile.LocalCluster {
-			return nil, fmt.Errorf("step %q, cluster %q: %w", sp.Name, t.Cluster, errRemoteCluster)
+			works, err := r.remoteObjects(run, sp.Name, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, works...)
+			records = append(records, remoteRecords(run, t)...)
+			continue
 		}
 		for _, m := range t.Manifests {
 			u, err := r.hub.Normalize(m.Object)
 			if err != nil {
-				return nil, fmt.Errorf("component %q: %w", m.Component, err)
+				return nil, nil, fmt.Errorf("component %q: %w", m.Component, err)
 			}
 			pol := run.plan.Policies.For(appfile.ObjectIdentity{Component: m.Component, ComponentType: m.ComponentType,
 				Trait: m.Trait, Kind: u.GetKind(), Name: u.GetName()})
@@ -48,21 +55,20 @@ func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan)
 			out = append(out, desiredObject{obj: u, resource: res, policy: pol})
 		}
 	}
-	return out, nil
+	for _, d := range out {
+		if !d.policy.ReadOnly {
+			records = append(records, d.resource)
+		}
+	}
+	return out, records, nil
 }
 
 // applyStep records a step's objects in the revision's tracker, then applies them. It
 // returns the conflicts it met; other errors are returned as errors.
 func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan) ([]string, error) {
-	desired, err := r.desiredObjects(run, sp)
+	desired, records, err := r.desiredObjects(run, sp)
 	if err != nil {
 		return nil, err
-	}
-	var records []v1beta1.ManagedResource
-	for _, d := range desired {
-		if !d.policy.ReadOnly {
-			records = append(records, d.resource)
-		}
 	}
 	if err := r.trackers.Record(ctx, run.ref, run.revNum, records); err != nil {
 		return nil, fmt.Errorf("record objects before applying them: %w", err)
@@ -114,7 +120,7 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, _ int) (
 		return false, "", errors.New(msg)
 	}
 	if err != nil {
-		if errors.Is(err, errRemoteCluster) || strings.Contains(err.Error(), "does not serve kind") {
+		if strings.Contains(err.Error(), "does not serve kind") || strings.Contains(err.Error(), "more than a ManifestWork can hold") {
 			d.run.condition(v1beta1.ConditionApplied, false, "ApplyFailed", err.Error())
 			return false, "", err
 		}
@@ -124,7 +130,7 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, _ int) (
 	var waiting []string
 	for _, t := range sp.Targets {
 		for _, cp := range t.Components {
-			st := d.r.componentHealth(ctx, d.run, t, cp)
+			st := d.r.targetHealth(ctx, d.run, sp.Name, t, cp)
 			if !st.Healthy {
 				waiting = append(waiting, fmt.Sprintf("component %q on %s/%s: %s", cp.Name, t.Cluster, t.Namespace, orDefault(st.Message, "not healthy yet")))
 			}

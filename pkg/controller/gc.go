@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	workv1 "open-cluster-management.io/api/work/v1"
+
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
@@ -103,7 +105,7 @@ func (r *ApplicationReconciler) collectTracker(ctx context.Context, run *appRun,
 			keep = append(keep, res)
 			continue
 		}
-		gone, err := r.hub.Collect(ctx, run.ref, res)
+		gone, err := r.collect(ctx, run, res)
 		if err != nil {
 			return pending, err
 		}
@@ -122,6 +124,39 @@ func (r *ApplicationReconciler) collectTracker(ctx context.Context, run *appRun,
 	return nil, r.trackers.Delete(ctx, rt)
 }
 
+// collect lets go of one tracked object. Objects on managed clusters go with their
+// ManifestWork. A ManifestWork whose cluster is unavailable is not waited for forever: once
+// its deletion is requested, its finalizer is removed, and an event says its objects may remain
+// on that cluster.
+func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1beta1.ManagedResource) (bool, error) {
+	if res.Cluster != "" && res.Cluster != appfile.LocalCluster {
+		return true, nil
+	}
+	gone, err := r.hub.Collect(ctx, run.ref, res)
+	if err != nil || gone || res.Kind != "ManifestWork" {
+		return gone, err
+	}
+	msg, down := run.clusters.unavailable[res.Namespace]
+	if !down {
+		return false, nil
+	}
+	work := &workv1.ManifestWork{}
+	if err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: res.Namespace, Name: res.Name}, work); err != nil {
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}
+	if len(work.Finalizers) == 0 {
+		return false, nil
+	}
+	patch := client.MergeFrom(work.DeepCopy())
+	work.Finalizers = nil
+	if err := r.client.Patch(ctx, work, patch); err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("release ManifestWork %s/%s of an unavailable cluster: %w", res.Namespace, res.Name, err)
+	}
+	r.event(run, "Warning", "ClusterUnavailable", fmt.Sprintf("%s: ManifestWork %s removed without its agent's cleanup; its objects may remain on cluster %s",
+		msg, res.Name, res.Namespace))
+	return false, nil
+}
+
 // finalize removes everything the app owns, then lets it go.
 func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl.Result, error) {
 	run.setPhase()
@@ -130,6 +165,9 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 	}
 	trackers, err := r.trackers.List(ctx, run.ref, true)
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if run.clusters, err = r.managedClusters(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	seen := map[string]bool{}
@@ -141,7 +179,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 				continue
 			}
 			seen[key] = true
-			gone, err := r.hub.Collect(ctx, run.ref, res)
+			gone, err := r.collect(ctx, run, res)
 			if err != nil {
 				run.condition(v1beta1.ConditionGarbageCollected, false, "CollectFailed", err.Error())
 				return ctrl.Result{RequeueAfter: requeueSoon}, nil

@@ -12,6 +12,21 @@ import (
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
+// targetHealth evaluates a component on one target, the hub or a managed cluster, once per
+// reconcile.
+func (r *ApplicationReconciler) targetHealth(ctx context.Context, run *appRun, step string, t appfile.TargetPlan, cp appfile.ComponentPlan) v1beta1.ApplicationComponentStatus {
+	if t.Cluster == appfile.LocalCluster {
+		return r.componentHealth(ctx, run, t, cp)
+	}
+	key := cp.Name + "/" + t.Cluster + "/" + t.Namespace
+	if st, ok := run.health[key]; ok {
+		return st
+	}
+	st := r.remoteHealth(ctx, run, step, t, cp)
+	run.health[key] = st
+	return st
+}
+
 // componentHealth evaluates a component's and its traits' health policies on the live objects.
 func (r *ApplicationReconciler) componentHealth(ctx context.Context, run *appRun, t appfile.TargetPlan, cp appfile.ComponentPlan) v1beta1.ApplicationComponentStatus {
 	key := cp.Name + "/" + t.Cluster + "/" + t.Namespace
@@ -109,14 +124,11 @@ func (r *ApplicationReconciler) evaluateHealth(ctx context.Context, run *appRun)
 			continue
 		}
 		for _, t := range sp.Targets {
-			if t.Cluster != appfile.LocalCluster {
-				continue
-			}
 			for _, cp := range t.Components {
 				key := cp.Name + "/" + t.Cluster + "/" + t.Namespace
 				if !seen[key] {
 					seen[key] = true
-					services = append(services, r.componentHealth(ctx, run, t, cp))
+					services = append(services, r.targetHealth(ctx, run, sp.Name, t, cp))
 				}
 			}
 		}

@@ -7,9 +7,11 @@ import (
 	"net/http/pprof"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	workv1 "open-cluster-management.io/api/work/v1"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 )
@@ -55,8 +60,10 @@ func NewScheme() (*runtime.Scheme, error) {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, err
 	}
-	if err := v1beta1.AddToScheme(s); err != nil {
-		return nil, err
+	for _, add := range []func(*runtime.Scheme) error{v1beta1.AddToScheme, clusterv1.Install, workv1.Install} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -78,6 +85,18 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		return nil, nil, err
 	}
 	all := cache.ByObject{Label: labels.Everything()}
+	byObject := map[client.Object]cache.ByObject{
+		&v1beta1.Application{}: all, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
+		&v1beta1.ComponentDefinition{}: all, &v1beta1.TraitDefinition{}: all,
+		&v1beta1.PolicyDefinition{}: all, &v1beta1.WorkflowStepDefinition{}: all,
+	}
+	// ManagedClusters carry no app labels; cache all of them, when OCM is installed on the hub
+	// (the cache refuses kinds the hub does not serve; install OCM first, or restart).
+	if served, err := servesManagedClusters(cfg); err != nil {
+		return nil, nil, err
+	} else if served {
+		byObject[&clusterv1.ManagedCluster{}] = all
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0"), ExtraHandlers: pprofHandlers(o.Pprof)},
@@ -90,11 +109,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 			// managedFields are often a third of an object and nothing here reads them.
 			DefaultTransform:     cache.TransformStripManagedFields(),
 			DefaultLabelSelector: labels.NewSelector().Add(*owned),
-			ByObject: map[client.Object]cache.ByObject{
-				&v1beta1.Application{}: all, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
-				&v1beta1.ComponentDefinition{}: all, &v1beta1.TraitDefinition{}: all,
-				&v1beta1.PolicyDefinition{}: all, &v1beta1.WorkflowStepDefinition{}: all,
-			},
+			ByObject:             byObject,
 		},
 		Client:        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		WebhookServer: webhook.NewServer(webhook.Options{Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir}),
@@ -123,6 +138,27 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		}
 	}
 	return mgr, r, nil
+}
+
+// servesManagedClusters reports whether the hub serves OCM's ManagedCluster kind.
+func servesManagedClusters(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	resources, err := dc.ServerResourcesForGroupVersion(clusterv1.GroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discover %s: %w", clusterv1.GroupVersion, err)
+	}
+	for _, r := range resources.APIResources {
+		if r.Kind == "ManagedCluster" {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func pprofHandlers(on bool) map[string]http.Handler {

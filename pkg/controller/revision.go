@@ -25,6 +25,11 @@ func (r *ApplicationReconciler) render(ctx context.Context, run *appRun) error {
 	if err := r.pin(ctx, run); err != nil {
 		return err
 	}
+	clusters, err := r.managedClusters(ctx)
+	if err != nil {
+		return err
+	}
+	run.clusters = clusters
 	latest := run.app.Status.LatestRevision
 	run.revName, run.revNum = RevisionName(run.app.Name, 1), 1
 	if latest != nil {
@@ -65,7 +70,7 @@ func (r *ApplicationReconciler) pin(ctx context.Context, run *appRun) error {
 // plan renders run.source for revision run.revName.
 func (r *ApplicationReconciler) plan(run *appRun) error {
 	planner := appfile.NewPlanner(appfile.Options{Definitions: run.defs, Engine: r.opts.Engine,
-		AppRevision: run.revName, AppRevisionNum: run.revNum})
+		Clusters: run.clusters.list, AppRevision: run.revName, AppRevisionNum: run.revNum})
 	plan, err := planner.Plan(appfile.FromApplication(run.source))
 	if err != nil {
 		// Mostly the app's or a definition's fault; a definition that could not be read is

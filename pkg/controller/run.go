@@ -40,6 +40,8 @@ type appRun struct {
 	live map[string]*unstructured.Unstructured
 	// health caches component status by component/cluster/namespace.
 	health map[string]v1beta1.ApplicationComponentStatus
+	// clusters are the managed clusters on the hub.
+	clusters clusterInfo
 	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
 	requeue time.Duration
 }

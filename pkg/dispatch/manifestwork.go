@@ -22,6 +22,9 @@ const FieldManager = "work-agent-ferry"
 // LabelCluster names the cluster a ManifestWork is for.
 const LabelCluster = "app.oam.dev/cluster"
 
+// LabelStep names the deploy step a ManifestWork is for.
+const LabelStep = "app.oam.dev/step"
+
 // defaultMaxBytes keeps each ManifestWork well below the 500 KB admission limit.
 const defaultMaxBytes = 450 * 1024
 
@@ -38,6 +41,9 @@ type ObjectPolicy struct {
 // WorkOptions say what goes into the ManifestWorks of one Application on one cluster.
 type WorkOptions struct {
 	App, AppNamespace, Cluster string
+	// Step is the deploy step the works are for; each step has its own works, so steps that
+	// deploy different components to one cluster do not replace each other's.
+	Step string
 	Manifests                  []appfile.Manifest
 	// Policy returns the policy of a manifest; none when nil.
 	Policy func(appfile.Manifest) ObjectPolicy
@@ -48,12 +54,17 @@ type WorkOptions struct {
 	MaxBytes int
 }
 
-// WorkName is the name of the index-th ManifestWork of an Application: stable, a DNS label, and
-// unique per (app, namespace).
-func WorkName(app, appNamespace string, index int) string {
+// WorkName is the name of the index-th ManifestWork of an Application's deploy step: stable, a
+// DNS label, and unique per (app, namespace, step). The default step adds nothing to the name.
+func WorkName(app, appNamespace, step string, index int) string {
 	base := fmt.Sprintf("%s-%s", app, appNamespace)
+	key := app + "/" + appNamespace
+	if step != "" && step != appfile.DefaultStepName {
+		base += "-" + step
+		key += "/" + step
+	}
 	if len(base) > 50 {
-		sum := sha256.Sum256([]byte(app + "/" + appNamespace))
+		sum := sha256.Sum256([]byte(key))
 		base = base[:40] + "-" + hex.EncodeToString(sum[:])[:8]
 	}
 	if index == 0 {
@@ -92,6 +103,9 @@ func BuildManifestWorks(o WorkOptions) ([]*workv1.ManifestWork, error) {
 		}
 		id := identifier(m.Object)
 		config := workv1.ManifestConfigOption{ResourceIdentifier: id, FeedbackRules: feedbackRules(m, o.HealthPolicy)}
+		if len(config.FeedbackRules) > 0 {
+			config.FeedbackScrapeType = workv1.FeedbackWatchType // health without the poll delay
+		}
 		switch {
 		case policy.ReadOnly:
 			config.UpdateStrategy = &workv1.UpdateStrategy{Type: workv1.UpdateStrategyTypeReadOnly}
@@ -118,12 +132,13 @@ func newWork(o WorkOptions, index int) *workv1.ManifestWork {
 	return &workv1.ManifestWork{
 		TypeMeta: metav1.TypeMeta{APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      WorkName(o.App, o.AppNamespace, index),
+			Name:      WorkName(o.App, o.AppNamespace, o.Step, index),
 			Namespace: o.Cluster,
 			Labels: map[string]string{
 				v1beta1.LabelAppName:      o.App,
 				v1beta1.LabelAppNamespace: o.AppNamespace,
 				LabelCluster:              o.Cluster,
+				LabelStep:                 o.Step,
 			},
 		},
 		Spec: workv1.ManifestWorkSpec{

@@ -22,12 +22,15 @@ func service(name string) map[string]any {
 }
 
 func TestWorkName(t *testing.T) {
-	require.Equal(t, "shop-prod", WorkName("shop", "prod", 0))
-	require.Equal(t, "shop-prod-2", WorkName("shop", "prod", 2))
-	long := WorkName(strings.Repeat("a", 60), "prod", 0)
+	require.Equal(t, "shop-prod", WorkName("shop", "prod", "", 0))
+	require.Equal(t, "shop-prod", WorkName("shop", "prod", "default", 0))
+	require.Equal(t, "shop-prod-2", WorkName("shop", "prod", "", 2))
+	require.Equal(t, "shop-prod-to-eu", WorkName("shop", "prod", "to-eu", 0))
+	long := WorkName(strings.Repeat("a", 60), "prod", "", 0)
 	require.LessOrEqual(t, len(long), 50)
-	require.Equal(t, long, WorkName(strings.Repeat("a", 60), "prod", 0), "stable")
-	require.NotEqual(t, long, WorkName(strings.Repeat("a", 60), "dev", 0))
+	require.Equal(t, long, WorkName(strings.Repeat("a", 60), "prod", "", 0), "stable")
+	require.NotEqual(t, long, WorkName(strings.Repeat("a", 60), "dev", "", 0))
+	require.NotEqual(t, long, WorkName(strings.Repeat("a", 60), "prod", "eu", 0))
 }
 
 func TestBuildManifestWorks(t *testing.T) {
@@ -98,7 +101,7 @@ func TestBuildSplitsLargeApplications(t *testing.T) {
 	require.Greater(t, len(works), 2)
 	total := 0
 	for i, w := range works {
-		require.Equal(t, WorkName("big", "ns", i), w.Name)
+		require.Equal(t, WorkName("big", "ns", "", i), w.Name)
 		require.Equal(t, workv1.DeletePropagationPolicyTypeForeground, w.Spec.DeleteOption.PropagationPolicy)
 		require.Len(t, w.Spec.ManifestConfigs, len(w.Spec.Workload.Manifests))
 		total += len(w.Spec.Workload.Manifests)

@@ -273,3 +273,34 @@ func dirOf(base string, parts ...string) (string, error) {
 	d := filepath.Join(append([]string{base}, parts...)...)
 	return d, os.MkdirAll(d, 0o755)
 }
+
+// StopAgent stops a managed cluster's work agent, as if the cluster lost its connection to the
+// hub; StartAgent starts it again.
+func (e *Env) StopAgent(cluster string) error {
+	e.mu.Lock()
+	var agent *process
+	rest := e.procs[:0]
+	for _, p := range e.procs {
+		if p.Name == "work-agent-"+cluster && agent == nil {
+			agent = p
+			continue
+		}
+		rest = append(rest, p)
+	}
+	e.procs = rest
+	e.mu.Unlock()
+	if agent == nil {
+		return fmt.Errorf("cluster %q has no running work agent", cluster)
+	}
+	agent.stop(5 * time.Second)
+	return nil
+}
+
+// StartAgent starts a managed cluster's work agent again after StopAgent.
+func (e *Env) StartAgent(cluster string) error {
+	c, ok := e.Cluster(cluster)
+	if !ok {
+		return fmt.Errorf("no managed cluster %q", cluster)
+	}
+	return e.startAgent(c)
+}

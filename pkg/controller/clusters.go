@@ -1,0 +1,190 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	workv1 "open-cluster-management.io/api/work/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/health"
+)
+
+// clusterInfo is what a reconcile knows of the managed clusters.
+type clusterInfo struct {
+	list []appfile.Cluster
+	// unavailable names clusters whose ManagedCluster says they are not available: their agent
+	// stopped reporting. A cluster without the condition (no registration agent) counts as
+	// available.
+	unavailable map[string]string
+}
+
+// managedClusters lists the OCM ManagedClusters on the hub; none when OCM is not installed.
+func (r *ApplicationReconciler) managedClusters(ctx context.Context) (clusterInfo, error) {
+	info := clusterInfo{unavailable: map[string]string{}}
+	var list clusterv1.ManagedClusterList
+	if err := r.client.List(ctx, &list); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return info, nil
+		}
+		return info, fmt.Errorf("list managed clusters: %w", err)
+	}
+	for _, mc := range list.Items {
+		info.list = append(info.list, appfile.Cluster{Name: mc.Name, Labels: mc.Labels})
+		if c := meta.FindStatusCondition(mc.Status.Conditions, clusterv1.ManagedClusterConditionAvailable); c != nil && c.Status != metav1.ConditionTrue {
+			info.unavailable[mc.Name] = fmt.Sprintf("cluster %s is not available (%s: %s)", mc.Name, c.Reason, c.Message)
+		}
+	}
+	return info, nil
+}
+
+// remoteObjects turns a deploy step's target on a managed cluster into the ManifestWorks the
+// hub applies, and records for the tracker what they hold.
+func (r *ApplicationReconciler) remoteObjects(run *appRun, step string, t appfile.TargetPlan) ([]desiredObject, error) {
+	manifests := t.Manifests
+	if t.Namespace != "" && t.Namespace != "default" {
+		// The namespace is created when missing and never deleted (orphaned): it may hold
+		// more than this app.
+		ns := appfile.Manifest{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": t.Namespace}}}
+		manifests = append([]appfile.Manifest{ns}, manifests...)
+	}
+	works, err := dispatch.BuildManifestWorks(dispatch.WorkOptions{
+		App: run.app.Name, AppNamespace: run.app.Namespace, Cluster: t.Cluster, Step: step, Manifests: manifests,
+		Policy: func(m appfile.Manifest) dispatch.ObjectPolicy {
+			if m.Component == "" {
+				return dispatch.ObjectPolicy{Orphan: true}
+			}
+			p := run.plan.Policies.For(identity(m))
+			return dispatch.ObjectPolicy{Orphan: p.Orphan, CreateOnly: p.ApplyOnce && len(p.IgnorePaths) == 0, ReadOnly: p.ReadOnly}
+		},
+		HealthPolicy: func(m appfile.Manifest) string {
+			for _, cp := range t.Components {
+				if cp.Name == m.Component && cp.Definition != nil {
+					return cp.Definition.Status.HealthPolicy + "\n" + cp.Definition.Status.CustomStatus + "\n" + cp.Definition.Status.Details
+				}
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("step %q, cluster %q: %w", step, t.Cluster, err)
+	}
+	var out []desiredObject
+	for _, w := range works {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(w)
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(u.Object, "status")
+		u.SetAPIVersion(workv1.GroupVersion.String())
+		u.SetKind("ManifestWork")
+		out = append(out, desiredObject{obj: u, resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
+			APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork", Namespace: t.Cluster, Name: w.Name}})
+	}
+	return out, nil
+}
+
+// remoteRecords are the tracker records of the objects a managed cluster receives: they are
+// removed through their ManifestWork, never deleted from the hub.
+func remoteRecords(run *appRun, t appfile.TargetPlan) []v1beta1.ManagedResource {
+	var out []v1beta1.ManagedResource
+	for _, m := range t.Manifests {
+		u := &unstructured.Unstructured{Object: m.Object}
+		p := run.plan.Policies.For(identity(m))
+		out = append(out, v1beta1.ManagedResource{Cluster: t.Cluster, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(),
+			Namespace: u.GetNamespace(), Name: u.GetName(), Component: m.Component, Trait: m.Trait, Orphan: p.Orphan})
+	}
+	return out
+}
+
+func identity(m appfile.Manifest) appfile.ObjectIdentity {
+	u := &unstructured.Unstructured{Object: m.Object}
+	return appfile.ObjectIdentity{Component: m.Component, ComponentType: m.ComponentType, Trait: m.Trait, Kind: u.GetKind(), Name: u.GetName()}
+}
+
+// remoteHealth evaluates a component on a managed cluster from what its ManifestWork reports:
+// the object as sent, with the status fields its healthPolicy reads fed back by the agent.
+// Traits are not evaluated there: their objects' status is not fed back.
+func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, step string, t appfile.TargetPlan, cp appfile.ComponentPlan) v1beta1.ApplicationComponentStatus {
+	out := v1beta1.ApplicationComponentStatus{Name: cp.Name, Cluster: t.Cluster, Namespace: t.Namespace}
+	if msg, down := run.clusters.unavailable[t.Cluster]; down {
+		out.Message = msg + ": health unknown"
+		return out
+	}
+	var works workv1.ManifestWorkList
+	if err := r.client.List(ctx, &works, client.InNamespace(t.Cluster), client.MatchingLabels{
+		v1beta1.LabelAppName: run.app.Name, v1beta1.LabelAppNamespace: run.app.Namespace, dispatch.LabelStep: step}); err != nil {
+		out.Message = "cannot read its ManifestWorks: " + err.Error()
+		return out
+	}
+	hc := health.Component{Name: cp.Name, Cluster: t.Cluster, Namespace: t.Namespace, Definition: cp.Definition,
+		Parameter: cp.Parameter, Outputs: map[string]any{}, Context: cp.Context}
+	for _, m := range t.Manifests {
+		if m.Component != cp.Name || m.Trait != "" {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m.Object}
+		cond, found := manifestStatus(works.Items, u)
+		if !found {
+			if m.Output == "" {
+				out.Message = fmt.Sprintf("waiting for the agent of cluster %s to report %s", t.Cluster, dispatch.Describe(u))
+				return out
+			}
+			continue
+		}
+		if c := meta.FindStatusCondition(cond.Conditions, workv1.ManifestApplied); c != nil && c.Status == metav1.ConditionFalse {
+			out.Message = fmt.Sprintf("%s is not applied on cluster %s: %s", dispatch.Describe(u), t.Cluster, c.Message)
+			return out
+		}
+		live := runtime.DeepCopyJSON(m.Object)
+		mergeInto(live, dispatch.ObjectFromFeedback(cond.StatusFeedbacks.Values))
+		if m.Output == "" {
+			hc.Workload = live
+		} else {
+			hc.Outputs[m.Output] = live
+		}
+	}
+	st, err := health.Evaluate(r.opts.Engine, hc)
+	if err != nil {
+		st.Healthy, st.Message = false, err.Error()
+	}
+	return st
+}
+
+// manifestStatus finds an object's status in ManifestWorks.
+func manifestStatus(works []workv1.ManifestWork, u *unstructured.Unstructured) (workv1.ManifestCondition, bool) {
+	gvk := u.GroupVersionKind()
+	for _, w := range works {
+		for _, mc := range w.Status.ResourceStatus.Manifests {
+			rm := mc.ResourceMeta
+			if rm.Group == gvk.Group && rm.Kind == gvk.Kind && rm.Name == u.GetName() && rm.Namespace == u.GetNamespace() {
+				return mc, true
+			}
+		}
+	}
+	return workv1.ManifestCondition{}, false
+}
+
+// mergeInto copies src's fields into dst, recursively.
+func mergeInto(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeInto(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
