@@ -193,6 +193,18 @@ func run(o options) error {
 	case <-time.After(o.steady):
 	}
 	cpu1, rss1, _ := procStats(pid)
+	if os.Getenv("LOAD_DEBUG") != "" {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err == nil {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "rest_client_requests_total{") || strings.HasPrefix(sc.Text(), "ferry_objects_applied_total{") {
+					fmt.Println(sc.Text())
+				}
+			}
+			resp.Body.Close()
+		}
+	}
 	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
 	rec1, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
 	fmt.Printf("steady state over %s: %.2f%% of a core, %.1f API requests/s, %.1f reconciles/s, RSS peak %d MiB\n",

@@ -47,9 +47,15 @@ type ApplicationReconciler struct {
 	cache   cache.Cache
 	watched sync.Map
 
+	// noClusters is set when the hub does not serve ManagedClusters: asking would cost a
+	// discovery request every time.
+	noClusters bool
+
 	// ownWrites holds the resourceVersion of the status this reconciler last wrote per app, so
 	// the watch event of its own write does not trigger another reconcile.
 	ownWrites sync.Map
+	// settled remembers apps whose last reconcile found nothing to do (see settledApp).
+	settled sync.Map
 }
 
 // NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder.
@@ -147,6 +153,10 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// cache to catch up (the write's own watch event may be filtered, so ask again).
 		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
 	}
+	if app.DeletionTimestamp.IsZero() && r.stillSettled(ctx, app) {
+		r.metrics.settled.Inc()
+		return newAppRun(ctx, r, app).result(), nil
+	}
 	run := newAppRun(ctx, r, app)
 	defer func() {
 		phase := run.app.Status.Phase
@@ -158,6 +168,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			}
 		}
 		r.metrics.observe(phase, start, r.opts.Now(), err)
+		r.rememberSettled(run, err)
 	}()
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, run)

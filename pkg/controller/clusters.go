@@ -31,6 +31,9 @@ type clusterInfo struct {
 // managedClusters lists the OCM ManagedClusters on the hub; none when OCM is not installed.
 func (r *ApplicationReconciler) managedClusters(ctx context.Context) (clusterInfo, error) {
 	info := clusterInfo{unavailable: map[string]string{}}
+	if r.noClusters {
+		return info, nil
+	}
 	var list clusterv1.ManagedClusterList
 	if err := r.client.List(ctx, &list); err != nil {
 		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {

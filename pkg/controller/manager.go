@@ -92,9 +92,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	}
 	// ManagedClusters carry no app labels; cache all of them, when OCM is installed on the hub
 	// (the cache refuses kinds the hub does not serve; install OCM first, or restart).
-	if served, err := servesManagedClusters(cfg); err != nil {
+	served, err := servesManagedClusters(cfg)
+	if err != nil {
 		return nil, nil, err
-	} else if served {
+	}
+	if served {
 		byObject[&clusterv1.ManagedCluster{}] = all
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -129,6 +131,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		return nil, nil, err
 	}
 	r := NewApplicationReconciler(mgr, o.Reconciler)
+	r.noClusters = !served
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}

@@ -19,6 +19,7 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	stepEnds  *prometheus.CounterVec
 	applied   *prometheus.CounterVec
+	settled   prometheus.Counter
 	apps      *prometheus.Desc
 }
 
@@ -33,12 +34,14 @@ func newMetrics(reader client.Reader) *metrics {
 			Help: "Workflow steps that reached a final phase, by step type and phase."}, []string{"type", "phase"}),
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_objects_applied_total",
 			Help: "Objects written to the hub, by result (created, updated)."}, []string{"result"}),
+		settled: prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_application_settled_checks_total",
+			Help: "Reconciles that found a settled app unchanged (its objects, definitions and spec) and did nothing."}),
 		apps: prometheus.NewDesc("ferry_applications", "Applications by phase.", []string{"phase"}, nil),
 	}
 }
 
 func (m *metrics) register() {
-	for _, c := range []prometheus.Collector{m.reconcile, m.duration, m.stepEnds, m.applied, m} {
+	for _, c := range []prometheus.Collector{m.reconcile, m.duration, m.stepEnds, m.applied, m.settled, m} {
 		_ = ctrlmetrics.Registry.Register(c) // a second reconciler in one process shares them
 	}
 }

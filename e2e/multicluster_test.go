@@ -1,0 +1,278 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	workv1 "open-cluster-management.io/api/work/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/testenv"
+)
+
+// fleet is a hub with Ferry installed and its controller running, and managed clusters whose
+// Deployments become ready (there is no kubelet: the test plays it on each spoke).
+type fleet struct {
+	t      *testing.T
+	env    *testenv.Env
+	hub    client.Client
+	spokes map[string]client.Client
+}
+
+func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
+	t.Helper()
+	env := testenv.StartForTest(t, clusters...)
+	scheme, err := controller.NewScheme()
+	require.NoError(t, err)
+	hub, err := client.New(env.Hub.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	objs, err := install.Objects(install.Options{})
+	require.NoError(t, err)
+	require.NoError(t, install.Apply(ctx, hub, objs))
+	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}}
+	for _, c := range env.Managed {
+		spoke, err := client.New(c.Config, client.Options{Scheme: scheme})
+		require.NoError(t, err)
+		f.spokes[c.Name] = spoke
+		go markReadyForever(ctx, spoke)
+	}
+	mgr, _, err := controller.NewManager(env.Hub.Config, controller.ManagerOptions{Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second}})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	return f
+}
+
+func markReadyForever(ctx context.Context, c client.Client) {
+	for ctx.Err() == nil {
+		var list appsv1.DeploymentList
+		if c.List(ctx, &list) == nil {
+			for i := range list.Items {
+				d := &list.Items[i]
+				if d.Status.ObservedGeneration != d.Generation {
+					r := int32(1)
+					if d.Spec.Replicas != nil {
+						r = *d.Spec.Replicas
+					}
+					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
+					_ = c.Status().Update(ctx, d)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (f *fleet) applyApp(doc string) {
+	f.t.Helper()
+	app := &v1beta1.Application{}
+	require.NoError(f.t, yaml.Unmarshal([]byte(doc), app))
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}
+	if err := f.hub.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		require.NoError(f.t, err)
+	}
+	existing := &v1beta1.Application{}
+	if err := f.hub.Get(ctx, client.ObjectKeyFromObject(app), existing); apierrors.IsNotFound(err) {
+		require.NoError(f.t, f.hub.Create(ctx, app))
+		return
+	}
+	existing.Spec = app.Spec
+	require.NoError(f.t, f.hub.Update(ctx, existing))
+}
+
+func (f *fleet) waitApp(ns, name, what string, cond func(*v1beta1.Application) bool) *v1beta1.Application {
+	f.t.Helper()
+	var last *v1beta1.Application
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		app := &v1beta1.Application{}
+		if f.hub.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, app) == nil {
+			last = app
+			if app.Status.ObservedGeneration == app.Generation && cond(app) {
+				return app
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	status, _ := yaml.Marshal(last.Status)
+	f.t.Fatalf("app %s/%s: timed out waiting for %s; status:\n%s", ns, name, what, status)
+	return nil
+}
+
+func phase(p v1beta1.ApplicationPhase) func(*v1beta1.Application) bool {
+	return func(a *v1beta1.Application) bool { return a.Status.Phase == p }
+}
+
+// deployment reads a Deployment on a spoke; nil when it does not exist.
+func (f *fleet) deployment(cluster, ns, name string) *appsv1.Deployment {
+	f.t.Helper()
+	d := &appsv1.Deployment{}
+	err := f.spokes[cluster].Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	require.NoError(f.t, err)
+	return d
+}
+
+func (f *fleet) waitDeployment(cluster, ns, name string, present bool) *appsv1.Deployment {
+	f.t.Helper()
+	var d *appsv1.Deployment
+	require.Eventually(f.t, func() bool { d = f.deployment(cluster, ns, name); return (d != nil) == present }, 60*time.Second, 200*time.Millisecond,
+		"Deployment %s/%s on %s present=%v", ns, name, cluster, present)
+	return d
+}
+
+func service(app *v1beta1.Application, name, cluster string) *v1beta1.ApplicationComponentStatus {
+	for i := range app.Status.Services {
+		if s := &app.Status.Services[i]; s.Name == name && s.Cluster == cluster {
+			return s
+		}
+	}
+	return nil
+}
+
+func memoryOf(d *appsv1.Deployment) string {
+	return d.Spec.Template.Spec.Containers[0].Resources.Requests.Memory().String()
+}
+
+// TestPromotionAcrossClusters delivers examples/multi-env/app.yaml: to the cluster labelled
+// env=staging first, then — after approval — to env=prod with the prod overrides; health comes
+// back from each cluster's ManifestWork feedback. Dropping prod from the app removes its objects
+// from prod only, and deleting the app removes everything it delivered and nothing else.
+func TestPromotionAcrossClusters(t *testing.T) {
+	f := startFleet(t,
+		testenv.ClusterSpec{Name: "staging", Labels: map[string]string{"env": "staging"}},
+		testenv.ClusterSpec{Name: "prod", Labels: map[string]string{"env": "prod", "region": "eu"}})
+	ctx := context.Background()
+	for name, spoke := range f.spokes {
+		require.NoError(t, spoke.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "bystander"}, Data: map[string]string{"on": name}}))
+	}
+	data, err := os.ReadFile("../examples/multi-env/app.yaml")
+	require.NoError(t, err)
+	f.applyApp(string(data))
+
+	app := f.waitApp("shop", "shop", "the approval", phase(v1beta1.ApplicationWorkflowSuspending))
+	staging := f.waitDeployment("staging", "shop", "frontend", true)
+	require.Equal(t, int32(1), *staging.Spec.Replicas)
+	require.Equal(t, "128Mi", memoryOf(staging))
+	require.Nil(t, f.deployment("prod", "shop", "frontend"), "prod waits for the approval")
+	for _, name := range []string{"frontend", "orders"} {
+		s := service(app, name, "staging")
+		require.NotNil(t, s, "status.services has %s on staging", name)
+		require.True(t, s.Healthy, "%s on staging: %s", name, s.Message)
+	}
+
+	require.NoError(t, controller.ControlWorkflow(ctx, f.hub, client.ObjectKey{Namespace: "shop", Name: "shop"}, controller.CommandResume, "", time.Now()))
+	app = f.waitApp("shop", "shop", "running on both clusters", phase(v1beta1.ApplicationRunning))
+	prod := f.waitDeployment("prod", "shop", "frontend", true)
+	require.Equal(t, int32(3), *prod.Spec.Replicas, "prod override: replicas")
+	require.Equal(t, "512Mi", memoryOf(prod), "prod override: memory")
+	require.Equal(t, int32(2), *f.deployment("prod", "shop", "orders").Spec.Replicas)
+	require.Equal(t, int32(1), *f.deployment("staging", "shop", "frontend").Spec.Replicas, "staging keeps its size")
+	for _, cluster := range []string{"staging", "prod"} {
+		for _, name := range []string{"frontend", "orders"} {
+			s := service(app, name, cluster)
+			require.NotNil(t, s, "%s on %s", name, cluster)
+			require.True(t, s.Healthy, "%s on %s: %s", name, cluster, s.Message)
+		}
+	}
+
+	// Drop prod: only prod loses the objects.
+	stagingOnly := strings.Split(string(data), "      - name: approve-prod")[0]
+	stagingOnly = strings.Replace(stagingOnly, "    - name: prod\n      type: topology\n      properties:\n        clusterLabelSelector:\n          env: prod\n", "", 1)
+	f.applyApp(stagingOnly)
+	f.waitDeployment("prod", "shop", "frontend", false)
+	f.waitDeployment("prod", "shop", "orders", false)
+	app = f.waitApp("shop", "shop", "running on staging only", func(a *v1beta1.Application) bool {
+		return a.Status.Phase == v1beta1.ApplicationRunning && service(a, "frontend", "prod") == nil
+	})
+	require.Equal(t, staging.UID, f.deployment("staging", "shop", "frontend").UID, "staging was not touched")
+
+	// Delete: everything delivered goes, the bystanders stay.
+	require.NoError(t, f.hub.Delete(ctx, app))
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(f.hub.Get(ctx, client.ObjectKeyFromObject(app), &v1beta1.Application{}))
+	}, 60*time.Second, 200*time.Millisecond)
+	require.Nil(t, f.deployment("staging", "shop", "frontend"), "the app's deletion waited for the agent's cleanup")
+	require.Nil(t, f.deployment("staging", "shop", "orders"))
+	var works workv1.ManifestWorkList
+	require.NoError(t, f.hub.List(ctx, &works, client.MatchingLabels{v1beta1.LabelAppName: "shop"}))
+	require.Empty(t, works.Items)
+	for name, spoke := range f.spokes {
+		require.NoError(t, spoke.Get(ctx, client.ObjectKey{Namespace: "default", Name: "bystander"}, &corev1.ConfigMap{}), "bystander on %s", name)
+	}
+}
+
+const oneCluster = `
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: api, namespace: default}
+spec:
+  components:
+    - {name: api, type: worker, properties: {image: "api:1"}}
+  policies:
+    - {name: there, type: topology, properties: {clusters: [%s]}}
+`
+
+// setAvailable plays the hub's registration controller, which marks a cluster unavailable when
+// its agent stops renewing its lease (the test environment runs only work agents).
+func (f *fleet) setAvailable(cluster string, status metav1.ConditionStatus) {
+	f.t.Helper()
+	mc := &clusterv1.ManagedCluster{}
+	require.NoError(f.t, f.hub.Get(context.Background(), client.ObjectKey{Name: cluster}, mc))
+	meta.SetStatusCondition(&mc.Status.Conditions, metav1.Condition{Type: clusterv1.ManagedClusterConditionAvailable, Status: status,
+		Reason: "LeaseUpdate", Message: "set by the test"})
+	require.NoError(f.t, f.hub.Status().Update(context.Background(), mc))
+}
+
+// TestUnavailableClusterAndUnknownCluster: with its agent stopped a cluster's components are
+// reported unknown, not healthy, and come back when it returns. A topology naming a cluster that
+// does not exist is a clear status error, and nothing deployed is deleted.
+func TestUnavailableClusterAndUnknownCluster(t *testing.T) {
+	f := startFleet(t, testenv.ClusterSpec{Name: "edge", Labels: map[string]string{"env": "edge"}})
+	f.applyApp(strings.Replace(oneCluster, "%s", "edge", 1))
+	f.waitApp("default", "api", "running", phase(v1beta1.ApplicationRunning))
+	api := f.waitDeployment("edge", "default", "api", true)
+
+	require.NoError(t, f.env.StopAgent("edge"))
+	f.setAvailable("edge", metav1.ConditionUnknown)
+	app := f.waitApp("default", "api", "unhealthy", phase(v1beta1.ApplicationUnhealthy))
+	s := service(app, "api", "edge")
+	require.NotNil(t, s)
+	require.False(t, s.Healthy)
+	require.Contains(t, s.Message, "cluster edge is not available")
+	require.Contains(t, s.Message, "health unknown")
+
+	require.NoError(t, f.env.StartAgent("edge"))
+	f.setAvailable("edge", metav1.ConditionTrue)
+	f.waitApp("default", "api", "running again", phase(v1beta1.ApplicationRunning))
+
+	f.applyApp(strings.Replace(oneCluster, "%s", "edge, nowhere", 1))
+	app = f.waitApp("default", "api", "a render error", func(a *v1beta1.Application) bool {
+		c := meta.FindStatusCondition(a.Status.Conditions, v1beta1.ConditionRendered)
+		return c != nil && c.Status == metav1.ConditionFalse
+	})
+	c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionRendered)
+	require.Contains(t, c.Message, `"nowhere"`)
+	time.Sleep(2 * time.Second)
+	require.Equal(t, api.UID, f.deployment("edge", "default", "api").UID, "what was deployed stays")
+}

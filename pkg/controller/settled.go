@@ -1,0 +1,105 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// settledApp remembers what a settled Application's last full reconcile saw: the app's
+// resourceVersion, the definitions it used and the objects it owns. While none of them has
+// changed, a resync has nothing to correct and nothing to report, so it costs a few cache reads
+// instead of a render and a health evaluation.
+type settledApp struct {
+	appRV string
+	// defs are "kind/namespace/name" → resourceVersion of the definitions used.
+	defs map[string]string
+	// objects are live objects by "apiVersion|kind|namespace|name" → resourceVersion, "" when
+	// the object did not exist.
+	objects map[string]string
+}
+
+// stillSettled reports whether nothing the app depends on changed since it settled.
+func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.Application) bool {
+	v, ok := r.settled.Load(types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
+	if !ok {
+		return false
+	}
+	s := v.(*settledApp)
+	if s.appRV != app.ResourceVersion {
+		return false
+	}
+	for key, rv := range s.defs {
+		parts := strings.SplitN(key, "/", 3)
+		obj := newDefinitionObject(definition.Kind(parts[0]))
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: parts[1], Name: parts[2]}, obj); err != nil || obj.GetResourceVersion() != rv {
+			return false
+		}
+		// A definition added to the app's namespace would now win over the system one.
+		if parts[1] != app.Namespace && r.client.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: parts[2]}, newDefinitionObject(definition.Kind(parts[0]))) == nil {
+			return false
+		}
+	}
+	for key, rv := range s.objects {
+		parts := strings.SplitN(key, "|", 4)
+		live, err := r.hub.Get(ctx, schema.FromAPIVersionAndKind(parts[0], parts[1]), parts[2], parts[3])
+		if err != nil || (live == nil) != (rv == "") || (live != nil && live.GetResourceVersion() != rv) {
+			return false
+		}
+	}
+	return true
+}
+
+// rememberSettled records a finished, quiet reconcile of an app delivered only to the hub;
+// anything else forgets it.
+func (r *ApplicationReconciler) rememberSettled(run *appRun, err error) {
+	key := types.NamespacedName{Namespace: run.app.Namespace, Name: run.app.Name}
+	ws := run.app.Status.Workflow
+	if err != nil || run.requeue > 0 || run.plan == nil || ws == nil || !ws.Finished || ws.AppRevision != run.revName ||
+		workflow.Phase(ws.Phase) == workflow.PhaseSuspending || !run.app.DeletionTimestamp.IsZero() || run.pinned != nil {
+		r.settled.Delete(key)
+		return
+	}
+	for _, p := range run.app.Spec.Policies {
+		if p.Type == appfile.PolicyTopology {
+			r.settled.Delete(key) // a cluster labelled later may be selected: always plan
+			return
+		}
+	}
+	s := &settledApp{appRV: run.app.ResourceVersion, defs: map[string]string{}, objects: map[string]string{}}
+	for _, d := range run.plan.Definitions {
+		def, err := run.defs.Get(definition.Kind(d.Kind), d.Name)
+		if err != nil {
+			r.settled.Delete(key)
+			return
+		}
+		ns, name, _ := strings.Cut(def.Filename, "/") // set by convert: namespace/name
+		obj := newDefinitionObject(definition.Kind(d.Kind))
+		if err := r.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			r.settled.Delete(key)
+			return
+		}
+		s.defs[fmt.Sprintf("%s/%s/%s", d.Kind, ns, name)] = obj.GetResourceVersion()
+	}
+	for _, u := range run.live {
+		if u != nil {
+			s.objects[objectKey(u)] = u.GetResourceVersion()
+		}
+	}
+	r.settled.Store(key, s)
+}
+
+func objectKey(u *unstructured.Unstructured) string {
+	return strings.Join([]string{u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName()}, "|")
+}
