@@ -11,11 +11,11 @@ TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit fuzz generate verify bench clean testbin
+.PHONY: all build test unit fuzz generate verify bench clean testbin demo demo-down load
 
 all: build
 
-## build: the ferry CLI and (later) the controller into ./bin
+## build: the ferry CLI and ferry-controller into ./bin
 build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
@@ -62,3 +62,16 @@ $(CONTROLLER_GEN):
 
 clean:
 	rm -rf $(BIN)
+
+## demo: the main job end to end on local clusters (hub + staging + prod); KEEP=1 keeps it running
+demo:
+	go run ./hack/demo
+
+## demo-down: stop a demo kept with KEEP=1
+demo-down:
+	go run ./hack/demo down
+
+## load: the controller under load against a real API server (make load APPS=5000)
+APPS ?= 1000
+load:
+	go run ./hack/load --apps $(APPS)

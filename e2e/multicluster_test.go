@@ -196,6 +196,15 @@ func TestPromotionAcrossClusters(t *testing.T) {
 		}
 	}
 
+	// A settled app does not rewrite its ManifestWorks (their generation stays) although the
+	// agents keep updating their status.
+	work := &workv1.ManifestWork{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "prod", Name: "shop-shop-deploy-prod"}, work))
+	generation := work.Generation
+	time.Sleep(3 * time.Second)
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKeyFromObject(work), work))
+	require.Equal(t, generation, work.Generation, "only changed ManifestWorks are written")
+
 	// Drop prod: only prod loses the objects.
 	stagingOnly := strings.Split(string(data), "      - name: approve-prod")[0]
 	stagingOnly = strings.Replace(stagingOnly, "    - name: prod\n      type: topology\n      properties:\n        clusterLabelSelector:\n          env: prod\n", "", 1)

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -56,7 +58,9 @@ type resourceView struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
-	Exists    bool   `json:"exists"`
+	// State is exists or missing for the hub; for a managed cluster, applied, not applied or
+	// unknown, as its ManifestWork reports.
+	State string `json:"state"`
 }
 
 func runStatus(ctx context.Context, s streams, o *statusOptions, name string) error {
@@ -123,7 +127,12 @@ func resources(ctx context.Context, c client.Client, app *v1beta1.Application) (
 			if r.Cluster == "local" || r.Cluster == "" {
 				u := &unstructured.Unstructured{}
 				u.SetGroupVersionKind(schema.FromAPIVersionAndKind(r.APIVersion, r.Kind))
-				rv.Exists = c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u) == nil
+				rv.State = "missing"
+				if c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u) == nil {
+					rv.State = "exists"
+				}
+			} else {
+				rv.State = remoteState(ctx, c, app, r)
 			}
 			out = append(out, rv)
 		}
@@ -134,6 +143,26 @@ func resources(ctx context.Context, c client.Client, app *v1beta1.Application) (
 			strings.Join([]string{b.Cluster, b.Component, b.Kind, b.Namespace, b.Name}, "/")
 	})
 	return out, nil
+}
+
+// remoteState reads what the cluster's agent reported about an object in its ManifestWorks.
+func remoteState(ctx context.Context, c client.Client, app *v1beta1.Application, r v1beta1.ManagedResource) string {
+	var works workv1.ManifestWorkList
+	if err := c.List(ctx, &works, client.InNamespace(r.Cluster), client.MatchingLabels{
+		v1beta1.LabelAppName: app.Name, v1beta1.LabelAppNamespace: app.Namespace}); err != nil {
+		return "unknown"
+	}
+	for _, w := range works.Items {
+		for _, m := range w.Status.ResourceStatus.Manifests {
+			if m.ResourceMeta.Kind == r.Kind && m.ResourceMeta.Name == r.Name && m.ResourceMeta.Namespace == r.Namespace {
+				if cond := meta.FindStatusCondition(m.Conditions, workv1.ManifestApplied); cond != nil && cond.Status == "True" {
+					return "applied"
+				}
+				return "not applied"
+			}
+		}
+	}
+	return "unknown"
 }
 
 func printStatus(s streams, v statusView) {
@@ -184,10 +213,7 @@ func printStatus(s streams, v statusView) {
 				cluster = r.Cluster
 				fmt.Fprintf(w, "    cluster %s\n", cluster)
 			}
-			state := "exists"
-			if !r.Exists {
-				state = "missing"
-			}
+			state := r.State
 			ref := r.Kind + " " + r.Name
 			if r.Namespace != "" {
 				ref = r.Kind + " " + r.Namespace + "/" + r.Name

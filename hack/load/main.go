@@ -53,6 +53,7 @@ type options struct {
 	resync      time.Duration
 	timeout     time.Duration
 	qps         int
+	memLimit    string
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.DurationVar(&o.resync, "resync", 5*time.Minute, "the controller's --resync-interval")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.IntVar(&o.qps, "qps", 100, "the controller's --kube-api-qps (burst is twice that)")
+	flag.StringVar(&o.memLimit, "controller-gomemlimit", "", "GOMEMLIMIT of the controller process only, e.g. 250MiB")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -136,6 +138,9 @@ func run(o options) error {
 	defer logFile.Close()
 	ctl.Stdout, ctl.Stderr = logFile, logFile
 	ctl.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if o.memLimit != "" {
+		ctl.Env = append(os.Environ(), "GOMEMLIMIT="+o.memLimit)
+	}
 	if err := ctl.Start(); err != nil {
 		return err
 	}
@@ -145,7 +150,8 @@ func run(o options) error {
 	if err := playKubelets(ctx, cfg); err != nil {
 		return err
 	}
-	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s\n", o.apps, o.concurrency, o.qps, o.resync)
+	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s, controller GOMEMLIMIT %q\n",
+		o.apps, o.concurrency, o.qps, o.resync, o.memLimit)
 	start := time.Now()
 	if err := createApps(ctx, c, o.apps); err != nil {
 		return err
