@@ -43,8 +43,8 @@ type WorkOptions struct {
 	App, AppNamespace, Cluster string
 	// Step is the deploy step the works are for; each step has its own works, so steps that
 	// deploy different components to one cluster do not replace each other's.
-	Step string
-	Manifests                  []appfile.Manifest
+	Step      string
+	Manifests []appfile.Manifest
 	// Policy returns the policy of a manifest; none when nil.
 	Policy func(appfile.Manifest) ObjectPolicy
 	// HealthPolicy returns the healthPolicy that judges a manifest, so its fields are fed back;
