@@ -129,7 +129,7 @@ func BuildManifestWorks(o WorkOptions) ([]*workv1.ManifestWork, error) {
 }
 
 func newWork(o WorkOptions, index int) *workv1.ManifestWork {
-	return &workv1.ManifestWork{
+	w := &workv1.ManifestWork{
 		TypeMeta: metav1.TypeMeta{APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      WorkName(o.App, o.AppNamespace, o.Step, index),
@@ -138,13 +138,16 @@ func newWork(o WorkOptions, index int) *workv1.ManifestWork {
 				v1beta1.LabelAppName:      o.App,
 				v1beta1.LabelAppNamespace: o.AppNamespace,
 				LabelCluster:              o.Cluster,
-				LabelStep:                 o.Step,
 			},
 		},
 		Spec: workv1.ManifestWorkSpec{
 			DeleteOption: &workv1.DeleteOption{PropagationPolicy: workv1.DeletePropagationPolicyTypeForeground},
 		},
 	}
+	if o.Step != "" {
+		w.Labels[LabelStep] = o.Step
+	}
+	return w
 }
 
 // identifier is how ManifestWork configuration names an object: group, plural resource, name,

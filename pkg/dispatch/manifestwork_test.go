@@ -68,6 +68,13 @@ func TestBuildManifestWorks(t *testing.T) {
 	require.Equal(t, workv1.ResourceIdentifier{Group: "apps", Resource: "deployments", Name: "web", Namespace: "shop"}, cfg[0].ResourceIdentifier)
 	require.Equal(t, workv1.UpdateStrategyTypeServerSideApply, cfg[0].UpdateStrategy.Type)
 	require.Equal(t, FieldManager, cfg[0].UpdateStrategy.ServerSideApply.FieldManager)
+	require.Equal(t, workv1.FeedbackWatchType, cfg[0].FeedbackScrapeType, "health comes back without waiting for a poll")
+	require.Empty(t, cfg[3].FeedbackScrapeType, "nothing to feed back for a ConfigMap")
+
+	stepWorks, err := BuildManifestWorks(WorkOptions{App: "shop", AppNamespace: "prod", Cluster: "eu-1", Step: "to-eu", Manifests: manifests[:1]})
+	require.NoError(t, err)
+	require.Equal(t, "shop-prod-to-eu", stepWorks[0].Name)
+	require.Equal(t, "to-eu", stepWorks[0].Labels[LabelStep])
 	require.Equal(t, workv1.WellKnownStatusType, cfg[0].FeedbackRules[0].Type)
 	require.Equal(t, workv1.JSONPathsType, cfg[0].FeedbackRules[1].Type)
 	var names []string
