@@ -50,7 +50,7 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 		spoke, err := client.New(c.Config, client.Options{Scheme: scheme})
 		require.NoError(t, err)
 		f.spokes[c.Name] = spoke
-		go markReadyForever(ctx, spoke)
+		go testenv.PlayKubelet(ctx, spoke, 200*time.Millisecond)
 	}
 	mgr, _, err := controller.NewManager(env.Hub.Config, controller.ManagerOptions{Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second}})
 	require.NoError(t, err)
@@ -58,26 +58,6 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 	return f
-}
-
-func markReadyForever(ctx context.Context, c client.Client) {
-	for ctx.Err() == nil {
-		var list appsv1.DeploymentList
-		if c.List(ctx, &list) == nil {
-			for i := range list.Items {
-				d := &list.Items[i]
-				if d.Status.ObservedGeneration != d.Generation {
-					r := int32(1)
-					if d.Spec.Replicas != nil {
-						r = *d.Spec.Replicas
-					}
-					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
-					_ = c.Status().Update(ctx, d)
-				}
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 func (f *fleet) applyApp(doc string) {

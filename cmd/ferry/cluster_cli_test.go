@@ -58,7 +58,7 @@ func TestClusterCommands(t *testing.T) {
 	c := mgr.GetAPIReader()
 	writer, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
 	require.NoError(t, err)
-	go markDeploymentsReady(ctx, writer)
+	go testenv.PlayKubelet(ctx, writer, 50*time.Millisecond)
 
 	// Bad input is refused with its place, and nothing is applied.
 	bad := filepath.Join(dir, "bad.yaml")
@@ -125,21 +125,4 @@ func TestClusterCommands(t *testing.T) {
 	code, out, errOut = run(t, "", append([]string{"uninstall"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "Uninstalled Ferry.")
-}
-
-// markDeploymentsReady plays the Deployment controller envtest does not run.
-func markDeploymentsReady(ctx context.Context, c client.Client) {
-	for ctx.Err() == nil {
-		var list appsv1.DeploymentList
-		if c.List(ctx, &list) == nil {
-			for i := range list.Items {
-				d := &list.Items[i]
-				if d.Status.ObservedGeneration != d.Generation {
-					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
-					_ = c.Status().Update(ctx, d)
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

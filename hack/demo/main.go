@@ -142,7 +142,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		go playKubelet(ctx, spoke)
+		go testenv.PlayKubelet(ctx, spoke, 300*time.Millisecond)
 	}
 
 	app := filepath.Join(repo, "examples", "multi-env", "app.yaml")
@@ -204,27 +204,6 @@ func startController(bin, kubeconfig, envDir string, detach bool) (*exec.Cmd, er
 	}
 	pidFile := filepath.Join(envDir, "ferry-controller.pid")
 	return cmd, os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"+bin+"\n"), 0o644)
-}
-
-// playKubelet reports the Deployments of a cluster ready.
-func playKubelet(ctx context.Context, c client.Client) {
-	for ctx.Err() == nil {
-		var list appsv1.DeploymentList
-		if c.List(ctx, &list) == nil {
-			for i := range list.Items {
-				d := &list.Items[i]
-				if d.Status.ObservedGeneration != d.Generation {
-					r := int32(1)
-					if d.Spec.Replicas != nil {
-						r = *d.Spec.Replicas
-					}
-					d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
-					_ = c.Status().Update(ctx, d)
-				}
-			}
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
 }
 
 // down stops a demo kept with KEEP=1: the controller (by the PID it recorded, checking it is

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
 const flipV1 = `
@@ -53,22 +54,7 @@ func TestQuickFlipsNeverLoseWantedObjects(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the Deployment controller envtest does not have
-		defer wg.Done()
-		for ctx.Err() == nil {
-			var list appsv1.DeploymentList
-			if h.c.List(ctx, &list, client.InNamespace("default")) == nil {
-				for i := range list.Items {
-					d := &list.Items[i]
-					if d.Status.ObservedGeneration != d.Generation {
-						d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
-						_ = h.c.Status().Update(ctx, d)
-					}
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	go func() { defer wg.Done(); testenv.PlayKubelet(ctx, h.c, 20*time.Millisecond) }()
 	for i := 0; i < 50; i++ {
 		h.apply(flipV2)
 		time.Sleep(time.Duration(i%4) * 15 * time.Millisecond)
