@@ -17,6 +17,7 @@ import (
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/health"
+	"github.com/ferryhq/ferry/pkg/install"
 )
 
 // clusterInfo is what a reconcile knows of the managed clusters.
@@ -83,13 +84,10 @@ func (r *ApplicationReconciler) remoteObjects(run *appRun, step string, t appfil
 	}
 	var out []desiredObject
 	for _, w := range works {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(w)
+		u, err := install.ToUnstructured(w)
 		if err != nil {
 			return nil, err
 		}
-		u := &unstructured.Unstructured{Object: m}
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "status")
 		u.SetAPIVersion(workv1.GroupVersion.String())
 		u.SetKind("ManifestWork")
 		out = append(out, desiredObject{obj: u, resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
