@@ -30,13 +30,17 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -54,6 +58,7 @@ type options struct {
 	timeout     time.Duration
 	qps         int
 	memLimit    string
+	clusters    int
 }
 
 func main() {
@@ -64,6 +69,7 @@ func main() {
 	flag.DurationVar(&o.resync, "resync", 5*time.Minute, "the controller's --resync-interval")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.IntVar(&o.qps, "qps", 100, "the controller's --kube-api-qps (burst is twice that)")
+	flag.IntVar(&o.clusters, "clusters", 0, "managed clusters (ManagedClusters without agents) every app is delivered to; 0: the hub only")
 	flag.StringVar(&o.memLimit, "controller-gomemlimit", "", "GOMEMLIMIT of the controller process only, e.g. 250MiB")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -120,6 +126,11 @@ func run(o options) error {
 	if err := install.Apply(ctx, c, objs); err != nil {
 		return err
 	}
+	if o.clusters > 0 {
+		if err := makeClusters(ctx, c, bins, o.clusters); err != nil {
+			return err
+		}
+	}
 	kubeconfig := filepath.Join(work, "kubeconfig")
 	if err := testenv.WriteKubeconfig(kubeconfig, cfg); err != nil {
 		return err
@@ -153,8 +164,11 @@ func run(o options) error {
 	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s, controller GOMEMLIMIT %q\n",
 		o.apps, o.concurrency, o.qps, o.resync, o.memLimit)
 	start := time.Now()
-	if err := createApps(ctx, c, o.apps); err != nil {
+	if err := createApps(ctx, c, o.apps, o.clusters > 0); err != nil {
 		return err
+	}
+	if o.clusters > 0 {
+		return measureDispatch(ctx, c, o, start, metricsAddr, pid)
 	}
 	created := time.Since(start)
 	fmt.Printf("created %d apps in %s\n", o.apps, created.Round(time.Millisecond))
@@ -218,10 +232,10 @@ func run(o options) error {
 	return nil
 }
 
-func appFor(i int) *v1beta1.Application {
+func appFor(i int, fanOut bool) *v1beta1.Application {
 	raw := func(s string) *runtime.RawExtension { return &runtime.RawExtension{Raw: []byte(s)} }
 	name := fmt.Sprintf("load-%05d", i)
-	return &v1beta1.Application{
+	app := &v1beta1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{
 			{Name: name + "-web", Type: "webservice", Properties: raw(`{"image":"nginx:1.27","ports":[{"port":80}]}`),
@@ -230,9 +244,78 @@ func appFor(i int) *v1beta1.Application {
 			{Name: name + "-config", Type: "k8s-objects", Properties: raw(`{"objects":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `-config"},"data":{"mode":"load"}}]}`)},
 		}},
 	}
+	if fanOut {
+		app.Spec.Policies = []v1beta1.AppPolicy{{Name: "fleet", Type: "topology", Properties: raw(`{"clusterLabelSelector":{"load":"yes"}}`)}}
+	}
+	return app
 }
 
-func createApps(ctx context.Context, c client.Client, n int) error {
+// makeClusters creates ManagedClusters labelled load=yes and their namespaces; no agent runs,
+// so this measures the hub side of dispatch only.
+func makeClusters(ctx context.Context, c client.Client, bins *testenv.Binaries, n int) error {
+	if err := testenv.InstallOCMHubCRDs(ctx, c, bins); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("cluster-%03d", i)
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			return err
+		}
+		mc := &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"load": "yes"}},
+			Spec: clusterv1.ManagedClusterSpec{HubAcceptsClient: true}}
+		if err := c.Create(ctx, mc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// measureDispatch waits until every app has its ManifestWork on every cluster, then measures
+// reconciles that find nothing to change (the deploy steps keep waiting: no agent reports
+// health).
+func measureDispatch(ctx context.Context, c client.Client, o options, start time.Time, metricsAddr string, pid int) error {
+	want := o.apps * o.clusters
+	for {
+		var works metav1.PartialObjectMetadataList
+		works.SetGroupVersionKind(schema.GroupVersionKind{Group: workv1.GroupName, Version: "v1", Kind: "ManifestWorkList"})
+		if err := c.List(ctx, &works); err != nil {
+			return err
+		}
+		if len(works.Items) >= want {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d ManifestWorks after %s", len(works.Items), want, time.Since(start))
+		case <-time.After(2 * time.Second):
+		}
+	}
+	written := time.Since(start)
+	cpu, rss, err := procStats(pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("all %d ManifestWorks (%d apps x %d clusters) written after %s\n", want, o.apps, o.clusters, written.Round(time.Millisecond))
+	fmt.Printf("controller until then: %.1f CPU-seconds, peak RSS %d MiB\n", cpu, rss/1024)
+	sum0, _ := scrape(metricsAddr, "ferry_application_reconcile_duration_seconds_sum")
+	n0, _ := scrape(metricsAddr, "ferry_application_reconcile_duration_seconds_count")
+	req0, _ := scrape(metricsAddr, "rest_client_requests_total")
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(o.steady):
+	}
+	sum1, _ := scrape(metricsAddr, "ferry_application_reconcile_duration_seconds_sum")
+	n1, _ := scrape(metricsAddr, "ferry_application_reconcile_duration_seconds_count")
+	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
+	if n1 > n0 {
+		fmt.Printf("then over %s: %.0f reconciles that changed nothing, %.2f ms each, %.2f API requests each\n",
+			o.steady, n1-n0, 1000*(sum1-sum0)/(n1-n0), (req1-req0)/(n1-n0))
+	}
+	return nil
+}
+
+func createApps(ctx context.Context, c client.Client, n int, fanOut bool) error {
 	work := make(chan int)
 	errs := make(chan error, 16)
 	var wg sync.WaitGroup
@@ -241,7 +324,7 @@ func createApps(ctx context.Context, c client.Client, n int) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := c.Create(ctx, appFor(i)); err != nil {
+				if err := c.Create(ctx, appFor(i, fanOut)); err != nil {
 					errs <- err
 					return
 				}

@@ -220,3 +220,9 @@ func InstallCRDs(ctx context.Context, c client.Client, dir string, files []strin
 	}
 	return nil
 }
+
+// InstallOCMHubCRDs installs the OCM hub CRDs (ManifestWork, ManagedCluster, Placement, ...)
+// into a cluster, e.g. an envtest hub for measurements without work agents.
+func InstallOCMHubCRDs(ctx context.Context, c client.Client, bins *Binaries) error {
+	return InstallCRDs(ctx, c, bins.OCMAPIDir, hubCRDs)
+}
