@@ -127,7 +127,7 @@ func run(o options) error {
 		return err
 	}
 	if o.clusters > 0 {
-		if err := makeClusters(ctx, c, bins, o.clusters); err != nil {
+		if err := makeClusters(ctx, cfg, c, bins, o.clusters); err != nil {
 			return err
 		}
 	}
@@ -252,8 +252,12 @@ func appFor(i int, fanOut bool) *v1beta1.Application {
 
 // makeClusters creates ManagedClusters labelled load=yes and their namespaces; no agent runs,
 // so this measures the hub side of dispatch only.
-func makeClusters(ctx context.Context, c client.Client, bins *testenv.Binaries, n int) error {
-	if err := testenv.InstallOCMHubCRDs(ctx, c, bins); err != nil {
+func makeClusters(ctx context.Context, cfg *rest.Config, c client.Client, bins *testenv.Binaries, n int) error {
+	crds, err := testenv.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	if err := testenv.InstallOCMHubCRDs(ctx, crds, bins); err != nil {
 		return err
 	}
 	for i := 0; i < n; i++ {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -65,7 +67,9 @@ func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan)
 
 // applyStep records a step's objects in the revision's tracker, then applies them. It
 // returns the conflicts it met; other errors are returned as errors.
-func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan) ([]string, error) {
+// Up to parallelism objects (ManifestWorks, one per managed cluster, or hub objects) are
+// applied at once.
+func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int) ([]string, error) {
 	desired, records, err := r.desiredObjects(run, sp)
 	if err != nil {
 		return nil, err
@@ -73,22 +77,30 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 	if err := r.trackers.Record(ctx, run.ref, run.revNum, records); err != nil {
 		return nil, fmt.Errorf("record objects before applying them: %w", err)
 	}
-	var conflicts []string
-	var errs []error
-	for _, d := range desired {
+	conflicts := make([]string, len(desired))
+	errs := make([]error, len(desired))
+	sem := make(chan struct{}, max(parallelism, 1))
+	var wg sync.WaitGroup
+	for i, d := range desired {
 		r.watch(ctx, d.obj.GroupVersionKind())
-		res, err := r.hub.Apply(ctx, run.ref, d.obj, d.policy)
-		switch {
-		case dispatch.IsConflict(err):
-			conflicts = append(conflicts, err.Error())
-		case err != nil:
-			errs = append(errs, err)
-		case res == dispatch.Created || res == dispatch.Updated:
-			r.metrics.applied.WithLabelValues(string(res)).Inc()
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := r.hub.Apply(ctx, run.ref, d.obj, d.policy)
+			switch {
+			case dispatch.IsConflict(err):
+				conflicts[i] = err.Error()
+			case err != nil:
+				errs[i] = err
+			case res == dispatch.Created || res == dispatch.Updated:
+				r.metrics.applied.WithLabelValues(string(res)).Inc()
+			}
+		}()
 	}
+	wg.Wait()
 	run.applied[sp.Name] = true
-	return conflicts, errors.Join(errs...)
+	return slices.DeleteFunc(conflicts, func(c string) bool { return c == "" }), errors.Join(errs...)
 }
 
 // stepPlan finds a deploy step's plan.
@@ -101,6 +113,9 @@ func (run *appRun) stepPlan(name string) (appfile.StepPlan, bool) {
 	return appfile.StepPlan{}, false
 }
 
+// defaultParallelism is how many objects re-applying finished steps writes at once.
+const defaultParallelism = 5
+
 // deployer runs deploy steps on the hub.
 type deployer struct {
 	r   *ApplicationReconciler
@@ -108,12 +123,12 @@ type deployer struct {
 }
 
 // Deploy implements workflow.Deployer: apply, then wait until every component is healthy.
-func (d *deployer) Deploy(ctx context.Context, step string, _ []string, _ int) (bool, string, error) {
+func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallelism int) (bool, string, error) {
 	sp, ok := d.run.stepPlan(step)
 	if !ok {
 		return false, "", fmt.Errorf("no plan for deploy step %q", step)
 	}
-	conflicts, err := d.r.applyStep(ctx, d.run, sp)
+	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism)
 	if len(conflicts) > 0 {
 		msg := strings.Join(conflicts, "; ")
 		d.run.condition(v1beta1.ConditionApplied, false, "Conflict", msg)
@@ -159,7 +174,7 @@ func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) erro
 		if !ok || run.applied[name] {
 			continue
 		}
-		c, err := r.applyStep(ctx, run, sp)
+		c, err := r.applyStep(ctx, run, sp, defaultParallelism)
 		conflicts = append(conflicts, c...)
 		if err != nil {
 			errs = append(errs, err)
