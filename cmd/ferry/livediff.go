@@ -86,7 +86,6 @@ func diffPlan(ctx context.Context, s streams, c client.Client, af *appfile.Appfi
 			continue
 		}
 		after := desired.DeepCopy()
-		//nolint:staticcheck // server-side apply dry run of an unstructured object
 		if err := c.Patch(ctx, after, client.Apply, client.FieldOwner(dispatch.HubFieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
 			return fmt.Errorf("dry-run apply %s: %w", dispatch.Describe(desired), err)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 )
 
-// FieldManager is the server-side-apply field manager of objects the CLI writes.
+// cliFieldManager is the server-side-apply field manager of objects the CLI writes.
 const cliFieldManager = "ferry-cli"
 
 type upOptions struct {
@@ -96,7 +96,6 @@ func applyApp(ctx context.Context, c client.Client, app *v1beta1.Application) er
 	}
 	unstructured.RemoveNestedField(u.Object, "status")
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	//nolint:staticcheck // server-side apply of an unstructured object
 	if err := c.Patch(ctx, u, client.Apply, client.FieldOwner(cliFieldManager), client.ForceOwnership); err != nil {
 		if apierrors.IsNotFound(err) || isNoKind(err) {
 			return fmt.Errorf("apply application %s: %w (is Ferry installed? run: ferry install)", app.Name, err)

@@ -66,31 +66,6 @@ func (n *NamespaceDefinitions) Get(kind definition.Kind, name string) (*definiti
 	return nil, &definition.NotFoundError{Kind: kind, Name: name, Known: known}
 }
 
-// List returns every definition of a kind the namespace sees.
-func (n *NamespaceDefinitions) List(kind definition.Kind) ([]*definition.Definition, error) {
-	namespaces := []string{n.c.systemNamespace, n.namespace}
-	byName := map[string]*definition.Definition{}
-	for _, ns := range namespaces {
-		objs, err := listDefinitions(n.ctx, n.c.reader, kind, ns)
-		if err != nil {
-			return nil, err
-		}
-		for _, obj := range objs {
-			d, err := n.c.convert(kind, obj)
-			if err != nil {
-				return nil, err
-			}
-			byName[d.Name] = d
-		}
-	}
-	out := make([]*definition.Definition, 0, len(byName))
-	for _, d := range byName {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
 func (n *NamespaceDefinitions) names(kind definition.Kind, namespaces []string) ([]string, error) {
 	var names []string
 	for _, ns := range namespaces {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,7 +60,7 @@ func (k *hubKube) Apply(ctx context.Context, cluster string, obj map[string]any)
 func isNamespaced(r *ApplicationReconciler, u *unstructured.Unstructured) bool {
 	gvk := u.GroupVersionKind()
 	m, err := r.client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-	return err == nil && m.Scope.Name() == "namespace"
+	return err == nil && m.Scope.Name() == meta.RESTScopeNameNamespace
 }
 
 // Read implements cuestep.Kube.

@@ -223,7 +223,6 @@ func (h *Hub) Apply(ctx context.Context, app AppRef, desired *unstructured.Unstr
 		}
 		return Updated, nil
 	}
-	//nolint:staticcheck // server-side apply of an unstructured object
 	if err := h.opts.Client.Patch(ctx, desired, client.Apply, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership); err != nil {
 		return "", fmt.Errorf("apply %s: %w", name, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -180,7 +181,6 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 	for _, obj := range objs {
 		obj = obj.DeepCopy()
 		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			//nolint:staticcheck // server-side apply of unstructured objects
 			err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership)
 			if err != nil && isNotServedYet(err) {
 				return false, nil // a CRD applied just before is not served yet
@@ -197,6 +197,8 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 func isNotServedYet(err error) bool {
 	return apierrors.IsNotFound(err) || isNoMatch(err)
 }
+
+func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
 
 // Uninstall removes the controller and the built-in definitions, and the CRDs when no
 // Application is left: deleting the CRDs would delete Applications without the controller

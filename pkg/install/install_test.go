@@ -1,0 +1,46 @@
+package install
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestObjects(t *testing.T) {
+	crdsOnly, err := Objects(Options{})
+	require.NoError(t, err)
+	kinds := map[string]int{}
+	for _, o := range crdsOnly {
+		kinds[o.GetKind()]++
+	}
+	require.Equal(t, 1, kinds["Namespace"])
+	require.Equal(t, 7, kinds["CustomResourceDefinition"])
+	require.Equal(t, 8, kinds["ComponentDefinition"])
+	require.Zero(t, kinds["Deployment"], "no controller without Controller")
+
+	all, err := Objects(Options{Namespace: "platform", Controller: true, Image: "registry.local/ferry:dev"})
+	require.NoError(t, err)
+	var seen []string
+	for _, o := range all {
+		switch o.GetKind() {
+		case "Deployment":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			require.Equal(t, "registry.local/ferry:dev", containers[0].(map[string]any)["image"])
+			require.Equal(t, "platform", o.GetNamespace())
+		case "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			require.Equal(t, "platform", subjects[0].(map[string]any)["namespace"])
+		case "ValidatingWebhookConfiguration":
+			hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+			ns, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "clientConfig", "service", "namespace")
+			require.Equal(t, "platform", ns)
+		case "ComponentDefinition":
+			require.Equal(t, "platform", o.GetNamespace())
+		}
+		seen = append(seen, o.GetKind())
+	}
+	require.Contains(t, seen, "ServiceAccount")
+	require.Contains(t, seen, "Service")
+	require.Equal(t, "Namespace", all[0].GetKind(), "the namespace comes first")
+}
