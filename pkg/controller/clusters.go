@@ -123,9 +123,8 @@ func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, s
 		out.Message = msg + ": health unknown"
 		return out
 	}
-	var works workv1.ManifestWorkList
-	if err := r.client.List(ctx, &works, client.InNamespace(t.Cluster), client.MatchingLabels{
-		v1beta1.LabelAppName: run.app.Name, v1beta1.LabelAppNamespace: run.app.Namespace, dispatch.LabelStep: step}); err != nil {
+	works, err := r.stepWorks(ctx, run, step, t.Cluster)
+	if err != nil {
 		out.Message = "cannot read its ManifestWorks: " + err.Error()
 		return out
 	}
@@ -136,7 +135,7 @@ func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, s
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m.Object}
-		cond, found := manifestStatus(works.Items, u)
+		cond, found := manifestStatus(works, u)
 		if !found {
 			if m.Output == "" {
 				out.Message = fmt.Sprintf("waiting for the agent of cluster %s to report %s", t.Cluster, dispatch.Describe(u))
@@ -161,6 +160,21 @@ func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, s
 		st.Healthy, st.Message = false, err.Error()
 	}
 	return st
+}
+
+// stepWorks reads the ManifestWorks of one deploy step on one cluster, once per reconcile.
+func (r *ApplicationReconciler) stepWorks(ctx context.Context, run *appRun, step, cluster string) ([]workv1.ManifestWork, error) {
+	key := step + "/" + cluster
+	if w, ok := run.works[key]; ok {
+		return w, nil
+	}
+	var works workv1.ManifestWorkList
+	if err := r.client.List(ctx, &works, client.InNamespace(cluster), client.MatchingLabels{
+		v1beta1.LabelAppName: run.app.Name, v1beta1.LabelAppNamespace: run.app.Namespace, dispatch.LabelStep: step}); err != nil {
+		return nil, err
+	}
+	run.works[key] = works.Items
+	return works.Items, nil
 }
 
 // manifestStatus finds an object's status in ManifestWorks.

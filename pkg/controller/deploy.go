@@ -130,7 +130,7 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 	}
 	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism)
 	if len(conflicts) > 0 {
-		msg := strings.Join(conflicts, "; ")
+		msg := truncate(strings.Join(conflicts, "; "))
 		d.run.condition(v1beta1.ConditionApplied, false, "Conflict", msg)
 		return false, "", errors.New(msg)
 	}
@@ -152,7 +152,7 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 		}
 	}
 	if len(waiting) > 0 {
-		return false, "waiting for " + strings.Join(waiting, "; "), nil
+		return false, truncate("waiting for " + strings.Join(waiting, "; ")), nil
 	}
 	return true, fmt.Sprintf("deployed to %d target(s), healthy", len(sp.Targets)), nil
 }

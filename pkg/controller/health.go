@@ -148,7 +148,7 @@ func (r *ApplicationReconciler) evaluateHealth(ctx context.Context, run *appRun)
 		}
 	}
 	if len(unhealthy) > 0 {
-		run.condition(v1beta1.ConditionHealthy, false, "Unhealthy", fmt.Sprintf("unhealthy: %v", unhealthy))
+		run.condition(v1beta1.ConditionHealthy, false, "Unhealthy", "unhealthy: "+summarize(unhealthy))
 	} else {
 		run.condition(v1beta1.ConditionHealthy, true, "Healthy", "every component is healthy")
 	}

@@ -2,11 +2,14 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	workv1 "open-cluster-management.io/api/work/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -40,6 +43,8 @@ type appRun struct {
 	live map[string]*unstructured.Unstructured
 	// health caches component status by component/cluster/namespace.
 	health map[string]v1beta1.ApplicationComponentStatus
+	// works caches ManifestWorks by step/cluster for this reconcile.
+	works map[string][]workv1.ManifestWork
 	// clusters are the managed clusters on the hub.
 	clusters clusterInfo
 	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
@@ -51,7 +56,7 @@ func newAppRun(ctx context.Context, r *ApplicationReconciler, app *v1beta1.Appli
 		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
 		defs: r.defs.ForNamespace(ctx, app.Namespace), now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
-		health: map[string]v1beta1.ApplicationComponentStatus{},
+		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},
 	}
 }
 
@@ -93,7 +98,22 @@ func (run *appRun) condition(typ string, ok bool, reason, message string) {
 		status = metav1.ConditionTrue
 	}
 	meta.SetStatusCondition(&run.app.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: run.app.Generation})
+		Type: typ, Status: status, Reason: reason, Message: truncate(message), ObservedGeneration: run.app.Generation})
+}
+
+// maxMessage bounds messages in the status: a condition message may have at most 32768 bytes,
+// and an app on a hundred clusters can have that much to say.
+const maxMessage = 4096
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage - 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s … (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // setPhase derives status.status from the workflow and health.
