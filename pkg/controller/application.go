@@ -78,6 +78,11 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	var err error
 	r.ctrl, err = ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers})).
+		// A changed definition reaches the apps that see it at once, not at their next resync.
+		Watches(&v1beta1.ComponentDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
+		Watches(&v1beta1.TraitDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
+		Watches(&v1beta1.PolicyDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
+		Watches(&v1beta1.WorkflowStepDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
 		// A process may run several managers one after another (tests, restarts): the name
 		// check is only about metric names, which the managers share on purpose.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true)}).
@@ -99,6 +104,25 @@ func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersi
 		r.watched.Delete(gvk)
 		ctrl.LoggerFrom(ctx).Error(err, "watch deployed kind", "kind", gvk.String())
 	}
+}
+
+// appsSeeing maps a definition to the Applications that may use it: those of its namespace, or
+// every one for the system namespace. Apps that do not use it stay settled at the cost of a few
+// cache reads (see settledApp).
+func (r *ApplicationReconciler) appsSeeing(ctx context.Context, def client.Object) []reconcile.Request {
+	var apps v1beta1.ApplicationList
+	var opts []client.ListOption
+	if def.GetNamespace() != r.opts.SystemNamespace {
+		opts = append(opts, client.InNamespace(def.GetNamespace()))
+	}
+	if err := r.client.List(ctx, &apps, opts...); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(apps.Items))
+	for _, a := range apps.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: a.Namespace, Name: a.Name}})
+	}
+	return out
 }
 
 // appOfObject maps a deployed object to the Application its labels name.

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
@@ -98,4 +99,35 @@ func TestApplicationLifecycle(t *testing.T) {
 	require.False(t, h.exists(&v1beta1.ApplicationRevision{}, "default", "shop-v2"))
 	require.False(t, h.exists(&corev1.ConfigMap{}, "default", controller.ContextConfigMapName("shop")))
 	require.True(t, h.exists(&appsv1.Deployment{}, "default", "bystander"), "nothing else is touched")
+}
+
+// TestDefinitionChangeMakesANewRevision: editing a definition an app uses is delivered at once
+// as a new revision, without waiting for the resync.
+func TestDefinitionChangeMakesANewRevision(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{ResyncInterval: time.Hour})
+	h.apply(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: cfg}
+spec:
+  components:
+    - name: settings
+      type: k8s-objects
+      properties:
+        objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: settings}, data: {a: "1"}}]
+      traits:
+        - {type: labels, properties: {team: blue}}
+`)
+	h.waitApp("cfg", "running", phaseIs(v1beta1.ApplicationRunning))
+	ctx := context.Background()
+	def := &v1beta1.TraitDefinition{}
+	require.NoError(t, h.c.Get(ctx, client.ObjectKey{Namespace: "ferry-system", Name: "labels"}, def))
+	def.Annotations = map[string]string{"edited": "yes"}
+	def.Spec.Schematic.CUE.Template += "\n// a platform team's edit\n"
+	require.NoError(t, h.c.Update(ctx, def))
+	app := h.waitApp("cfg", "a new revision", func(a *v1beta1.Application) bool {
+		return a.Status.LatestRevision != nil && a.Status.LatestRevision.Name == "cfg-v2" && a.Status.Phase == v1beta1.ApplicationRunning
+	})
+	require.Equal(t, int64(2), app.Status.LatestRevision.Revision)
 }
