@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 )
 
@@ -75,9 +77,15 @@ func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconc
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.metrics.register()
 	r.cache = mgr.GetCache()
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers}))
+	if !r.noClusters {
+		// A cluster that joins, is relabelled or changes availability changes what topologies
+		// select and what health reports.
+		b = b.Watches(&clusterv1.ManagedCluster{}, handler.EnqueueRequestsFromMapFunc(r.appsWithTopology))
+	}
 	var err error
-	r.ctrl, err = ctrl.NewControllerManagedBy(mgr).
-		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers})).
+	r.ctrl, err = b.
 		// A changed definition reaches the apps that see it at once, not at their next resync.
 		Watches(&v1beta1.ComponentDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
 		Watches(&v1beta1.TraitDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
@@ -121,6 +129,24 @@ func (r *ApplicationReconciler) appsSeeing(ctx context.Context, def client.Objec
 	out := make([]reconcile.Request, 0, len(apps.Items))
 	for _, a := range apps.Items {
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: a.Namespace, Name: a.Name}})
+	}
+	return out
+}
+
+// appsWithTopology maps a managed cluster to the Applications that deliver to managed clusters.
+func (r *ApplicationReconciler) appsWithTopology(ctx context.Context, _ client.Object) []reconcile.Request {
+	var apps v1beta1.ApplicationList
+	if err := r.client.List(ctx, &apps); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, a := range apps.Items {
+		for _, p := range a.Spec.Policies {
+			if p.Type == appfile.PolicyTopology {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: a.Namespace, Name: a.Name}})
+				break
+			}
+		}
 	}
 	return out
 }
