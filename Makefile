@@ -42,12 +42,14 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd
 	go run ./cmd/ferry def doc --all --dir docs/reference
 
-## verify: generated code is current, gofmt and go vet are clean
+## verify: generated code is current, gofmt and go vet are clean, no tracked file over 1 MiB
 verify: generate
 	@changed=$$(git status --porcelain -- api config docs/reference); \
 	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config docs/reference; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@big=$$(git ls-files -z | xargs -0 -r du -k --apparent-size 2>/dev/null | awk '$$1 > 1024 {print $$2}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MiB (build outputs or binaries?); remove them with git rm --cached:"; echo "$$big"; exit 1; fi
 	go vet ./...
 
 ## bench: rendering and dry-run benchmarks
