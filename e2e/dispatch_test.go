@@ -52,7 +52,8 @@ func TestHealthThroughManifestWorkFeedback(t *testing.T) {
 	engine := cue.NewEngine(cue.Options{})
 	afs, err := appfile.Parse("app.yaml", []byte(dispatchApp))
 	require.NoError(t, err)
-	plan, err := appfile.NewPlanner(appfile.Options{Definitions: reg, Engine: engine, Clusters: []appfile.Cluster{{Name: "cluster1"}}}).Plan(afs[0])
+	plan, err := appfile.NewPlanner(appfile.Offline(appfile.OfflineOptions{Definitions: reg, Clusters: []appfile.Cluster{{Name: "cluster1"}}}),
+		appfile.Options{Engine: engine}).Plan(ctx, afs[0], appfile.PlanOptions{})
 	require.NoError(t, err)
 	target := plan.Steps[0].Targets[0]
 	require.Equal(t, "cluster1", target.Cluster)

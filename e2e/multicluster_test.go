@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +24,7 @@ import (
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
+	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 )
 
 // fleet is a hub with Ferry installed and its controller running, and managed clusters whose
@@ -36,7 +39,7 @@ type fleet struct {
 func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	t.Helper()
 	env := testenv.StartForTest(t, clusters...)
-	scheme, err := controller.NewScheme()
+	scheme, err := ferryscheme.New()
 	require.NoError(t, err)
 	hub, err := client.New(env.Hub.Config, client.Options{Scheme: scheme})
 	require.NoError(t, err)
@@ -161,7 +164,7 @@ func TestPromotionAcrossClusters(t *testing.T) {
 		require.True(t, s.Healthy, "%s on staging: %s", name, s.Message)
 	}
 
-	require.NoError(t, controller.ControlWorkflow(ctx, f.hub, client.ObjectKey{Namespace: "shop", Name: "shop"}, controller.CommandResume, "", time.Now()))
+	require.NoError(t, appworkflow.Control(ctx, f.hub, client.ObjectKey{Namespace: "shop", Name: "shop"}, appworkflow.CommandResume, "", time.Now()))
 	app = f.waitApp("shop", "shop", "running on both clusters", phase(v1beta1.ApplicationRunning))
 	prod := f.waitDeployment("prod", "shop", "frontend", true)
 	require.Equal(t, int32(3), *prod.Spec.Replicas, "prod override: replicas")

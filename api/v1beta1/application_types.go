@@ -77,7 +77,8 @@ type ApplicationComponent struct {
 	// +kubebuilder:validation:MinLength=1
 	Type string `json:"type"`
 
-	// ExternalRevision names the component revision explicitly.
+	// ExternalRevision names the component revision explicitly. Accepted for KubeVela
+	// compatibility and ignored: Ferry keeps no component revisions; planning warns when set.
 	// +optional
 	ExternalRevision string `json:"externalRevision,omitempty"`
 

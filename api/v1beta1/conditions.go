@@ -18,15 +18,49 @@ const (
 	ConditionReady = "Ready"
 )
 
+// Reasons of the Application's conditions and events. Tools may match on them: they are part of
+// the API. The WorkflowFinished condition's reason is "Workflow" followed by the workflow phase
+// (e.g. WorkflowSucceeded), and Ready's is the application phase with a capital (e.g. Running).
+const (
+	// ReasonRendered (Rendered=True): the Application renders.
+	ReasonRendered = "Rendered"
+	// ReasonRenderFailed (Rendered=False, and a Warning event): the message lists every problem.
+	ReasonRenderFailed = "RenderFailed"
+	// ReasonApplied (Applied=True): every object is applied.
+	ReasonApplied = "Applied"
+	// ReasonConflict (Applied=False): an object belongs to another Application or a person.
+	ReasonConflict = "Conflict"
+	// ReasonApplyFailed (Applied=False): the API server refused an object.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonHealthy and ReasonUnhealthy (Healthy).
+	ReasonHealthy   = "Healthy"
+	ReasonUnhealthy = "Unhealthy"
+	// ReasonCollected (GarbageCollected=True): nothing older revisions deployed is left.
+	ReasonCollected = "Collected"
+	// ReasonCollecting (GarbageCollected=False): deletions are under way.
+	ReasonCollecting = "Collecting"
+	// ReasonCollectFailed (GarbageCollected=False): a deletion failed; it is retried.
+	ReasonCollectFailed = "CollectFailed"
+	// ReasonDeleting (GarbageCollected=False): the app is being deleted and waits for its objects.
+	ReasonDeleting = "Deleting"
+	// ReasonRendering (Ready=False): the app does not render.
+	ReasonRendering = "Rendering"
+	// ReasonRevision (Normal event): a new ApplicationRevision was created.
+	ReasonRevision = "Revision"
+	// ReasonWorkflowRestarted (Normal event): a new revision starts the workflow again.
+	ReasonWorkflowRestarted = "WorkflowRestarted"
+	// ReasonWorkflow (event): the workflow finished; the message says how.
+	ReasonWorkflow = "Workflow"
+	// ReasonClusterUnavailable (Warning event): a ManifestWork of an unavailable cluster was
+	// removed without its agent's cleanup.
+	ReasonClusterUnavailable = "ClusterUnavailable"
+)
+
 // Labels and annotations Ferry sets on the objects it manages besides the app labels.
 const (
-	// LabelAppRevision names the revision that last applied an object.
-	LabelAppRevision = "app.oam.dev/appRevision"
 	// AnnotationSharedBy lists, comma-separated as namespace/name, the Applications that share
 	// an object under a shared-resource policy; the first one owns it.
 	AnnotationSharedBy = "app.oam.dev/shared-by"
-	// LabelAppUID marks trackers and revisions with the UID of the app they belong to.
-	LabelAppUID = "app.oam.dev/uid"
 )
 
 // FinalizerCleanup is the finalizer Ferry puts on Applications so that deleting one removes

@@ -7,10 +7,10 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/testenv"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // TestCRDsValidateOnARealAPIServer installs the generated CRDs into envtest's kube-apiserver and

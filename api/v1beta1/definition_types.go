@@ -119,16 +119,22 @@ type TraitDefinitionSpec struct {
 	// PodDisruptive says changing the trait restarts pods.
 	// +optional
 	PodDisruptive bool `json:"podDisruptive,omitempty"`
-	// WorkloadRefPath is where the trait object references its workload.
+	// WorkloadRefPath is where the trait object references its workload. Accepted for
+	// KubeVela compatibility and ignored: Ferry patches workloads through `patch`; planning
+	// warns when it is set.
 	// +optional
 	WorkloadRefPath string `json:"workloadRefPath,omitempty"`
-	// RevisionEnabled makes the trait see component revisions.
+	// RevisionEnabled makes the trait see component revisions. Accepted for KubeVela
+	// compatibility and ignored (Ferry keeps no component revisions); planning warns when set.
 	// +optional
 	RevisionEnabled bool `json:"revisionEnabled,omitempty"`
-	// ManageWorkload says the trait manages the workload itself.
+	// ManageWorkload says the trait manages the workload itself. Accepted for KubeVela
+	// compatibility and ignored; planning warns when set.
 	// +optional
 	ManageWorkload bool `json:"manageWorkload,omitempty"`
-	// ControlPlaneOnly keeps the trait's objects on the hub.
+	// ControlPlaneOnly keeps the trait's objects on the hub. Accepted for KubeVela
+	// compatibility and ignored: a trait's objects go where its component goes; planning warns
+	// when set.
 	// +optional
 	ControlPlaneOnly bool `json:"controlPlaneOnly,omitempty"`
 	// Stage orders the trait's objects relative to the workload.
@@ -170,7 +176,8 @@ type PolicyDefinition struct {
 type PolicyDefinitionSpec struct {
 	// Schematic holds the template.
 	Schematic *Schematic `json:"schematic"`
-	// ManageHealthCheck says the policy reports health itself.
+	// ManageHealthCheck says the policy reports health itself. Accepted for KubeVela
+	// compatibility and ignored; planning warns when set.
 	// +optional
 	ManageHealthCheck bool `json:"manageHealthCheck,omitempty"`
 }

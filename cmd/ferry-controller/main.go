@@ -10,7 +10,6 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ferryhq/ferry/pkg/controller"
@@ -40,11 +39,13 @@ func main() {
 	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix) workflow steps may send HTTP requests to")
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
-	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's self-generated serving certificate")
+	fs.StringVar(&o.Webhook.Host, "webhook-host", "", "address the webhook binds to and its certificate is valid for: the host of ferry install --webhook-url, for a controller outside the cluster (all addresses when empty)")
+	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's serving certificate (a temporary one when empty); the certificate itself is kept in the Secret "+controller.WebhookCertSecretName)
 	fs.BoolVar(&o.Pprof, "enable-pprof", false, "serve /debug/pprof/ on the metrics address")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
+	o.Webhook.ManageCert = true
 	o.QPS = float32(qps)
 	if hosts != "" {
 		o.Reconciler.HTTP.AllowedHosts = strings.Split(hosts, ",")
@@ -65,31 +66,5 @@ func run(kubeconfig, kubeCtx string, o controller.ManagerOptions) error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
-	ctx := ctrl.SetupSignalHandler()
-	if o.Webhook.Port != 0 {
-		if o.Webhook.CertDir == "" {
-			return fmt.Errorf("--webhook-port needs --webhook-cert-dir")
-		}
-		scheme, err := controller.NewScheme()
-		if err != nil {
-			return err
-		}
-		c, err := client.New(cfg, client.Options{Scheme: scheme})
-		if err != nil {
-			return err
-		}
-		ns := o.Reconciler.SystemNamespace
-		if ns == "" {
-			ns = "ferry-system"
-		}
-		if err := controller.EnsureWebhookCert(ctx, c, o.Webhook.CertDir, "ferry-webhook", ns); err != nil {
-			return fmt.Errorf("webhook certificate: %w", err)
-		}
-	}
-	mgr, _, err := controller.NewManager(cfg, o)
-	if err != nil {
-		return err
-	}
-	ctrl.Log.Info("starting", "host", cfg.Host, "concurrency", o.Reconciler.Concurrency)
-	return mgr.Start(ctx)
+	return controller.Run(ctrl.SetupSignalHandler(), cfg, o)
 }

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/pkg/appfile"
-	"github.com/ferryhq/ferry/pkg/controller"
-	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/clustersource"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
@@ -41,24 +39,27 @@ func readAppfiles(s streams, files []string, namespace string) ([]*appfile.Appfi
 	return out, nil
 }
 
-// planOnCluster renders an Application with the definitions installed on the cluster, the
+// clusterPlanner plans with the definitions, managed clusters and versions of the cluster, the
 // same way the controller will: a problem is reported with its file:line before anything is
 // sent.
-func planOnCluster(ctx context.Context, c client.Client, af *appfile.Appfile) (*appfile.Plan, error) {
-	defs := controller.NewDefinitionSource(c, install.DefaultNamespace).ForNamespace(ctx, af.App.Namespace)
-	var list clusterv1.ManagedClusterList
-	if err := c.List(ctx, &list); err != nil && !meta.IsNoMatchError(err) {
-		return nil, fmt.Errorf("list managed clusters: %w", err)
-	}
-	var clusters []appfile.Cluster
-	for _, mc := range list.Items {
-		clusters = append(clusters, appfile.Cluster{Name: mc.Name, Labels: mc.Labels})
-	}
-	planner := appfile.NewPlanner(appfile.Options{Definitions: defs, Engine: cue.NewEngine(cue.Options{}),
-		Clusters: clusters, ClusterVersion: cue.DefaultClusterVersion})
-	plan, err := planner.Plan(af)
+func (k *kubeFlags) clusterPlanner(c client.Client) (*appfile.Planner, error) {
+	cfg, err := k.restConfig()
 	if err != nil {
-		return nil, fmt.Errorf("application %q: %w", af.App.Name, err)
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+	}
+	src := clustersource.New(clustersource.Options{Reader: c, Version: dc, SystemNamespace: install.DefaultNamespace})
+	return appfile.NewPlanner(src, appfile.Options{}), nil
+}
+
+// planOnCluster plans one Application; an error says what is wrong with it.
+func planOnCluster(ctx context.Context, planner *appfile.Planner, af *appfile.Appfile) (*appfile.Plan, error) {
+	plan, err := planner.Plan(ctx, af, appfile.PlanOptions{})
+	if err != nil {
+		return nil, errors.New(appfile.DescribeProblems(af.App.Name, err))
 	}
 	return plan, nil
 }

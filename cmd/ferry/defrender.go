@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -76,8 +77,8 @@ func renderDefinition(reg *definition.Registry, def *definition.Definition, c re
 	}
 	app.Spec.Components = []v1beta1.ApplicationComponent{component}
 
-	planner := appfile.NewPlanner(appfile.Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), ClusterVersion: cue.DefaultClusterVersion})
-	plan, err := planner.Plan(appfile.FromApplication(app))
+	planner := appfile.NewPlanner(appfile.Offline(appfile.OfflineOptions{Definitions: reg}), appfile.Options{})
+	plan, err := planner.Plan(context.Background(), appfile.FromApplication(app), appfile.PlanOptions{})
 	if err != nil {
 		return nil, err
 	}

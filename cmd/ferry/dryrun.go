@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/pkg/appfile"
-	"github.com/ferryhq/ferry/pkg/cue"
 )
 
 type dryRunOptions struct {
@@ -65,13 +65,7 @@ func runDryRun(s streams, o *dryRunOptions) error {
 	if err != nil {
 		return err
 	}
-	planner := appfile.NewPlanner(appfile.Options{
-		Definitions:    reg,
-		Engine:         cue.NewEngine(cue.Options{}),
-		Clusters:       clusters,
-		ClusterVersion: cue.DefaultClusterVersion,
-		Objects:        objects,
-	})
+	planner := appfile.NewPlanner(appfile.Offline(appfile.OfflineOptions{Definitions: reg, Clusters: clusters, Objects: objects}), appfile.Options{})
 	var items []appfile.Item
 	var failures []error
 	for _, file := range o.files {
@@ -85,11 +79,12 @@ func runDryRun(s streams, o *dryRunOptions) error {
 			continue
 		}
 		for _, af := range appfiles {
-			plan, err := planner.Plan(af)
+			plan, err := planner.Plan(context.Background(), af, appfile.PlanOptions{})
 			if err != nil {
-				failures = append(failures, fmt.Errorf("application %q: %w", af.App.Name, err))
+				failures = append(failures, errors.New(appfile.DescribeProblems(af.App.Name, err)))
 				continue
 			}
+			printWarnings(s, plan)
 			items = append(items, plan.Items()...)
 		}
 	}
@@ -155,8 +150,15 @@ func readClusters(file string) ([]appfile.Cluster, error) {
 	return clusters, nil
 }
 
+// printWarnings shows a plan's warnings on stderr.
+func printWarnings(s streams, plan *appfile.Plan) {
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(s.err, "Warning: application %q: %s\n", plan.App, w)
+	}
+}
+
 // readObjects reads the offline stand-ins of existing objects: a YAML stream of objects.
-func readObjects(file string) (appfile.ObjectReader, error) {
+func readObjects(file string) (appfile.StaticObjects, error) {
 	if file == "" {
 		return nil, nil
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,17 +17,21 @@ type installOptions struct {
 	noController bool
 	namespace    string
 	image        string
+	webhookURL   string
 }
 
 func newInstallCmd(s streams) *cobra.Command {
 	o := &installOptions{}
 	cmd := &cobra.Command{
-		Use:   "install [--no-controller]",
+		Use:   "install [--no-controller [--webhook-url https://HOST:PORT]]",
 		Short: "Install Ferry's CRDs, built-in definitions and controller on the hub cluster",
 		Long: `Install applies Ferry's CRDs and built-in definitions and, unless --no-controller is given, the
-controller's RBAC and Deployment. With --no-controller, run the controller yourself:
+controller's RBAC and Deployment, and the admission webhook that checks every Application before
+it is stored. With --no-controller, run the controller yourself:
   ferry-controller --kubeconfig FILE
-Running install again upgrades what it installed.`,
+and add --webhook-url https://HOST:PORT to keep admission on, served by
+  ferry-controller --kubeconfig FILE --webhook-host HOST --webhook-port PORT
+(the API server must reach HOST:PORT). Running install again upgrades what it installed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd.Context(), s, o) },
 	}
@@ -33,6 +39,7 @@ Running install again upgrades what it installed.`,
 	cmd.Flags().BoolVar(&o.noController, "no-controller", false, "install only the CRDs and the built-in definitions")
 	cmd.Flags().StringVar(&o.namespace, "system-namespace", install.DefaultNamespace, "namespace of the controller and the built-in definitions")
 	cmd.Flags().StringVar(&o.image, "image", "", "controller image (default: the released one)")
+	cmd.Flags().StringVar(&o.webhookURL, "webhook-url", "", "with --no-controller: register the admission webhook at https://HOST:PORT, served by a controller outside the cluster")
 	return cmd
 }
 
@@ -41,7 +48,10 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 	if err != nil {
 		return err
 	}
-	objs, err := install.Objects(install.Options{Namespace: o.namespace, Controller: !o.noController, Image: o.image})
+	if o.webhookURL != "" && !o.noController {
+		return usageError{errors.New("--webhook-url is for a controller outside the cluster: give it with --no-controller")}
+	}
+	objs, err := install.Objects(install.Options{Namespace: o.namespace, Controller: !o.noController, Image: o.image, WebhookURL: o.webhookURL})
 	if err != nil {
 		return err
 	}
@@ -56,9 +66,14 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 	}
 	fmt.Fprintf(s.out, "Installed %d CRDs and %d definitions in %s", counts["CustomResourceDefinition"],
 		counts["ComponentDefinition"]+counts["TraitDefinition"]+counts["PolicyDefinition"]+counts["WorkflowStepDefinition"], o.namespace)
-	if o.noController {
+	switch {
+	case o.noController && o.webhookURL != "":
+		u, _ := url.Parse(o.webhookURL)
+		fmt.Fprintf(s.out, ", and the admission webhook at %s. Run the controller with: ferry-controller --kubeconfig FILE --webhook-host %s --webhook-port %s\n",
+			o.webhookURL, u.Hostname(), u.Port())
+	case o.noController:
 		fmt.Fprintln(s.out, ". Run the controller with: ferry-controller --kubeconfig FILE")
-	} else {
+	default:
 		fmt.Fprintln(s.out, ", and the controller.")
 	}
 	return nil

@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/ferryhq/ferry/pkg/controller"
 )
 
 // kubeFlags are kubectl's flags for reaching a cluster, shared by every command that talks to one.
@@ -49,7 +49,7 @@ func (k *kubeFlags) client() (client.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	scheme, err := controller.NewScheme()
+	scheme, err := ferryscheme.New()
 	if err != nil {
 		return nil, "", err
 	}

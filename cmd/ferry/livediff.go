@@ -50,8 +50,12 @@ func runLiveDiff(ctx context.Context, s streams, o *liveDiffOptions) error {
 	if err != nil {
 		return err
 	}
+	planner, err := o.kube.clusterPlanner(c)
+	if err != nil {
+		return err
+	}
 	for _, af := range afs {
-		plan, err := planOnCluster(ctx, c, af)
+		plan, err := planOnCluster(ctx, planner, af)
 		if err != nil {
 			return err
 		}

@@ -55,11 +55,18 @@ func runUp(ctx context.Context, s streams, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	planner, err := o.kube.clusterPlanner(c)
+	if err != nil {
+		return err
+	}
 	var problems []error
 	for _, af := range afs {
-		if _, err := planOnCluster(ctx, c, af); err != nil {
+		plan, err := planOnCluster(ctx, planner, af)
+		if err != nil {
 			problems = append(problems, err)
+			continue
 		}
+		printWarnings(s, plan)
 	}
 	if len(problems) > 0 {
 		return errors.Join(problems...)

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 )
 
 type workflowOptions struct {
@@ -22,13 +22,13 @@ func newWorkflowCmd(s streams) *cobra.Command {
 		Short: "Suspend, resume, terminate, restart or roll back an Application's workflow",
 	}
 	for _, c := range []struct {
-		cmd   controller.WorkflowCommand
+		cmd   appworkflow.Command
 		short string
 	}{
-		{controller.CommandSuspend, "Suspend the workflow: nothing more runs until it is resumed"},
-		{controller.CommandResume, "Resume a suspended workflow, or one suspended step with --step (approve it)"},
-		{controller.CommandTerminate, "Terminate the workflow: unfinished steps stop for good"},
-		{controller.CommandRestart, "Run the workflow again from its first step"},
+		{appworkflow.CommandSuspend, "Suspend the workflow: nothing more runs until it is resumed"},
+		{appworkflow.CommandResume, "Resume a suspended workflow, or one suspended step with --step (approve it)"},
+		{appworkflow.CommandTerminate, "Terminate the workflow: unfinished steps stop for good"},
+		{appworkflow.CommandRestart, "Run the workflow again from its first step"},
 	} {
 		cmd.AddCommand(newWorkflowControlCmd(s, c.cmd, c.short))
 	}
@@ -36,7 +36,7 @@ func newWorkflowCmd(s streams) *cobra.Command {
 	return cmd
 }
 
-func newWorkflowControlCmd(s streams, command controller.WorkflowCommand, short string) *cobra.Command {
+func newWorkflowControlCmd(s streams, command appworkflow.Command, short string) *cobra.Command {
 	o := &workflowOptions{}
 	cmd := &cobra.Command{
 		Use:   string(command) + " APP",
@@ -48,7 +48,7 @@ func newWorkflowControlCmd(s streams, command controller.WorkflowCommand, short 
 				return err
 			}
 			key := client.ObjectKey{Namespace: ns, Name: args[0]}
-			if err := controller.ControlWorkflow(orBackground(cmd.Context()), c, key, command, o.step, time.Now()); err != nil {
+			if err := appworkflow.Control(orBackground(cmd.Context()), c, key, command, o.step, time.Now()); err != nil {
 				return fmt.Errorf("%s the workflow of %s: %w", command, key, err)
 			}
 			what := "workflow"
@@ -60,19 +60,19 @@ func newWorkflowControlCmd(s streams, command controller.WorkflowCommand, short 
 		},
 	}
 	o.kube.bind(cmd)
-	if command == controller.CommandResume {
+	if command == appworkflow.CommandResume {
 		cmd.Flags().StringVar(&o.step, "step", "", "resume only this suspended step")
 	}
 	return cmd
 }
 
-func pastTense(c controller.WorkflowCommand) string {
+func pastTense(c appworkflow.Command) string {
 	switch c {
-	case controller.CommandSuspend:
+	case appworkflow.CommandSuspend:
 		return "suspended"
-	case controller.CommandResume:
+	case appworkflow.CommandResume:
 		return "resumed"
-	case controller.CommandTerminate:
+	case appworkflow.CommandTerminate:
 		return "terminated"
 	}
 	return "restarted"
@@ -98,7 +98,7 @@ func runRollback(ctx context.Context, s streams, o *workflowOptions, name string
 		return err
 	}
 	key := client.ObjectKey{Namespace: ns, Name: name}
-	rev, err := controller.Rollback(ctx, c, key)
+	rev, err := appworkflow.Rollback(ctx, c, key)
 	if err != nil {
 		return fmt.Errorf("roll back %s: %w", key, err)
 	}

@@ -28,13 +28,14 @@ import (
 	"syscall"
 	"time"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
@@ -125,7 +126,7 @@ func run() error {
 		defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _, _ = ctl.Process.Wait() }()
 	}
 
-	scheme, err := controller.NewScheme()
+	scheme, err := ferryscheme.New()
 	if err != nil {
 		return err
 	}

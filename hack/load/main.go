@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -45,7 +47,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
-	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
@@ -111,7 +112,7 @@ func run(o options) error {
 	}
 	defer func() { _ = env.Stop() }()
 	cfg.QPS, cfg.Burst = 2000, 4000
-	scheme, err := controller.NewScheme()
+	scheme, err := ferryscheme.New()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,8 +108,8 @@ func BenchmarkRenderTypical(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: benchClusters})
-			if _, err := p.Plan(af); err != nil {
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}), Options{Engine: cue.NewEngine(cue.Options{})})
+			if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -118,13 +119,13 @@ func BenchmarkRenderTypical(b *testing.B) {
 		results int
 	}{{"warm", -1}, {"repeat", 0}} {
 		b.Run(mode.name, func(b *testing.B) {
-			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: mode.results}), Clusters: benchClusters})
-			_, err := p.Plan(af)
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}), Options{Engine: cue.NewEngine(cue.Options{MaxResults: mode.results})})
+			_, err := p.Plan(context.Background(), af, PlanOptions{})
 			require.NoError(b, err)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := p.Plan(af); err != nil {
+				if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -141,13 +142,13 @@ func BenchmarkRenderComponents(b *testing.B) {
 	for _, n := range []int{1, 10, 50} {
 		af := parseOne(b, manyComponents(n))
 		b.Run(fmt.Sprintf("components=%d", n), func(b *testing.B) {
-			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
-			_, err := p.Plan(af)
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg}), Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
+			_, err := p.Plan(context.Background(), af, PlanOptions{})
 			require.NoError(b, err)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := p.Plan(af); err != nil {
+				if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -175,13 +176,13 @@ func BenchmarkBuiltinDefinitions(b *testing.B) {
 			afs, err := Parse(def.Name+".app.yaml", data)
 			require.NoError(b, err)
 			b.Run(string(kind)+"/"+def.Name, func(b *testing.B) {
-				p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{MaxResults: -1}), Clusters: clusters})
-				_, err := p.Plan(afs[0])
+				p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: clusters}), Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
+				_, err := p.Plan(context.Background(), afs[0], PlanOptions{})
 				require.NoError(b, err)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
-					if _, err := p.Plan(afs[0]); err != nil {
+					if _, err := p.Plan(context.Background(), afs[0], PlanOptions{}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -53,3 +53,9 @@ func (l ErrorList) errOrNil() error {
 func componentSubject(name, typ string) string {
 	return fmt.Sprintf("component %q (%s)", name, typ)
 }
+
+// DescribeProblems is how every entry point (ferry dry-run, ferry up, the admission webhook)
+// reports a failed plan of an Application, so that they say the same thing.
+func DescribeProblems(app string, err error) string {
+	return fmt.Sprintf("application %q: %v", app, err)
+}

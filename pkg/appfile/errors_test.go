@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -216,7 +217,7 @@ func TestErrors(t *testing.T) {
 	require.NoError(t, reg.LoadDir(filepath.Join("testdata", "errors", "defs")))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: tt.clusters})
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: tt.clusters}), Options{Engine: cue.NewEngine(cue.Options{})})
 			err := planYAML(p, "app.yaml", tt.yaml)
 			require.Error(t, err)
 			got := strings.Split(strings.TrimSpace(err.Error()), "\n")
@@ -237,7 +238,7 @@ func planYAML(p *Planner, file, text string) error {
 		return err
 	}
 	for _, af := range afs {
-		if _, err := p.Plan(af); err != nil {
+		if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
 			return err
 		}
 	}
@@ -250,7 +251,7 @@ func TestParseRejectsEmptyInput(t *testing.T) {
 }
 
 func TestPlanWithoutAppfile(t *testing.T) {
-	_, err := newTestPlanner(t, nil).Plan(nil)
+	_, err := newTestPlanner(t, nil).Plan(context.Background(), nil, PlanOptions{})
 	require.Error(t, err)
 }
 

@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,7 +29,7 @@ func FuzzParseAndPlan(f *testing.F) {
 			return
 		}
 		for _, af := range afs {
-			plan, err := p.Plan(af)
+			plan, err := p.Plan(context.Background(), af, PlanOptions{})
 			if err == nil && plan == nil {
 				t.Fatal("Plan returned neither a plan nor an error")
 			}

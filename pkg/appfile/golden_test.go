@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func newTestPlanner(t testing.TB, clusters []Cluster) *Planner {
 	t.Helper()
 	reg, err := definition.Builtin()
 	require.NoError(t, err)
-	return NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Clusters: clusters})
+	return NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: clusters}), Options{Engine: cue.NewEngine(cue.Options{})})
 }
 
 func readClusters(t testing.TB, file string) []Cluster {
@@ -43,7 +44,7 @@ func planFile(t testing.TB, p *Planner, file string) []byte {
 	require.NoError(t, err)
 	var items []Item
 	for _, af := range afs {
-		plan, err := p.Plan(af)
+		plan, err := p.Plan(context.Background(), af, PlanOptions{})
 		require.NoError(t, err)
 		items = append(items, plan.Items()...)
 	}
@@ -79,7 +80,7 @@ func TestBuiltinDefinitionsGolden(t *testing.T) {
 				if objects, err := os.ReadFile(filepath.Join("testdata", "builtin", def.Name+".objects.yaml")); err == nil {
 					parsed, err := ParseObjects(def.Name+".objects.yaml", objects)
 					require.NoError(t, err)
-					planner = NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{}), Objects: parsed})
+					planner = NewPlanner(Offline(OfflineOptions{Definitions: reg, Objects: parsed}), Options{Engine: cue.NewEngine(cue.Options{})})
 				}
 				got := planFile(t, planner, input)
 				checkGolden(t, strings.TrimSuffix(input, ".app.yaml")+".golden.yaml", got)
@@ -109,6 +110,6 @@ func TestCompatDefinitions(t *testing.T) {
 	reg, err := definition.Builtin()
 	require.NoError(t, err)
 	require.NoError(t, reg.LoadDir(filepath.Join("testdata", "compat", "defs")))
-	p := NewPlanner(Options{Definitions: reg, Engine: cue.NewEngine(cue.Options{})})
+	p := NewPlanner(Offline(OfflineOptions{Definitions: reg}), Options{Engine: cue.NewEngine(cue.Options{})})
 	checkGolden(t, filepath.Join("testdata", "compat", "legacy.golden.yaml"), planFile(t, p, filepath.Join("testdata", "compat", "legacy.app.yaml")))
 }

@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"fmt"
 
 	yaml "go.yaml.in/yaml/v4"
@@ -11,7 +12,7 @@ import (
 type StaticObjects []map[string]any
 
 // Read finds the object with the reference's apiVersion, kind, namespace and name.
-func (s StaticObjects) Read(_ string, ref map[string]any) (map[string]any, error) {
+func (s StaticObjects) Read(_ context.Context, _ string, ref map[string]any) (map[string]any, error) {
 	key := objectKey(ref)
 	for _, obj := range s {
 		candidate := obj

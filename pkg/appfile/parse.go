@@ -41,8 +41,12 @@ func FromApplication(app *v1beta1.Application) *Appfile {
 }
 
 // Where names the place of a field path as file:line:column, falling back to the nearest
-// enclosing field that has a position, then to the file name.
+// enclosing field that has a position, then to the file name. An Application that came from
+// no file (e.g. through the API server) is located by the field path itself.
 func (a *Appfile) Where(path string) string {
+	if a.File == "" {
+		return path
+	}
 	for p := path; ; {
 		if pos, ok := a.positions[p]; ok && a.File != "" {
 			return fmt.Sprintf("%s:%d:%d", a.File, pos.Line, pos.Column)

@@ -16,35 +16,22 @@ const DefaultStepName = workflow.DefaultStepName
 type Cluster struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels,omitempty"`
-}
-
-// Definitions resolves type names; *definition.Registry implements it.
-type Definitions interface {
-	Get(kind definition.Kind, name string) (*definition.Definition, error)
+	// Unavailable says why the cluster is not available (its agent stopped reporting); empty
+	// when it is. Topologies still select it: what it should run does not change.
+	Unavailable string `json:"-"`
 }
 
 // Options configure a Planner.
 type Options struct {
-	// Definitions resolves component, trait, policy and workflow-step types.
-	Definitions Definitions
-	// Engine compiles and renders templates; share one to share its cache.
+	// Engine compiles and renders templates; share one to share its cache (a new one when nil).
 	Engine *cue.Engine
-	// Clusters are the known managed clusters. The hub, "local", is always known.
-	Clusters []Cluster
-	// ClusterVersion is what templates see as context.clusterVersion.
-	ClusterVersion cue.ClusterVersion
+}
+
+// PlanOptions are what one plan is for.
+type PlanOptions struct {
 	// AppRevision and AppRevisionNum are passed to templates as context.appRevision(Num).
 	AppRevision    string
 	AppRevisionNum int64
-	// Objects reads existing objects that templates ask for (ref-objects); offline they come
-	// from a file. Without it, such templates fail with a clear error.
-	Objects ObjectReader
-}
-
-// ObjectReader reads existing objects on a cluster.
-type ObjectReader interface {
-	// Read returns the object ref names (apiVersion, kind, metadata.name and .namespace).
-	Read(cluster string, ref map[string]any) (map[string]any, error)
 }
 
 // Plan is what an Application deploys, step by step.
@@ -59,6 +46,13 @@ type Plan struct {
 	Definitions []DefinitionRef
 	// Policies are the Application's policies about applying and collecting objects.
 	Policies ResourcePolicies
+	// Workflow is the Application's workflow, parsed and validated: what the controller runs.
+	Workflow *workflow.Spec
+	// Clusters are the managed clusters the plan was made with, the hub first.
+	Clusters []Cluster
+	// Warnings are about what the Application or a definition it uses sets that Ferry accepts
+	// and ignores.
+	Warnings []string
 }
 
 // DefinitionRef names a definition and the content hash of its template.
@@ -116,27 +110,25 @@ type Manifest struct {
 	Object map[string]any
 }
 
-// Planner turns Appfiles into Plans.
+// Planner turns Appfiles into Plans. It is safe for concurrent use: the controller and the
+// admission webhook share one.
 type Planner struct {
-	opts     Options
-	clusters map[string]Cluster
-	order    []string
+	src  Sources
+	opts Options
 }
 
-// NewPlanner returns a Planner. A nil Engine gets a fresh one.
-func NewPlanner(opts Options) *Planner {
+// NewPlanner returns a Planner reading src. It is the one constructor of planners: the
+// controller, the admission webhook and every CLI command plan through it, so they accept and
+// reject the same Applications with the same words.
+func NewPlanner(src Sources, opts Options) *Planner {
 	if opts.Engine == nil {
 		opts.Engine = cue.NewEngine(cue.Options{})
 	}
-	p := &Planner{opts: opts, clusters: map[string]Cluster{LocalCluster: {Name: LocalCluster}}, order: []string{LocalCluster}}
-	for _, c := range opts.Clusters {
-		if _, seen := p.clusters[c.Name]; !seen {
-			p.order = append(p.order, c.Name)
-		}
-		p.clusters[c.Name] = c
-	}
-	return p
+	return &Planner{src: src, opts: opts}
 }
+
+// Engine is the planner's template engine, for evaluating health with the same cache.
+func (p *Planner) Engine() *cue.Engine { return p.opts.Engine }
 
 // Item is one object of a Plan with where it goes: the flat form `ferry dry-run` prints.
 type Item struct {

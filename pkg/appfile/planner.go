@@ -2,9 +2,11 @@ package appfile
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
 // component is a working copy of an Application component with its resolved definitions.
@@ -37,6 +40,8 @@ type trait struct {
 // run holds the state of planning one Application.
 type run struct {
 	p          *Planner
+	ctx        context.Context
+	opts       PlanOptions
 	af         *Appfile
 	app        *v1beta1.Application
 	namespace  string
@@ -48,29 +53,49 @@ type run struct {
 	componentsContext map[string]any
 	// used records every definition the Application resolved, for its revision.
 	used map[string]DefinitionRef
+	// ignoring maps the definitions used that set fields Ferry ignores to those fields.
+	ignoring map[string][]string
 	// resourcePolicies collects the policies about applying and collecting objects.
 	resourcePolicies ResourcePolicies
+	// clusters are the known clusters by name, order their names: the hub, then the managed
+	// clusters by name.
+	clusters map[string]Cluster
+	order    []string
+	// versions memoizes each cluster's version for this plan.
+	versions map[string]cue.ClusterVersion
+	// workflow is the parsed workflow; nil when it has problems.
+	workflow *workflow.Spec
+	// sourceErr is a failure to read a source (not the Application's fault).
+	sourceErr error
 }
 
 // definition resolves a type and records it as used.
 func (r *run) definition(kind definition.Kind, name string) (*definition.Definition, error) {
-	def, err := r.p.opts.Definitions.Get(kind, name)
+	def, err := r.p.src.Definitions.Definition(r.ctx, r.namespace, kind, name)
 	if err == nil {
 		r.used[string(kind)+"/"+name] = DefinitionRef{Kind: string(kind), Name: name, Hash: def.Source().Key}
+		if len(def.Ignored) > 0 {
+			r.ignoring[def.DisplayName()] = def.Ignored
+		}
 	}
 	return def, err
 }
 
 // Plan validates the Application, renders it and evaluates its policies. It returns an
-// ErrorList with every problem found.
-func (p *Planner) Plan(af *Appfile) (*Plan, error) {
+// ErrorList with every problem of the Application (or of a definition it uses); any other
+// error is a failure to read a source, worth retrying.
+func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Plan, error) {
 	if af == nil || af.App == nil {
 		return nil, errors.New("no Application given")
 	}
-	r := &run{p: p, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{}, used: map[string]DefinitionRef{}}
+	r := &run{p: p, ctx: ctx, opts: opts, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{},
+		used: map[string]DefinitionRef{}, ignoring: map[string][]string{}, versions: map[string]cue.ClusterVersion{}}
 	r.namespace = r.app.Namespace
 	if r.namespace == "" {
 		r.namespace = "default"
+	}
+	if err := r.loadClusters(); err != nil {
+		return nil, err
 	}
 	r.validateStructure()
 	r.resolveComponents()
@@ -87,7 +112,10 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 		return nil, r.errs
 	}
 
-	plan := &Plan{App: r.app.Name, Namespace: r.namespace, Policies: r.resourcePolicies}
+	plan := &Plan{App: r.app.Name, Namespace: r.namespace, Policies: r.resourcePolicies, Workflow: r.workflow, Warnings: r.warnings()}
+	for _, name := range r.order {
+		plan.Clusters = append(plan.Clusters, r.clusters[name])
+	}
 	defer func() { plan.Definitions = sortedRefs(r.used) }()
 	rendered := false
 	for _, s := range steps {
@@ -110,13 +138,68 @@ func (p *Planner) Plan(af *Appfile) (*Plan, error) {
 	if !rendered {
 		// No deploy step: still check every component renders on the hub.
 		for _, c := range r.components {
-			r.render(c, target{cluster: p.clusters[LocalCluster], namespace: r.namespace})
+			r.render(c, target{cluster: r.clusters[LocalCluster], namespace: r.namespace})
 		}
+	}
+	if r.sourceErr != nil {
+		return nil, r.sourceErr
 	}
 	if err := r.errs.errOrNil(); err != nil {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// warnings name what the Application and the definitions it uses set that Ferry ignores.
+func (r *run) warnings() []string {
+	var out []string
+	for i, c := range r.app.Spec.Components {
+		if c.ExternalRevision != "" {
+			out = append(out, fmt.Sprintf("%s: component %q: externalRevision is accepted and ignored: Ferry keeps no component revisions",
+				r.af.Where(fmt.Sprintf("spec.components[%d].externalRevision", i)), c.Name))
+		}
+	}
+	names := make([]string, 0, len(r.ignoring))
+	for name := range r.ignoring {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, fmt.Sprintf("%s sets %s, which Ferry accepts and ignores", name, strings.Join(r.ignoring[name], ", ")))
+	}
+	return out
+}
+
+// loadClusters reads the managed clusters once per plan.
+func (r *run) loadClusters() error {
+	managed, err := r.p.src.Clusters.ManagedClusters(r.ctx)
+	if err != nil {
+		return fmt.Errorf("list managed clusters: %w", err)
+	}
+	r.clusters = map[string]Cluster{LocalCluster: {Name: LocalCluster}}
+	for _, c := range managed {
+		if _, seen := r.clusters[c.Name]; !seen {
+			r.order = append(r.order, c.Name)
+		}
+		r.clusters[c.Name] = c
+	}
+	// By name, as the API server lists them: a cluster file's order does not change a plan.
+	sort.Strings(r.order)
+	r.order = append([]string{LocalCluster}, r.order...)
+	return nil
+}
+
+// clusterVersion is what templates rendered for cluster see as context.clusterVersion.
+func (r *run) clusterVersion(cluster string) (cue.ClusterVersion, error) {
+	if v, ok := r.versions[cluster]; ok {
+		return v, nil
+	}
+	v, err := r.p.src.Versions.ClusterVersion(r.ctx, cluster)
+	if err != nil {
+		return v, err
+	}
+	r.versions[cluster] = v
+	return v, nil
 }
 
 // checkDuplicates reports two manifests of one target that are the same object: applying both

@@ -132,7 +132,7 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 	case len(spec.Clusters) > 0:
 		var missing []string
 		for _, name := range spec.Clusters {
-			c, ok := r.p.clusters[name]
+			c, ok := r.clusters[name]
 			if !ok {
 				missing = append(missing, name)
 				continue
@@ -141,17 +141,17 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 		}
 		if len(missing) > 0 && !spec.AllowEmpty {
 			return nil, fmt.Errorf("cluster %s does not exist (known clusters: %s); add it with --clusters, or set allowEmpty: true",
-				quoteList(missing), strings.Join(r.p.order, ", "))
+				quoteList(missing), strings.Join(r.order, ", "))
 		}
 	case selector != nil:
-		for _, name := range r.p.order {
-			c := r.p.clusters[name]
+		for _, name := range r.order {
+			c := r.clusters[name]
 			if matchLabels(selector, c.Labels) {
 				out = append(out, c)
 			}
 		}
 	default:
-		out = append(out, r.p.clusters[LocalCluster])
+		out = append(out, r.clusters[LocalCluster])
 	}
 	if len(out) == 0 && !spec.AllowEmpty {
 		return nil, fmt.Errorf("no cluster matches clusterLabelSelector %s; set allowEmpty: true to allow that", formatLabels(selector))

@@ -42,7 +42,7 @@ func (r *run) targets(s deployStep) []target {
 		}
 	}
 	if topologies == 0 {
-		out = append(out, target{cluster: r.p.clusters[LocalCluster], namespace: r.namespace})
+		out = append(out, target{cluster: r.clusters[LocalCluster], namespace: r.namespace})
 	}
 	return out
 }
@@ -66,13 +66,12 @@ func (r *run) baseContext(name string) cue.Context {
 		AppName:        app.Name,
 		Namespace:      r.namespace,
 		Cluster:        LocalCluster,
-		AppRevision:    r.p.opts.AppRevision,
-		AppRevisionNum: r.p.opts.AppRevisionNum,
+		AppRevision:    r.opts.AppRevision,
+		AppRevisionNum: r.opts.AppRevisionNum,
 		AppLabels:      app.Labels,
 		AppAnnotations: app.Annotations,
 		WorkflowName:   app.Name,
 		PublishVersion: app.Annotations[v1beta1.AnnotationPublishVersion],
-		ClusterVersion: r.p.opts.ClusterVersion,
 		Components:     r.componentsContext,
 	}
 }
@@ -96,7 +95,7 @@ func (r *run) render(c *component, t target) ([]Manifest, ComponentPlan, bool) {
 // returns them with the component's render context.
 func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bool) {
 	subject := componentSubject(c.name, c.typ)
-	if len(r.p.order) > 1 {
+	if len(r.order) > 1 {
 		subject += fmt.Sprintf(" on cluster %q", t.cluster.Name)
 	}
 	if c.def == nil {
@@ -104,6 +103,12 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 	}
 	ctx := r.baseContext(c.name)
 	ctx.Cluster, ctx.Namespace = t.cluster.Name, t.namespace
+	version, err := r.clusterVersion(t.cluster.Name)
+	if err != nil {
+		r.sourceErr = fmt.Errorf("read the Kubernetes version of cluster %q: %w", t.cluster.Name, err)
+		return nil, cue.Context{}, false
+	}
+	ctx.ClusterVersion = version
 
 	tmpl, err := r.p.opts.Engine.Compile(c.def.Source())
 	if err != nil {
@@ -112,7 +117,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 	}
 	res, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
 	if err == nil && len(res.References) > 0 {
-		res, err = r.renderWithReferences(tmpl, c, ctx, res.References, t)
+		res, err = r.renderWithReferences(tmpl, c, ctx, res.References)
 	}
 	if err != nil {
 		r.reportRenderError(err, c.path+".properties", subject)
@@ -214,19 +219,25 @@ func (r *run) applyTrait(rc *rendering, c *component, tr trait, ctx cue.Context,
 	return ok
 }
 
-// renderWithReferences reads the objects a template asked for on the target cluster and renders
-// it again with them in context.references.
-func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Context, refs []map[string]any, t target) (*cue.Result, error) {
-	if r.p.opts.Objects == nil {
+// renderWithReferences reads the objects a template asked for and renders it again with them
+// in context.references. As in KubeVela, objects are read from the hub, whatever cluster the
+// component goes to, unless a reference names a cluster.
+func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Context, refs []map[string]any) (*cue.Result, error) {
+	if r.p.src.Objects == nil {
 		return nil, fmt.Errorf("%s reads existing objects, and no cluster or objects file is given (ferry dry-run --objects FILE)", c.def.DisplayName())
 	}
 	objects := make([]any, 0, len(refs))
 	for _, ref := range refs {
-		obj, err := r.p.opts.Objects.Read(t.cluster.Name, ref)
+		cluster, _ := ref["cluster"].(string)
+		if cluster == "" {
+			cluster = LocalCluster
+		}
+		ref = withoutKey(ref, "cluster")
+		obj, err := r.p.src.Objects.Read(r.ctx, cluster, ref)
 		if err != nil {
 			return nil, err
 		}
-		objects = append(objects, obj)
+		objects = append(objects, referencedObject(obj))
 	}
 	ctx.Extra = map[string]any{"references": objects}
 	return tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
@@ -277,4 +288,48 @@ func (r *run) traitDefinition(tr trait) (*definition.Definition, error) {
 		return tr.def, nil
 	}
 	return r.definition(definition.KindTrait, tr.typ)
+}
+
+// withoutKey returns a shallow copy of m without key.
+func withoutKey(m map[string]any, key string) map[string]any {
+	if _, ok := m[key]; !ok {
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// referencedObject is an existing object as a template gets it: what it is and holds, without
+// what the API server keeps about it (uid, resourceVersion, managedFields, owners, status), so
+// that delivering it elsewhere creates it anew.
+func referencedObject(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "status" {
+			out[k] = v
+		}
+	}
+	meta, ok := obj["metadata"].(map[string]any)
+	if !ok {
+		return out
+	}
+	kept := map[string]any{}
+	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
+		if v, ok := meta[k]; ok {
+			kept[k] = v
+		}
+	}
+	if annotations, ok := kept["annotations"].(map[string]any); ok {
+		if _, last := annotations["kubectl.kubernetes.io/last-applied-configuration"]; last {
+			annotations = withoutKey(annotations, "kubectl.kubernetes.io/last-applied-configuration")
+			kept["annotations"] = annotations
+		}
+	}
+	out["metadata"] = kept
+	return out
 }

@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,7 +53,7 @@ spec:
 `
 	afs, err := Parse("app.yaml", []byte(app))
 	require.NoError(t, err)
-	plan, err := newTestPlanner(t, nil).Plan(afs[0])
+	plan, err := newTestPlanner(t, nil).Plan(context.Background(), afs[0], PlanOptions{})
 	require.NoError(t, err)
 	p := &plan.Policies
 	require.Equal(t, 5, *p.RevisionLimit)

@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -13,7 +14,7 @@ func TestPlanRecordsDefinitionsAndRevisionHash(t *testing.T) {
 	afs, err := Parse("app.yaml", data)
 	require.NoError(t, err)
 	clusters := readClusters(t, "../../examples/multi-env/clusters.yaml")
-	plan, err := newTestPlanner(t, clusters).Plan(afs[0])
+	plan, err := newTestPlanner(t, clusters).Plan(context.Background(), afs[0], PlanOptions{})
 	require.NoError(t, err)
 	var names []string
 	for _, d := range plan.Definitions {

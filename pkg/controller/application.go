@@ -38,10 +38,12 @@ type ApplicationReconciler struct {
 	apiReader client.Reader
 	recorder  record.EventRecorder
 	opts      Options
-	defs      *DefinitionSource
-	hub       *dispatch.Hub
-	trackers  *dispatch.Trackers
-	metrics   *metrics
+	// planner and sources are shared with the admission webhook: both plan the same way.
+	planner  *appfile.Planner
+	sources  appfile.Sources
+	hub      *dispatch.Hub
+	trackers *dispatch.Trackers
+	metrics  *metrics
 
 	// ctrl and cache let the reconciler watch the kinds apps deploy, once it has applied one:
 	// a change to an owned object (its status, a hand edit, a deletion) brings its app back.
@@ -60,13 +62,15 @@ type ApplicationReconciler struct {
 	settled sync.Map
 }
 
-// NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder.
-func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconciler {
+// NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder, and
+// plans with sources.
+func NewApplicationReconciler(mgr ctrl.Manager, sources appfile.Sources, opts Options) *ApplicationReconciler {
 	opts = opts.withDefaults()
 	c := mgr.GetClient()
 	return &ApplicationReconciler{
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
-		defs:     NewDefinitionSource(c, opts.SystemNamespace),
+		planner:  appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
+		sources:  sources,
 		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}),
 		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
 		metrics:  newMetrics(c),
@@ -75,7 +79,9 @@ func NewApplicationReconciler(mgr ctrl.Manager, opts Options) *ApplicationReconc
 
 // SetupWithManager registers the reconciler.
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.metrics.register()
+	if err := r.metrics.register(); err != nil {
+		return err
+	}
 	r.cache = mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers}))
@@ -218,6 +224,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			}
 		}
 		r.metrics.observe(phase, start, r.opts.Now(), err)
+
 		r.rememberSettled(run, err)
 	}()
 	if !app.DeletionTimestamp.IsZero() {

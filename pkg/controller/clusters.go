@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,35 +18,15 @@ import (
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
-// clusterInfo is what a reconcile knows of the managed clusters.
-type clusterInfo struct {
-	list []appfile.Cluster
-	// unavailable names clusters whose ManagedCluster says they are not available: their agent
-	// stopped reporting. A cluster without the condition (no registration agent) counts as
-	// available.
-	unavailable map[string]string
-}
-
-// managedClusters lists the OCM ManagedClusters on the hub; none when OCM is not installed.
-func (r *ApplicationReconciler) managedClusters(ctx context.Context) (clusterInfo, error) {
-	info := clusterInfo{unavailable: map[string]string{}}
-	if r.noClusters {
-		return info, nil
-	}
-	var list clusterv1.ManagedClusterList
-	if err := r.client.List(ctx, &list); err != nil {
-		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
-			return info, nil
-		}
-		return info, fmt.Errorf("list managed clusters: %w", err)
-	}
-	for _, mc := range list.Items {
-		info.list = append(info.list, appfile.Cluster{Name: mc.Name, Labels: mc.Labels})
-		if c := meta.FindStatusCondition(mc.Status.Conditions, clusterv1.ManagedClusterConditionAvailable); c != nil && c.Status != metav1.ConditionTrue {
-			info.unavailable[mc.Name] = fmt.Sprintf("cluster %s is not available (%s: %s)", mc.Name, c.Reason, c.Message)
+// unavailableClusters maps the clusters that are not available to why.
+func unavailableClusters(clusters []appfile.Cluster) map[string]string {
+	out := map[string]string{}
+	for _, c := range clusters {
+		if c.Unavailable != "" {
+			out[c.Name] = c.Unavailable
 		}
 	}
-	return info, nil
+	return out
 }
 
 // remoteObjects turns a deploy step's target on a managed cluster into the ManifestWorks the
@@ -119,7 +97,7 @@ func identity(m appfile.Manifest) appfile.ObjectIdentity {
 // Traits are not evaluated there: their objects' status is not fed back.
 func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, step string, t appfile.TargetPlan, cp appfile.ComponentPlan) v1beta1.ApplicationComponentStatus {
 	out := v1beta1.ApplicationComponentStatus{Name: cp.Name, Cluster: t.Cluster, Namespace: t.Namespace}
-	if msg, down := run.clusters.unavailable[t.Cluster]; down {
+	if msg, down := run.unavailable[t.Cluster]; down {
 		out.Message = msg + ": health unknown"
 		return out
 	}

@@ -131,17 +131,17 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism)
 	if len(conflicts) > 0 {
 		msg := truncate(strings.Join(conflicts, "; "))
-		d.run.condition(v1beta1.ConditionApplied, false, "Conflict", msg)
+		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonConflict, msg)
 		return false, "", errors.New(msg)
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "does not serve kind") || strings.Contains(err.Error(), "more than a ManifestWork can hold") {
-			d.run.condition(v1beta1.ConditionApplied, false, "ApplyFailed", err.Error())
+			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
 			return false, "", err
 		}
 		return false, "apply failed, trying again: " + err.Error(), nil
 	}
-	d.run.condition(v1beta1.ConditionApplied, true, "Applied", "every object is applied")
+	d.run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
 	var waiting []string
 	for _, t := range sp.Targets {
 		for _, cp := range t.Components {
@@ -182,12 +182,12 @@ func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) erro
 	}
 	switch {
 	case len(conflicts) > 0:
-		run.condition(v1beta1.ConditionApplied, false, "Conflict", strings.Join(conflicts, "; "))
+		run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonConflict, strings.Join(conflicts, "; "))
 	case len(errs) > 0:
-		run.condition(v1beta1.ConditionApplied, false, "ApplyFailed", errors.Join(errs...).Error())
+		run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, errors.Join(errs...).Error())
 		run.after(r.opts.UnhealthyRecheck)
 	case len(run.applied) > 0:
-		run.condition(v1beta1.ConditionApplied, true, "Applied", "every object is applied")
+		run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 		}
 	}
 	if len(old) == 0 || run.plan.Policies.KeepLegacyResource {
-		run.condition(v1beta1.ConditionGarbageCollected, true, "Collected", "nothing left to collect")
+		run.condition(v1beta1.ConditionGarbageCollected, true, v1beta1.ReasonCollected, "nothing left to collect")
 		return nil
 	}
 	current, _, err := r.trackers.Get(ctx, run.ref, run.revNum)
@@ -73,13 +73,13 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 	}
 	switch {
 	case len(errs) > 0:
-		run.condition(v1beta1.ConditionGarbageCollected, false, "CollectFailed", errors.Join(errs...).Error())
+		run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollectFailed, errors.Join(errs...).Error())
 		run.after(requeueSoon)
 	case len(pending) > 0:
-		run.condition(v1beta1.ConditionGarbageCollected, false, "Collecting", "waiting for "+summarize(pending))
+		run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollecting, "waiting for "+summarize(pending))
 		run.after(requeueSoon)
 	default:
-		run.condition(v1beta1.ConditionGarbageCollected, true, "Collected", "objects older revisions deployed are collected")
+		run.condition(v1beta1.ConditionGarbageCollected, true, v1beta1.ReasonCollected, "objects older revisions deployed are collected")
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1
 	if err != nil || gone || res.Kind != "ManifestWork" {
 		return gone, err
 	}
-	msg, down := run.clusters.unavailable[res.Namespace]
+	msg, down := run.unavailable[res.Namespace]
 	if !down {
 		return false, nil
 	}
@@ -152,7 +152,7 @@ func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1
 	if err := r.client.Patch(ctx, work, patch); err != nil && !apierrors.IsNotFound(err) {
 		return false, fmt.Errorf("release ManifestWork %s/%s of an unavailable cluster: %w", res.Namespace, res.Name, err)
 	}
-	r.event(run, "Warning", "ClusterUnavailable", fmt.Sprintf("%s: ManifestWork %s removed without its agent's cleanup; its objects may remain on cluster %s",
+	r.event(run, "Warning", v1beta1.ReasonClusterUnavailable, fmt.Sprintf("%s: ManifestWork %s removed without its agent's cleanup; its objects may remain on cluster %s",
 		msg, res.Name, res.Namespace))
 	return false, nil
 }
@@ -167,9 +167,11 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if run.clusters, err = r.managedClusters(ctx); err != nil {
+	clusters, err := r.sources.Clusters.ManagedClusters(ctx)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	run.unavailable = unavailableClusters(clusters)
 	seen := map[string]bool{}
 	var pending []string
 	for _, rt := range trackers {
@@ -181,7 +183,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 			seen[key] = true
 			gone, err := r.collect(ctx, run, res)
 			if err != nil {
-				run.condition(v1beta1.ConditionGarbageCollected, false, "CollectFailed", err.Error())
+				run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollectFailed, err.Error())
 				return ctrl.Result{RequeueAfter: requeueSoon}, nil
 			}
 			if !gone {
@@ -190,7 +192,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 		}
 	}
 	if len(pending) > 0 {
-		run.condition(v1beta1.ConditionGarbageCollected, false, "Deleting", "waiting for "+summarize(pending))
+		run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonDeleting, "waiting for "+summarize(pending))
 		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	}
 	for i := range trackers {

@@ -148,9 +148,9 @@ func (r *ApplicationReconciler) evaluateHealth(ctx context.Context, run *appRun)
 		}
 	}
 	if len(unhealthy) > 0 {
-		run.condition(v1beta1.ConditionHealthy, false, "Unhealthy", "unhealthy: "+summarize(unhealthy))
+		run.condition(v1beta1.ConditionHealthy, false, v1beta1.ReasonUnhealthy, "unhealthy: "+summarize(unhealthy))
 	} else {
-		run.condition(v1beta1.ConditionHealthy, true, "Healthy", "every component is healthy")
+		run.condition(v1beta1.ConditionHealthy, true, v1beta1.ReasonHealthy, "every component is healthy")
 	}
 	return nil
 }

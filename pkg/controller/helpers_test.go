@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +33,7 @@ type hub struct {
 func startHub(t *testing.T) *hub {
 	t.Helper()
 	cfg := testenv.StartEnvtest(t)
-	scheme, err := controller.NewScheme()
+	scheme, err := ferryscheme.New()
 	require.NoError(t, err)
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	require.NoError(t, err)

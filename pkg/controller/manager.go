@@ -1,18 +1,18 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/discovery"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -22,9 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
-	workv1 "open-cluster-management.io/api/work/v1"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/clustersource"
 )
 
 // ManagerOptions configure the controller manager.
@@ -48,24 +49,49 @@ type ManagerOptions struct {
 
 // WebhookOptions configure the admission webhook server.
 type WebhookOptions struct {
+	// Host is the address the server binds to and, when set, a name its certificate is valid
+	// for: the host of `ferry install --webhook-url` for a controller outside the cluster.
 	Host string
 	Port int
-	// CertDir holds tls.crt and tls.key.
+	// CertDir receives tls.crt and tls.key (a temporary directory when empty).
 	CertDir string
+	// ManageCert makes Run keep the serving certificate in the WebhookCertSecretName Secret
+	// and its CA in the webhook configuration; without it CertDir must hold a certificate.
+	ManageCert bool
 }
 
-// NewScheme returns a scheme with the Kubernetes and Ferry types.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	for _, add := range []func(*runtime.Scheme) error{v1beta1.AddToScheme, clusterv1.Install, workv1.Install} {
-		if err := add(s); err != nil {
-			return nil, err
+// Run runs the controller until ctx ends: with the admission webhook (Webhook.Port set) it
+// first makes sure of the webhook's certificate, then starts the manager. ferry-controller is
+// this function behind flags.
+func Run(ctx context.Context, cfg *rest.Config, o ManagerOptions) error {
+	if o.Webhook.Port != 0 && o.Webhook.ManageCert {
+		if o.Webhook.CertDir == "" {
+			dir, err := os.MkdirTemp("", "ferry-webhook-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			o.Webhook.CertDir = dir
+		}
+		scheme, err := ferryscheme.New()
+		if err != nil {
+			return err
+		}
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		if err := EnsureWebhookCert(ctx, c, WebhookCertOptions{Namespace: o.Reconciler.withDefaults().SystemNamespace,
+			Host: o.Webhook.Host, Dir: o.Webhook.CertDir}); err != nil {
+			return fmt.Errorf("webhook certificate: %w", err)
 		}
 	}
-	return s, nil
+	mgr, _, err := NewManager(cfg, o)
+	if err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("starting", "host", cfg.Host, "concurrency", o.Reconciler.withDefaults().Concurrency, "webhookPort", o.Webhook.Port)
+	return mgr.Start(ctx)
 }
 
 // NewManager returns a manager running the Application reconciler. Its cache holds Ferry's
@@ -76,7 +102,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	if o.QPS > 0 {
 		cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	}
-	scheme, err := NewScheme()
+	scheme, err := ferryscheme.New()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +156,13 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	}); err != nil {
 		return nil, nil, err
 	}
-	r := NewApplicationReconciler(mgr, o.Reconciler)
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sources := clustersource.New(clustersource.Options{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Version: dc,
+		SystemNamespace: o.Reconciler.withDefaults().SystemNamespace, NoManagedClusters: !served})
+	r := NewApplicationReconciler(mgr, sources, o.Reconciler)
 	r.noClusters = !served
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, nil, err

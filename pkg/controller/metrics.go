@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,10 +42,42 @@ func newMetrics(reader client.Reader) *metrics {
 	}
 }
 
-func (m *metrics) register() {
-	for _, c := range []prometheus.Collector{m.reconcile, m.duration, m.stepEnds, m.applied, m.settled, m} {
-		_ = ctrlmetrics.Registry.Register(c) // a second reconciler in one process shares them
+// register adds the metrics to controller-runtime's registry. A second reconciler in one
+// process (tests, two replicas in one binary) counts into the collectors the first registered,
+// so its counts are served too; the apps-by-phase gauge is served by the first.
+func (m *metrics) register() error {
+	reuse := func(c prometheus.Collector) (prometheus.Collector, error) {
+		err := ctrlmetrics.Registry.Register(c)
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			return already.ExistingCollector, nil
+		}
+		return c, err
 	}
+	cv := func(v **prometheus.CounterVec) error {
+		c, err := reuse(*v)
+		if err == nil {
+			*v = c.(*prometheus.CounterVec)
+		}
+		return err
+	}
+	duration, err := reuse(m.duration)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	m.duration = duration.(*prometheus.HistogramVec)
+	settled, err := reuse(m.settled)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	m.settled = settled.(prometheus.Counter)
+	if err := errors.Join(cv(&m.reconcile), cv(&m.stepEnds), cv(&m.applied)); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	if _, err := reuse(m); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	return nil
 }
 
 func (m *metrics) observe(phase v1beta1.ApplicationPhase, start, end time.Time, err error) {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -25,20 +26,15 @@ func (r *ApplicationReconciler) render(ctx context.Context, run *appRun) error {
 	if err := r.pin(ctx, run); err != nil {
 		return err
 	}
-	clusters, err := r.managedClusters(ctx)
-	if err != nil {
-		return err
-	}
-	run.clusters = clusters
 	latest := run.app.Status.LatestRevision
 	run.revName, run.revNum = RevisionName(run.app.Name, 1), 1
 	if latest != nil {
 		run.revName, run.revNum = latest.Name, latest.Revision
 	}
-	if err := r.plan(run); err != nil {
+	if err := r.plan(ctx, run); err != nil {
 		return err
 	}
-	run.condition(v1beta1.ConditionRendered, true, "Rendered", "the application renders")
+	run.condition(v1beta1.ConditionRendered, true, v1beta1.ReasonRendered, "the application renders")
 	return nil
 }
 
@@ -67,23 +63,27 @@ func (r *ApplicationReconciler) pin(ctx context.Context, run *appRun) error {
 	return nil
 }
 
-// plan renders run.source for revision run.revName.
-func (r *ApplicationReconciler) plan(run *appRun) error {
-	planner := appfile.NewPlanner(appfile.Options{Definitions: run.defs, Engine: r.opts.Engine,
-		Clusters: run.clusters.list, AppRevision: run.revName, AppRevisionNum: run.revNum})
-	plan, err := planner.Plan(appfile.FromApplication(run.source))
+// plan renders run.source for revision run.revName. A problem of the app or a definition is
+// reported in the Rendered condition; a failure to read a source is returned, and retried.
+func (r *ApplicationReconciler) plan(ctx context.Context, run *appRun) error {
+	plan, err := r.planner.Plan(ctx, appfile.FromApplication(run.source), appfile.PlanOptions{AppRevision: run.revName, AppRevisionNum: run.revNum})
+	var problems appfile.ErrorList
+	if err != nil && !errors.As(err, &problems) {
+		return fmt.Errorf("plan: %w", err)
+	}
 	if err != nil {
 		// Mostly the app's or a definition's fault; a definition that could not be read is
 		// retried soon, and an edit of the app or a definition brings it back at once.
 		prev := meta.FindStatusCondition(run.app.Status.Conditions, v1beta1.ConditionRendered)
 		if prev == nil || prev.Status != metav1.ConditionFalse || prev.Message != err.Error() {
-			r.event(run, "Warning", "RenderFailed", err.Error())
+			r.event(run, "Warning", v1beta1.ReasonRenderFailed, err.Error())
 		}
-		run.condition(v1beta1.ConditionRendered, false, "RenderFailed", err.Error())
+		run.condition(v1beta1.ConditionRendered, false, v1beta1.ReasonRenderFailed, err.Error())
 		run.after(r.opts.UnhealthyRecheck)
 		return errStop
 	}
 	run.plan = plan
+	run.unavailable = unavailableClusters(plan.Clusters)
 	return nil
 }
 
@@ -122,8 +122,8 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 	}
 	run.app.Status.LatestRevision = &v1beta1.Revision{Name: RevisionName(run.app.Name, next), Revision: next, RevisionHash: hash}
 	run.revName, run.revNum = RevisionName(run.app.Name, next), next
-	r.event(run, "Normal", "Revision", fmt.Sprintf("revision %s (%s)", run.revName, hash))
-	if err := r.plan(run); err != nil { // context.appRevision changed
+	r.event(run, "Normal", v1beta1.ReasonRevision, fmt.Sprintf("revision %s (%s)", run.revName, hash))
+	if err := r.plan(ctx, run); err != nil { // context.appRevision changed
 		return err
 	}
 	return r.pruneRevisions(ctx, run)

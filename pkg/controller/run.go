@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
@@ -24,7 +25,7 @@ type appRun struct {
 	app  *v1beta1.Application // working copy; its status is what gets written
 	orig *v1beta1.Application
 	ref  dispatch.AppRef
-	defs *NamespaceDefinitions
+	ctx  context.Context
 	now  time.Time
 
 	// source is the Application as the revision sees it: the app, or its pinned revision's spec.
@@ -35,7 +36,6 @@ type appRun struct {
 	// revision is the name and number of the revision being delivered.
 	revName string
 	revNum  int64
-	wfSpec  *workflow.Spec
 
 	// applied are the deploy steps applied in this reconcile; keepState skips them.
 	applied map[string]bool
@@ -45,8 +45,8 @@ type appRun struct {
 	health map[string]v1beta1.ApplicationComponentStatus
 	// works caches ManifestWorks by step/cluster for this reconcile.
 	works map[string][]workv1.ManifestWork
-	// clusters are the managed clusters on the hub.
-	clusters clusterInfo
+	// unavailable names the managed clusters that are not available, with why.
+	unavailable map[string]string
 	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
 	requeue time.Duration
 }
@@ -54,10 +54,15 @@ type appRun struct {
 func newAppRun(ctx context.Context, r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 	return &appRun{
 		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
-		defs: r.defs.ForNamespace(ctx, app.Namespace), now: r.opts.Now(), source: app,
+		ctx: ctx, now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
 		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},
 	}
+}
+
+// definition resolves a type name as the app's plan did.
+func (run *appRun) definition(kind definition.Kind, name string) (*definition.Definition, error) {
+	return run.r.sources.Definitions.Definition(run.ctx, run.app.Namespace, kind, name)
 }
 
 // after asks for the next reconcile within d.
@@ -125,7 +130,7 @@ func (run *appRun) setPhase() {
 	}
 	if meta.IsStatusConditionFalse(st.Conditions, v1beta1.ConditionRendered) || st.Workflow == nil {
 		st.Phase = v1beta1.ApplicationRendering
-		run.condition(v1beta1.ConditionReady, false, "Rendering", "the application does not render")
+		run.condition(v1beta1.ConditionReady, false, v1beta1.ReasonRendering, "the application does not render")
 		return
 	}
 	switch workflow.Phase(st.Workflow.Phase) {

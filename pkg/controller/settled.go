@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,17 +36,20 @@ func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.A
 		return false
 	}
 	s := v.(*settledApp)
-	if s.appRV != app.ResourceVersion {
+	// A status written onto a newer spec after a conflict (see patchStatus) carries the
+	// resourceVersion remembered here with a spec nobody planned yet: its observedGeneration
+	// tells.
+	if s.appRV != app.ResourceVersion || app.Status.ObservedGeneration != app.Generation {
 		return false
 	}
 	for key, rv := range s.defs {
 		parts := strings.SplitN(key, "/", 3)
-		obj := newDefinitionObject(definition.Kind(parts[0]))
+		obj := definition.NewObject(definition.Kind(parts[0]))
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: parts[1], Name: parts[2]}, obj); err != nil || obj.GetResourceVersion() != rv {
 			return false
 		}
 		// A definition added to the app's namespace would now win over the system one.
-		if parts[1] != app.Namespace && r.client.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: parts[2]}, newDefinitionObject(definition.Kind(parts[0]))) == nil {
+		if parts[1] != app.Namespace && r.client.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: parts[2]}, definition.NewObject(definition.Kind(parts[0]))) == nil {
 			return false
 		}
 	}
@@ -79,13 +81,13 @@ func (r *ApplicationReconciler) rememberSettled(run *appRun, err error) {
 	}
 	s := &settledApp{appRV: run.app.ResourceVersion, defs: map[string]string{}, objects: map[string]string{}}
 	for _, d := range run.plan.Definitions {
-		def, err := run.defs.Get(definition.Kind(d.Kind), d.Name)
+		def, err := run.definition(definition.Kind(d.Kind), d.Name)
 		if err != nil {
 			r.settled.Delete(key)
 			return
 		}
 		ns, name, _ := strings.Cut(def.Filename, "/") // set by convert: namespace/name
-		obj := newDefinitionObject(definition.Kind(d.Kind))
+		obj := definition.NewObject(definition.Kind(d.Kind))
 		if err := r.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
 			r.settled.Delete(key)
 			return

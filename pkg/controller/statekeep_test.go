@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
 )
 
@@ -116,8 +117,8 @@ spec:
 	require.Equal(t, shipID, app.Status.Workflow.Steps[0].ID, "the deploy step did not run again")
 
 	// 3: resumed, and the controller replaced right after.
-	require.NoError(t, controller.ControlWorkflow(context.Background(), h.c, client.ObjectKey{Namespace: "default", Name: "release"},
-		controller.CommandResume, "", time.Now()))
+	require.NoError(t, appworkflow.Control(context.Background(), h.c, client.ObjectKey{Namespace: "default", Name: "release"},
+		appworkflow.CommandResume, "", time.Now()))
 	stop()
 	h.startController(opts)
 	h.waitApp("release", "running", phaseIs(v1beta1.ApplicationRunning))

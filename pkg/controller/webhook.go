@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
-	"github.com/ferryhq/ferry/pkg/cue"
 )
 
 // ValidatePath is where the API server sends Applications to validate.
@@ -21,8 +21,7 @@ const ValidatePath = "/validate-core-oam-dev-v1beta1-application"
 // parameters, broken references — before it is stored, with the messages `ferry dry-run`
 // gives. Applications being deleted, and updates that only touch metadata, pass.
 type applicationValidator struct {
-	defs   *DefinitionSource
-	engine *cue.Engine
+	planner *appfile.Planner
 }
 
 func (v *applicationValidator) ValidateCreate(ctx context.Context, obj runtime.Object) (admission.Warnings, error) {
@@ -30,7 +29,7 @@ func (v *applicationValidator) ValidateCreate(ctx context.Context, obj runtime.O
 	if !ok {
 		return nil, fmt.Errorf("expected an Application, got %T", obj)
 	}
-	return nil, v.validate(ctx, app)
+	return v.validate(ctx, app)
 }
 
 func (v *applicationValidator) ValidateUpdate(ctx context.Context, oldObj, newObj runtime.Object) (admission.Warnings, error) {
@@ -44,28 +43,33 @@ func (v *applicationValidator) ValidateUpdate(ctx context.Context, oldObj, newOb
 	if old, ok := oldObj.(*v1beta1.Application); ok && old.Generation == app.Generation && old.Generation != 0 {
 		return nil, nil // no spec change
 	}
-	return nil, v.validate(ctx, app)
+	return v.validate(ctx, app)
 }
 
 func (v *applicationValidator) ValidateDelete(context.Context, runtime.Object) (admission.Warnings, error) {
 	return nil, nil
 }
 
-func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Application) error {
+// validate plans the app exactly as the controller will (same planner, same sources), and
+// returns the plan's warnings about fields Ferry ignores.
+func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Application) (admission.Warnings, error) {
 	app = app.DeepCopy()
 	if app.Namespace == "" {
 		app.Namespace = "default"
 	}
-	planner := appfile.NewPlanner(appfile.Options{Definitions: v.defs.ForNamespace(ctx, app.Namespace), Engine: v.engine,
-		AppRevision: RevisionName(app.Name, 0)})
-	if _, err := planner.Plan(appfile.FromApplication(app)); err != nil {
-		return apierrors.NewBadRequest(fmt.Sprintf("application %q does not render: %v", app.Name, err))
+	plan, err := v.planner.Plan(ctx, appfile.FromApplication(app), appfile.PlanOptions{AppRevision: RevisionName(app.Name, 0)})
+	if err != nil {
+		var problems appfile.ErrorList
+		if !errors.As(err, &problems) {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("application %q cannot be checked now: %v", app.Name, err))
+		}
+		return nil, apierrors.NewBadRequest(appfile.DescribeProblems(app.Name, err))
 	}
-	return nil
+	return plan.Warnings, nil
 }
 
 // setupWebhook serves the validating webhook on the manager's webhook server.
 func setupWebhook(mgr ctrl.Manager, r *ApplicationReconciler) error {
 	return ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).
-		WithValidator(&applicationValidator{defs: r.defs, engine: r.opts.Engine}).Complete()
+		WithValidator(&applicationValidator{planner: r.planner}).Complete()
 }

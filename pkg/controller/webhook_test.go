@@ -1,103 +1,147 @@
 package controller_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
-// TestAdmissionRejectsAppsThatDoNotRender: the API server asks the controller's webhook, which
-// refuses unknown types and invalid parameters with the messages of `ferry dry-run`, and lets
-// good apps and deletions through.
-func TestAdmissionRejectsAppsThatDoNotRender(t *testing.T) {
-	cfg, wh := testenv.StartEnvtestWithWebhooks(t)
-	scheme, err := controller.NewScheme()
+// TestTwoReplicasShareOneWebhookCertificate installs Ferry for controllers outside the cluster
+// with admission on (what `ferry install --no-controller --webhook-url` applies) and starts two
+// controllers the way ferry-controller does, with leader election: one leads, both serve the
+// webhook with the one certificate kept in the cluster, which the API server trusts through
+// the CA they put into the webhook configuration. Both admit good apps and refuse bad ones.
+func TestTwoReplicasShareOneWebhookCertificate(t *testing.T) {
+	cfg := testenv.StartEnvtest(t)
+	scheme, err := ferryscheme.New()
 	require.NoError(t, err)
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	require.NoError(t, err)
-	ctx := context.Background()
-	defs, err := install.Definitions(install.DefaultNamespace)
-	require.NoError(t, err)
-	objs, err := install.Objects(install.Options{})
-	require.NoError(t, err)
-	require.NoError(t, install.Apply(ctx, c, objs[:1])) // the namespace
-	require.NoError(t, install.Apply(ctx, c, defs))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
-	mgr, _, err := controller.NewManager(cfg, controller.ManagerOptions{
-		Webhook: controller.WebhookOptions{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}})
+	ports := []int{freePort(t), freePort(t)}
+	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", ports[0])})
 	require.NoError(t, err)
-	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	require.NoError(t, install.Apply(ctx, c, objs))
 
-	create := func(doc string) error {
+	dirs := []string{t.TempDir(), t.TempDir()}
+	done := make(chan error, 2)
+	for i := range ports {
+		go func() {
+			done <- controller.Run(ctx, cfg, controller.ManagerOptions{LeaderElection: true, LeaderElectionNamespace: install.DefaultNamespace,
+				Webhook: controller.WebhookOptions{Host: "127.0.0.1", Port: ports[i], CertDir: dirs[i], ManageCert: true}})
+		}()
+	}
+	defer func() {
+		cancel()
+		for range ports {
+			require.NoError(t, <-done)
+		}
+	}()
+
+	good := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "good", Namespace: "default"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "web", Type: "webservice",
+			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "nginx"}`)}}}}}
+	require.Eventually(t, func() bool { return c.Create(ctx, good.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond,
+		"the API server calls the first replica and trusts its certificate")
+
+	// One certificate, in the Secret, served by both; its CA is what the API server trusts.
+	secret := &corev1.Secret{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: controller.WebhookCertSecretName}, secret))
+	for _, dir := range dirs {
+		require.Eventually(t, func() bool {
+			crt, err := os.ReadFile(filepath.Join(dir, "tls.crt"))
+			return err == nil && bytes.Equal(crt, secret.Data["tls.crt"])
+		}, 30*time.Second, 200*time.Millisecond, "replica in %s serves the shared certificate", dir)
+	}
+	whc := &admissionregv1.ValidatingWebhookConfiguration{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: controller.WebhookConfigName}, whc))
+	require.Equal(t, string(secret.Data["ca.crt"]), string(whc.Webhooks[0].ClientConfig.CABundle))
+
+	// Both replicas answer an admission review as the API server sends it, over TLS checked
+	// against that CA.
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(whc.Webhooks[0].ClientConfig.CABundle))
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	bad := good.DeepCopy()
+	bad.Name = "bad"
+	bad.Spec.Components[0].Type = "websrvice"
+	for _, port := range ports {
+		allowed, message := review(t, httpc, port, good)
+		require.True(t, allowed, "replica on %d admits a good app: %s", port, message)
+		allowed, message = review(t, httpc, port, bad)
+		require.False(t, allowed, "replica on %d refuses a bad app", port)
+		require.Contains(t, message, `application "bad": spec.components[0].type: component "web": unknown component type "websrvice" (did you mean "webservice"?)`)
+	}
+
+	// One leader reconciles.
+	lease := &coordinationv1.Lease{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "ferry-controller.core.oam.dev"}, lease) == nil &&
+			lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != ""
+	}, 30*time.Second, 200*time.Millisecond, "a replica holds the leader lease")
+	require.Eventually(t, func() bool {
 		app := &v1beta1.Application{}
-		require.NoError(t, yaml.Unmarshal([]byte(doc), app))
-		app.Namespace = "default"
-		return c.Create(ctx, app)
-	}
-	good := `
-metadata: {name: good}
-spec:
-  components:
-    - {name: web, type: webservice, properties: {image: nginx}}
-`
-	require.Eventually(t, func() bool { return create(good) == nil }, 30*time.Second, 200*time.Millisecond, "the webhook serves")
+		return c.Get(ctx, client.ObjectKeyFromObject(good), app) == nil && app.Status.LatestRevision != nil
+	}, 30*time.Second, 200*time.Millisecond, "the leader reconciles the app")
+}
 
-	tests := []struct {
-		name string
-		doc  string
-		want []string
-	}{
-		{"unknown type", `
-metadata: {name: typo}
-spec:
-  components:
-    - {name: web, type: websrvice, properties: {image: nginx}}
-`, []string{`application "typo" does not render`, `unknown component type "websrvice" (did you mean "webservice"?)`}},
-		{"wrong parameter type", `
-metadata: {name: badparam}
-spec:
-  components:
-    - {name: web, type: webservice, properties: {image: nginx, cpu: 2, ports: [{port: "eighty"}]}}
-`, []string{`component "web"`, "parameter ports[0].port"}},
-		{"unknown trait", `
-metadata: {name: badtrait}
-spec:
-  components:
-    - name: web
-      type: webservice
-      properties: {image: nginx}
-      traits: [{type: scalr, properties: {replicas: 2}}]
-`, []string{`unknown trait type "scalr"`}},
+// review sends an AdmissionReview for app to the webhook on port and returns its answer.
+func review(t *testing.T, httpc *http.Client, port int, app *v1beta1.Application) (bool, string) {
+	t.Helper()
+	app = app.DeepCopy()
+	app.APIVersion, app.Kind = v1beta1.GroupVersion.String(), v1beta1.ApplicationKind
+	raw, err := json.Marshal(app)
+	require.NoError(t, err)
+	req := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "1", Operation: admissionv1.Create, Name: app.Name, Namespace: app.Namespace,
+			Kind:     metav1.GroupVersionKind{Group: v1beta1.GroupVersion.Group, Version: v1beta1.GroupVersion.Version, Kind: v1beta1.ApplicationKind},
+			Resource: metav1.GroupVersionResource{Group: v1beta1.GroupVersion.Group, Version: v1beta1.GroupVersion.Version, Resource: "applications"},
+			Object:   runtime.RawExtension{Raw: raw}}}
+	body, err := json.Marshal(req)
+	require.NoError(t, err)
+	resp, err := httpc.Post(fmt.Sprintf("https://127.0.0.1:%d%s", port, controller.ValidatePath), "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out admissionv1.AdmissionReview
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.NotNil(t, out.Response)
+	msg := ""
+	if out.Response.Result != nil {
+		msg = out.Response.Result.Message
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := create(tt.doc)
-			require.Error(t, err)
-			for _, w := range tt.want {
-				require.Contains(t, err.Error(), w)
-			}
-		})
-	}
+	return out.Response.Allowed, msg
+}
 
-	// Updates are checked too; deleting needs no valid spec.
-	app := &v1beta1.Application{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "good"}, app))
-	app.Spec.Components[0].Type = "wrker"
-	err = c.Update(ctx, app)
-	require.Error(t, err)
-	require.Contains(t, err.Error(), `did you mean "worker"?`)
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "good"}, app))
-	require.NoError(t, c.Delete(ctx, app))
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
+	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
 )
 
@@ -14,25 +15,21 @@ import (
 // its outputs and sent-notification ledger in the context ConfigMap, so a new controller
 // continues exactly where an old one stopped. A new revision restarts the workflow.
 func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) error {
-	spec, err := workflow.FromApplication(run.source)
-	if err != nil {
-		run.condition(v1beta1.ConditionRendered, false, "InvalidWorkflow", err.Error())
-		return errStop
-	}
-	run.wfSpec = spec
+	spec := run.plan.Workflow
+	var err error
 	ws := run.app.Status.Workflow
 	var st workflow.State
 	switch {
 	case ws == nil:
 		st = workflow.NewState(spec, run.now)
 	case ws.AppRevision != run.revName:
-		st = workflow.Restart(spec, workflowState(ws), run.now)
-		r.event(run, "Normal", "WorkflowRestarted", "revision "+run.revName+" starts the workflow again")
+		st = workflow.Restart(spec, appworkflow.State(ws), run.now)
+		r.event(run, "Normal", v1beta1.ReasonWorkflowRestarted, "revision "+run.revName+" starts the workflow again")
 	default:
-		st = workflowState(ws)
+		st = appworkflow.State(ws)
 	}
 	if st.Finished() {
-		run.app.Status.Workflow = workflowStatus(st, run.revName, spec.Mode)
+		run.app.Status.Workflow = appworkflow.Status(st, run.revName, spec.Mode)
 		return nil
 	}
 	wc := emptyWorkflowContext()
@@ -58,14 +55,14 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 		return err
 	}
 	r.metrics.steps(before.Steps, next.Steps)
-	run.app.Status.Workflow = workflowStatus(next, run.revName, spec.Mode)
+	run.app.Status.Workflow = appworkflow.Status(next, run.revName, spec.Mode)
 	run.after(requeue)
 	if next.Finished() {
 		finished := next.Phase == workflow.PhaseSucceeded
-		run.condition(v1beta1.ConditionWorkflowFinished, finished, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
-		r.event(run, eventType(finished), "Workflow", fmt.Sprintf("workflow of %s %s", run.revName, next.Phase))
+		run.condition(v1beta1.ConditionWorkflowFinished, finished, v1beta1.ReasonWorkflow+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)
+		r.event(run, eventType(finished), v1beta1.ReasonWorkflow, fmt.Sprintf("workflow of %s %s", run.revName, next.Phase))
 	} else {
-		run.condition(v1beta1.ConditionWorkflowFinished, false, "Workflow"+phaseReason(v1beta1.ApplicationPhase(next.Phase)),
+		run.condition(v1beta1.ConditionWorkflowFinished, false, v1beta1.ReasonWorkflow+phaseReason(v1beta1.ApplicationPhase(next.Phase)),
 			orDefault(next.Message, "the workflow is "+string(next.Phase)))
 	}
 	return nil
@@ -106,7 +103,7 @@ func (r *ApplicationReconciler) executors(run *appRun, spec *workflow.Spec, wc *
 			if _, done := out[s.Type]; done || s.Type == workflow.TypeSuspend || s.Type == workflow.TypeStepGroup {
 				continue
 			}
-			def, err := run.defs.Get(definition.KindWorkflowStep, s.Type)
+			def, err := run.definition(definition.KindWorkflowStep, s.Type)
 			if err != nil {
 				continue // the engine reports the unknown type on the step
 			}

@@ -1,7 +1,9 @@
 package cue
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -53,6 +55,25 @@ type ClusterVersion struct {
 
 // DefaultClusterVersion is what offline renders assume: a current Kubernetes.
 var DefaultClusterVersion = ClusterVersion{Major: "1", Minor: 34, GitVersion: "v1.34.2", Platform: "linux/amd64"}
+
+// ParseClusterVersion reads a Kubernetes git version such as v1.31.4 or v1.30.2-eks-1234, as
+// the API server's /version or a ManagedCluster's status.version.kubernetes gives it.
+func ParseClusterVersion(gitVersion, platform string) (ClusterVersion, error) {
+	v := strings.TrimPrefix(gitVersion, "v")
+	major, rest, ok := strings.Cut(v, ".")
+	if !ok || major == "" {
+		return ClusterVersion{}, fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH", gitVersion)
+	}
+	minorText := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minorText = rest[:i]
+	}
+	minor, err := strconv.ParseInt(minorText, 10, 64)
+	if err != nil {
+		return ClusterVersion{}, fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH", gitVersion)
+	}
+	return ClusterVersion{Major: major, Minor: minor, GitVersion: gitVersion, Platform: platform}, nil
+}
 
 // contextReads records which large context values a template reads.
 type contextReads struct {

@@ -58,6 +58,9 @@ type Definition struct {
 	ConflictsWith      []string
 	PodDisruptive      bool
 	Stage              string
+	// Ignored names the fields of the definition's CR that KubeVela defines and Ferry accepts
+	// without acting on them (e.g. workloadRefPath); planning warns when they are set.
+	Ignored []string
 
 	sourceOnce sync.Once
 	source     ferrycue.Source

@@ -1,6 +1,7 @@
 package definition
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -64,6 +65,12 @@ func (r *Registry) Get(kind Kind, name string) (*Definition, error) {
 		return d, nil
 	}
 	return nil, &NotFoundError{Kind: kind, Name: name, Known: r.names(kind)}
+}
+
+// Definition implements the planner's definition source: a registry holds the same
+// definitions for every namespace.
+func (r *Registry) Definition(_ context.Context, _ string, kind Kind, name string) (*Definition, error) {
+	return r.Get(kind, name)
 }
 
 // Lookup finds a definition by name in any kind, components first.

@@ -173,6 +173,15 @@ func FromTraitDefinition(obj *v1beta1.TraitDefinition) (*Definition, error) {
 	d.Status = statusOf(obj.Spec.Status)
 	d.AppliesToWorkloads, d.ConflictsWith = obj.Spec.AppliesToWorkloads, obj.Spec.ConflictsWith
 	d.PodDisruptive, d.Stage = obj.Spec.PodDisruptive, obj.Spec.Stage
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"workloadRefPath", obj.Spec.WorkloadRefPath != ""}, {"revisionEnabled", obj.Spec.RevisionEnabled},
+		{"manageWorkload", obj.Spec.ManageWorkload}, {"controlPlaneOnly", obj.Spec.ControlPlaneOnly}} {
+		if f.set {
+			d.Ignored = append(d.Ignored, f.name)
+		}
+	}
 	return d, nil
 }
 
@@ -184,6 +193,9 @@ func FromPolicyDefinition(obj *v1beta1.PolicyDefinition) (*Definition, error) {
 	}
 	d := base(KindPolicy, obj.Name, obj.Annotations, obj.Labels)
 	d.Template = t
+	if obj.Spec.ManageHealthCheck {
+		d.Ignored = append(d.Ignored, "manageHealthCheck")
+	}
 	return d, nil
 }
 

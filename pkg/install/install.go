@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"path"
 	"sort"
 	"time"
@@ -41,6 +42,10 @@ type Options struct {
 	Controller bool
 	// Image overrides the controller image.
 	Image string
+	// WebhookURL, for a controller run outside the cluster (Controller false), registers the
+	// admission webhook at this https://HOST:PORT, where `ferry-controller --webhook-host HOST
+	// --webhook-port PORT` serves it.
+	WebhookURL string
 }
 
 // Objects returns what to apply, in order: namespace, CRDs, definitions, then the controller.
@@ -84,20 +89,47 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			}
 		}
 		out = append(out, ctl...)
-		hooks, err := readDir("webhook")
+	}
+	if o.Controller || o.WebhookURL != "" {
+		hooks, err := webhookConfigurations(o)
 		if err != nil {
 			return nil, err
-		}
-		for _, h := range hooks {
-			webhooks, _, _ := unstructured.NestedSlice(h.Object, "webhooks")
-			for _, w := range webhooks {
-				_ = unstructured.SetNestedField(w.(map[string]any), o.Namespace, "clientConfig", "service", "namespace")
-			}
-			_ = unstructured.SetNestedSlice(h.Object, webhooks, "webhooks")
 		}
 		out = append(out, hooks...)
 	}
 	return out, nil
+}
+
+// webhookConfigurations are the admission webhooks, calling the controller's Service in the
+// namespace or, for a controller outside the cluster, WebhookURL.
+func webhookConfigurations(o Options) ([]*unstructured.Unstructured, error) {
+	var base *url.URL
+	if !o.Controller {
+		u, err := url.Parse(o.WebhookURL)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("webhook URL %q: want https://HOST:PORT, where ferry-controller --webhook-host HOST --webhook-port PORT serves", o.WebhookURL)
+		}
+		base = u
+	}
+	hooks, err := readDir("webhook")
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		webhooks, _, _ := unstructured.NestedSlice(h.Object, "webhooks")
+		for _, w := range webhooks {
+			cc, _, _ := unstructured.NestedMap(w.(map[string]any), "clientConfig")
+			if base == nil {
+				_ = unstructured.SetNestedField(cc, o.Namespace, "service", "namespace")
+			} else {
+				path, _, _ := unstructured.NestedString(cc, "service", "path")
+				cc = map[string]any{"url": base.Scheme + "://" + base.Host + path}
+			}
+			w.(map[string]any)["clientConfig"] = cc
+		}
+		_ = unstructured.SetNestedSlice(h.Object, webhooks, "webhooks")
+	}
+	return hooks, nil
 }
 
 // Definitions returns the built-in definitions as CRs in namespace.

@@ -38,19 +38,10 @@ func RequireBinaries(t testing.TB) *Binaries {
 // Ferry's CRDs from config/crd installed, and stops it when the test ends.
 func StartEnvtest(t testing.TB) *rest.Config {
 	t.Helper()
-	cfg, _ := startEnvtest(t, false)
-	return cfg
+	return startEnvtest(t)
 }
 
-// StartEnvtestWithWebhooks is StartEnvtest with the webhook configurations of config/webhook
-// installed, pointing at a local server with generated certificates: serve the webhooks on the
-// returned host, port and certificate directory.
-func StartEnvtestWithWebhooks(t testing.TB) (*rest.Config, *envtest.WebhookInstallOptions) {
-	t.Helper()
-	return startEnvtest(t, true)
-}
-
-func startEnvtest(t testing.TB, webhooks bool) (*rest.Config, *envtest.WebhookInstallOptions) {
+func startEnvtest(t testing.TB) *rest.Config {
 	t.Helper()
 	bins := RequireBinaries(t)
 	root, err := FindRepoRoot()
@@ -62,9 +53,6 @@ func startEnvtest(t testing.TB, webhooks bool) (*rest.Config, *envtest.WebhookIn
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},
 		ErrorIfCRDPathMissing: true,
 	}
-	if webhooks {
-		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}, LocalServingHost: "127.0.0.1"}
-	}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start envtest: %v", err)
@@ -74,7 +62,7 @@ func startEnvtest(t testing.TB, webhooks bool) (*rest.Config, *envtest.WebhookIn
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	return cfg, &env.WebhookInstallOptions
+	return cfg
 }
 
 // StartForTest starts an environment for a test and stops it when the test ends, also when it

@@ -254,10 +254,11 @@ func TestSpecValidation(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{"duplicate", Spec{Steps: steps(Step{Name: "a", Type: "x"}, Step{Name: "a", Type: "x"})}, `step "a": duplicate name`},
-		{"unknown dependency", Spec{Steps: steps(Step{Name: "a", Type: "x", DependsOn: []string{"z"}})}, `dependsOn "z"`},
+		{"duplicate", Spec{Steps: steps(Step{Name: "a", Type: "x"}, Step{Name: "a", Type: "x"})}, `step "a" (x): duplicate step name`},
+		{"unknown dependency", Spec{Steps: steps(Step{Name: "a", Type: "x", DependsOn: []string{"z"}})}, `dependsOn names unknown step "z"`},
 		{"cycle", Spec{Mode: DAG, Steps: steps(Step{Name: "a", Type: "x", DependsOn: []string{"b"}}, Step{Name: "b", Type: "x", DependsOn: []string{"a"}})}, "cycle"},
 		{"mode", Spec{Mode: "Parallel"}, `mode "Parallel"`},
+		{"no type", Spec{Steps: steps(Step{Name: "a"})}, `step "a" (): type is required`},
 		{"nested group", Spec{Steps: steps(Step{Name: "g", Type: TypeStepGroup, SubSteps: steps(Step{Name: "h", Type: TypeStepGroup})})}, "cannot be nested"},
 	}
 	for _, tt := range tests {

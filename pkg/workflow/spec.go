@@ -1,8 +1,8 @@
 package workflow
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -48,6 +48,9 @@ type Step struct {
 	Properties map[string]any
 	Retries    Retries
 	SubSteps   []Step
+	// Path is where the step is written in the Application, e.g. spec.workflow.steps[2]; empty
+	// for the default workflow's step.
+	Path string
 }
 
 // Input takes the value of an earlier output into the step's properties.
@@ -73,12 +76,49 @@ type Retries struct {
 // DefaultStepName names the one step of an Application without a workflow.
 const DefaultStepName = "default"
 
-// FromApplication builds the Spec of an Application's workflow. Without steps it is the
-// default workflow: one deploy step, "default", using every topology and override policy.
+// Problem is one thing wrong with a workflow, at a field path of the Application, in the words
+// every entry point (dry-run, admission, the controller) reports.
+type Problem struct {
+	// Path is the field, e.g. spec.workflow.steps[1].dependsOn[0].
+	Path string
+	// Subject names the step, e.g. `step "prod" (deploy)`; empty for the workflow as a whole.
+	Subject string
+	Message string
+}
+
+func (p Problem) Error() string {
+	if p.Subject == "" {
+		return p.Path + ": " + p.Message
+	}
+	return p.Path + ": " + p.Subject + ": " + p.Message
+}
+
+// Problems is every problem of a workflow, in the order of the Application.
+type Problems []Problem
+
+func (l Problems) Error() string {
+	msgs := make([]string, len(l))
+	for i, p := range l {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// StepSubject names a step in messages.
+func StepSubject(name, typ string) string { return fmt.Sprintf("step %q (%s)", name, typ) }
+
+// FromApplication builds and validates the Spec of an Application's workflow. Without steps it
+// is the default workflow: one deploy step, "default", using every topology and override
+// policy. Errors are Problems. This is the one parser of workflows: the planner, and so dry-run,
+// admission and the controller, all use it.
 func FromApplication(app *v1beta1.Application) (*Spec, error) {
 	wf := app.Spec.Workflow
 	if wf != nil && wf.Ref != "" {
-		return nil, fmt.Errorf("spec.workflow.ref %q: referencing a Workflow object is not supported yet; write the steps inline", wf.Ref)
+		msg := fmt.Sprintf("referencing a Workflow object (%q) is not supported; write the steps inline in spec.workflow.steps", wf.Ref)
+		if len(wf.Steps) > 0 {
+			msg = "set either ref or steps, not both; referencing a Workflow object is not supported, so remove ref"
+		}
+		return nil, Problems{{Path: "spec.workflow.ref", Subject: "workflow", Message: msg}}
 	}
 	if wf == nil || len(wf.Steps) == 0 {
 		var policies []any
@@ -94,39 +134,45 @@ func FromApplication(app *v1beta1.Application) (*Spec, error) {
 	if wf.Mode != nil {
 		spec.Mode, spec.SubMode = Mode(wf.Mode.Steps), Mode(wf.Mode.SubSteps)
 	}
+	var problems Problems
 	for i, s := range wf.Steps {
-		step, err := stepFromAPI(s.WorkflowStepBase, fmt.Sprintf("spec.workflow.steps[%d]", i))
-		if err != nil {
-			return nil, err
+		step, errs := stepFromAPI(s.WorkflowStepBase, fmt.Sprintf("spec.workflow.steps[%d]", i))
+		problems = append(problems, errs...)
+		if s.Type != TypeStepGroup && len(s.SubSteps) > 0 {
+			problems = append(problems, Problem{Path: step.Path + ".subSteps", Subject: StepSubject(s.Name, s.Type), Message: "only a step-group has subSteps"})
 		}
 		for j, sub := range s.SubSteps {
-			subStep, err := stepFromAPI(sub, fmt.Sprintf("spec.workflow.steps[%d].subSteps[%d]", i, j))
-			if err != nil {
-				return nil, err
-			}
+			subStep, errs := stepFromAPI(sub, fmt.Sprintf("%s.subSteps[%d]", step.Path, j))
+			problems = append(problems, errs...)
 			step.SubSteps = append(step.SubSteps, subStep)
 		}
 		spec.Steps = append(spec.Steps, step)
 	}
-	return spec, spec.Validate()
+	problems = append(problems, spec.validate()...)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return spec, nil
 }
 
-func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, error) {
-	step := Step{Name: s.Name, Type: s.Type, If: s.If, DependsOn: s.DependsOn}
+func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, Problems) {
+	step := Step{Name: s.Name, Type: s.Type, If: s.If, DependsOn: s.DependsOn, Path: path}
+	subject := StepSubject(s.Name, s.Type)
 	if s.Meta != nil {
 		step.Alias = s.Meta.Alias
 	}
+	var problems Problems
 	var err error
 	if s.Timeout != "" {
 		if step.Timeout, err = time.ParseDuration(s.Timeout); err != nil {
-			return step, fmt.Errorf("%s.timeout: %w", path, err)
+			problems = append(problems, Problem{Path: path + ".timeout", Subject: subject, Message: fmt.Sprintf("timeout %q is not a duration such as 90s or 10m", s.Timeout)})
 		}
 	}
 	if s.Retries != nil {
 		step.Retries.Limit = int(s.Retries.Limit)
 		if s.Retries.Backoff != "" {
 			if step.Retries.Backoff, err = time.ParseDuration(s.Retries.Backoff); err != nil {
-				return step, fmt.Errorf("%s.retries.backoff: %w", path, err)
+				problems = append(problems, Problem{Path: path + ".retries.backoff", Subject: subject, Message: fmt.Sprintf("backoff %q is not a duration such as 10s", s.Retries.Backoff)})
 			}
 		}
 	}
@@ -138,66 +184,92 @@ func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, error) {
 	}
 	if s.Properties != nil && len(s.Properties.Raw) > 0 && string(s.Properties.Raw) != "null" {
 		if step.Properties, err = cue.DecodeJSONObject(s.Properties.Raw); err != nil {
-			return step, fmt.Errorf("%s.properties: %w", path, err)
+			problems = append(problems, Problem{Path: path + ".properties", Subject: subject, Message: "properties must be an object: " + err.Error()})
 		}
 	}
-	return step, nil
+	return step, problems
 }
 
-// Validate checks names, dependsOn and modes: what would make a workflow hang.
+// Validate checks names, types, dependsOn and modes: what would make a workflow hang.
 func (s *Spec) Validate() error {
-	var errs []error
-	for _, m := range []Mode{s.Mode, s.SubMode} {
-		if m != "" && m != StepByStep && m != DAG {
-			errs = append(errs, fmt.Errorf("mode %q: use StepByStep or DAG", m))
+	if problems := s.validate(); len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+func (s *Spec) validate() Problems {
+	var problems Problems
+	for _, m := range []struct {
+		mode Mode
+		path string
+	}{{s.Mode, "spec.workflow.mode.steps"}, {s.SubMode, "spec.workflow.mode.subSteps"}} {
+		if m.mode != "" && m.mode != StepByStep && m.mode != DAG {
+			problems = append(problems, Problem{Path: m.path, Subject: "workflow", Message: fmt.Sprintf("mode %q: use StepByStep or DAG", m.mode)})
 		}
 	}
 	names := map[string]bool{}
-	errs = append(errs, validateLevel(s.Steps, names, true)...)
-	return errors.Join(errs...)
+	return append(problems, validateLevel(s.Steps, names, "spec.workflow.steps", true)...)
 }
 
-func validateLevel(steps []Step, names map[string]bool, top bool) []error {
-	var errs []error
+func validateLevel(steps []Step, names map[string]bool, levelPath string, top bool) Problems {
+	var problems Problems
+	add := func(st Step, field, msg string) {
+		path := st.Path
+		if path == "" {
+			path = levelPath
+		}
+		problems = append(problems, Problem{Path: path + field, Subject: StepSubject(st.Name, st.Type), Message: msg})
+	}
 	level := map[string]int{}
 	for i, st := range steps {
-		if st.Name == "" {
-			errs = append(errs, fmt.Errorf("step %d has no name", i+1))
-		} else if names[st.Name] {
-			errs = append(errs, fmt.Errorf("step %q: duplicate name", st.Name))
+		switch {
+		case st.Name == "":
+			path := st.Path
+			if path == "" {
+				path = fmt.Sprintf("%s[%d]", levelPath, i)
+			}
+			problems = append(problems, Problem{Path: path, Message: path + ".name is required"})
+		case names[st.Name]:
+			add(st, ".name", "duplicate step name")
 		}
 		names[st.Name] = true
 		level[st.Name] = i
+		if st.Type == "" {
+			add(st, "", "type is required")
+		}
 		if st.Type == TypeStepGroup {
 			if !top {
-				errs = append(errs, fmt.Errorf("step %q: a step group cannot be nested in another", st.Name))
+				add(st, ".type", "a step group cannot be nested in another")
 			}
-			errs = append(errs, validateLevel(st.SubSteps, names, false)...)
-		} else if len(st.SubSteps) > 0 {
-			errs = append(errs, fmt.Errorf("step %q: only a step-group has sub-steps", st.Name))
+			problems = append(problems, validateLevel(st.SubSteps, names, st.Path+".subSteps", false)...)
+		} else if len(st.SubSteps) > 0 && st.Path == "" {
+			add(st, ".subSteps", "only a step-group has subSteps")
 		}
 		if st.Retries.Limit < 0 {
-			errs = append(errs, fmt.Errorf("step %q: retries.limit must not be negative", st.Name))
+			add(st, ".retries.limit", "retries.limit must not be negative")
 		}
 	}
 	for _, st := range steps {
-		for _, dep := range st.DependsOn {
+		for j, dep := range st.DependsOn {
 			if _, ok := level[dep]; !ok {
-				errs = append(errs, fmt.Errorf("step %q: dependsOn %q, which is not a step of the same level", st.Name, dep))
+				add(st, fmt.Sprintf(".dependsOn[%d]", j), fmt.Sprintf("dependsOn names unknown step %q; a step depends on steps of its own level", dep))
 			}
 		}
 	}
-	if cycle := findCycle(steps); cycle != "" {
-		errs = append(errs, fmt.Errorf("dependsOn forms a cycle through step %q", cycle))
+	if cycle := findCycle(steps); cycle != nil {
+		add(*cycle, ".dependsOn", "dependsOn forms a cycle through this step; remove one of the dependencies")
 	}
-	return errs
+	return problems
 }
 
-// findCycle returns a step on a dependsOn cycle, or "".
-func findCycle(steps []Step) string {
+// findCycle returns a step on a dependsOn cycle, or nil.
+func findCycle(steps []Step) *Step {
 	deps := map[string][]string{}
-	for _, s := range steps {
+	byName := map[string]*Step{}
+	for i, s := range steps {
 		deps[s.Name] = s.DependsOn
+		byName[s.Name] = &steps[i]
 	}
 	const (
 		visiting = 1
@@ -223,8 +295,8 @@ func findCycle(steps []Step) string {
 	}
 	for _, s := range steps {
 		if c := visit(s.Name); c != "" {
-			return c
+			return byName[c]
 		}
 	}
-	return ""
+	return nil
 }

@@ -1,4 +1,4 @@
-package controller
+package appworkflow
 
 import (
 	"time"
@@ -9,9 +9,9 @@ import (
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
-// workflowStatus stores an engine state in status.workflow. Outputs are not part of it: they
+// Status stores an engine state in status.workflow. Outputs are not part of it: they
 // live in the workflow's context ConfigMap.
-func workflowStatus(st workflow.State, revision string, mode workflow.Mode) *v1beta1.WorkflowStatus {
+func Status(st workflow.State, revision string, mode workflow.Mode) *v1beta1.WorkflowStatus {
 	out := &v1beta1.WorkflowStatus{
 		AppRevision: revision, Mode: string(mode), Phase: string(st.Phase), Message: st.Message,
 		Suspend:    st.Phase == workflow.PhaseSuspending,
@@ -39,8 +39,8 @@ func stepStatus(s workflow.StepState) v1beta1.StepStatus {
 	}
 }
 
-// workflowState reads an engine state back from status.workflow.
-func workflowState(ws *v1beta1.WorkflowStatus) workflow.State {
+// State reads an engine state back from status.workflow.
+func State(ws *v1beta1.WorkflowStatus) workflow.State {
 	st := workflow.State{
 		Phase: workflow.Phase(ws.Phase), Message: ws.Message, Suspended: ws.ManualSuspend,
 		EndTime: goTime(ws.EndTime), Run: ws.Run,

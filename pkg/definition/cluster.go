@@ -1,4 +1,4 @@
-package controller
+package definition
 
 import (
 	"context"
@@ -10,66 +10,53 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
-	"github.com/ferryhq/ferry/pkg/definition"
 )
 
-// DefinitionSource resolves type names from definition CRs: the Application's namespace
-// first, then the system namespace. Converted definitions are kept per object UID and
+// ClusterSource resolves type names from definition CRs: the Application's namespace first,
+// then the system namespace. Converted definitions are kept per object UID and
 // resourceVersion, so an unchanged definition is converted (and its template compiled) once.
-type DefinitionSource struct {
+// It is the cluster-backed definition source of the planner.
+type ClusterSource struct {
 	reader          client.Reader
 	systemNamespace string
 
 	mu    sync.Mutex
-	cache map[string]*definition.Definition
+	cache map[string]*Definition
 }
 
-// NewDefinitionSource reads definitions through reader.
-func NewDefinitionSource(reader client.Reader, systemNamespace string) *DefinitionSource {
-	return &DefinitionSource{reader: reader, systemNamespace: systemNamespace, cache: map[string]*definition.Definition{}}
+// NewClusterSource reads definitions through reader (a cache or the API server).
+func NewClusterSource(reader client.Reader, systemNamespace string) *ClusterSource {
+	return &ClusterSource{reader: reader, systemNamespace: systemNamespace, cache: map[string]*Definition{}}
 }
 
-// ForNamespace returns the resolver for Applications in namespace; it implements
-// appfile.Definitions.
-func (c *DefinitionSource) ForNamespace(ctx context.Context, namespace string) *NamespaceDefinitions {
-	return &NamespaceDefinitions{c: c, ctx: ctx, namespace: namespace}
-}
-
-// NamespaceDefinitions resolves the definitions an Application in one namespace sees.
-type NamespaceDefinitions struct {
-	c         *DefinitionSource
-	ctx       context.Context
-	namespace string
-}
-
-// Get implements appfile.Definitions.
-func (n *NamespaceDefinitions) Get(kind definition.Kind, name string) (*definition.Definition, error) {
-	namespaces := []string{n.namespace}
-	if n.c.systemNamespace != n.namespace {
-		namespaces = append(namespaces, n.c.systemNamespace)
+// Definition resolves a type name for an Application in namespace.
+func (c *ClusterSource) Definition(ctx context.Context, namespace string, kind Kind, name string) (*Definition, error) {
+	namespaces := []string{namespace}
+	if c.systemNamespace != namespace {
+		namespaces = append(namespaces, c.systemNamespace)
 	}
 	for _, ns := range namespaces {
-		obj := newDefinitionObject(kind)
-		err := n.c.reader.Get(n.ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+		obj := NewObject(kind)
+		err := c.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s definition %q: %w", kind, name, err)
 		}
-		return n.c.convert(kind, obj)
+		return c.convert(kind, obj)
 	}
-	known, err := n.names(kind, namespaces)
+	known, err := c.names(ctx, kind, namespaces)
 	if err != nil {
 		return nil, err
 	}
-	return nil, &definition.NotFoundError{Kind: kind, Name: name, Known: known}
+	return nil, &NotFoundError{Kind: kind, Name: name, Known: known}
 }
 
-func (n *NamespaceDefinitions) names(kind definition.Kind, namespaces []string) ([]string, error) {
+func (c *ClusterSource) names(ctx context.Context, kind Kind, namespaces []string) ([]string, error) {
 	var names []string
 	for _, ns := range namespaces {
-		objs, err := listDefinitions(n.ctx, n.c.reader, kind, ns)
+		objs, err := listDefinitions(ctx, c.reader, kind, ns)
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +68,7 @@ func (n *NamespaceDefinitions) names(kind definition.Kind, namespaces []string) 
 	return names, nil
 }
 
-func (c *DefinitionSource) convert(kind definition.Kind, obj client.Object) (*definition.Definition, error) {
+func (c *ClusterSource) convert(kind Kind, obj client.Object) (*Definition, error) {
 	key := string(obj.GetUID()) + "@" + obj.GetResourceVersion()
 	c.mu.Lock()
 	d, ok := c.cache[key]
@@ -92,13 +79,13 @@ func (c *DefinitionSource) convert(kind definition.Kind, obj client.Object) (*de
 	var err error
 	switch o := obj.(type) {
 	case *v1beta1.ComponentDefinition:
-		d, err = definition.FromComponentDefinition(o)
+		d, err = FromComponentDefinition(o)
 	case *v1beta1.TraitDefinition:
-		d, err = definition.FromTraitDefinition(o)
+		d, err = FromTraitDefinition(o)
 	case *v1beta1.PolicyDefinition:
-		d, err = definition.FromPolicyDefinition(o)
+		d, err = FromPolicyDefinition(o)
 	case *v1beta1.WorkflowStepDefinition:
-		d, err = definition.FromWorkflowStepDefinition(o)
+		d, err = FromWorkflowStepDefinition(o)
 	}
 	if err != nil {
 		return nil, err
@@ -113,23 +100,24 @@ func (c *DefinitionSource) convert(kind definition.Kind, obj client.Object) (*de
 	return d, nil
 }
 
-func newDefinitionObject(kind definition.Kind) client.Object {
+// NewObject returns an empty definition CR of a kind.
+func NewObject(kind Kind) client.Object {
 	switch kind {
-	case definition.KindComponent:
+	case KindComponent:
 		return &v1beta1.ComponentDefinition{}
-	case definition.KindTrait:
+	case KindTrait:
 		return &v1beta1.TraitDefinition{}
-	case definition.KindPolicy:
+	case KindPolicy:
 		return &v1beta1.PolicyDefinition{}
 	default:
 		return &v1beta1.WorkflowStepDefinition{}
 	}
 }
 
-func listDefinitions(ctx context.Context, r client.Reader, kind definition.Kind, namespace string) ([]client.Object, error) {
+func listDefinitions(ctx context.Context, r client.Reader, kind Kind, namespace string) ([]client.Object, error) {
 	var out []client.Object
 	switch kind {
-	case definition.KindComponent:
+	case KindComponent:
 		var l v1beta1.ComponentDefinitionList
 		if err := r.List(ctx, &l, client.InNamespace(namespace)); err != nil {
 			return nil, err
@@ -137,7 +125,7 @@ func listDefinitions(ctx context.Context, r client.Reader, kind definition.Kind,
 		for i := range l.Items {
 			out = append(out, &l.Items[i])
 		}
-	case definition.KindTrait:
+	case KindTrait:
 		var l v1beta1.TraitDefinitionList
 		if err := r.List(ctx, &l, client.InNamespace(namespace)); err != nil {
 			return nil, err
@@ -145,7 +133,7 @@ func listDefinitions(ctx context.Context, r client.Reader, kind definition.Kind,
 		for i := range l.Items {
 			out = append(out, &l.Items[i])
 		}
-	case definition.KindPolicy:
+	case KindPolicy:
 		var l v1beta1.PolicyDefinitionList
 		if err := r.List(ctx, &l, client.InNamespace(namespace)); err != nil {
 			return nil, err

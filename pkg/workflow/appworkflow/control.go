@@ -1,4 +1,4 @@
-package controller
+package appworkflow
 
 import (
 	"context"
@@ -13,21 +13,21 @@ import (
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
-// WorkflowCommand is an operator's command on a running workflow.
-type WorkflowCommand string
+// Command is an operator's command on a running workflow.
+type Command string
 
 // Workflow commands, as `ferry workflow` names them.
 const (
-	CommandSuspend   WorkflowCommand = "suspend"
-	CommandResume    WorkflowCommand = "resume"
-	CommandTerminate WorkflowCommand = "terminate"
-	CommandRestart   WorkflowCommand = "restart"
+	CommandSuspend   Command = "suspend"
+	CommandResume    Command = "resume"
+	CommandTerminate Command = "terminate"
+	CommandRestart   Command = "restart"
 )
 
-// ControlWorkflow applies a command to an Application's workflow state in its status; the
+// Control applies a command to an Application's workflow state in its status; the
 // controller picks the change up. Resume takes an optional step name; others ignore it. A
 // concurrent status change is retried on the fresh state, never overwritten.
-func ControlWorkflow(ctx context.Context, c client.Client, key client.ObjectKey, cmd WorkflowCommand, step string, now time.Time) error {
+func Control(ctx context.Context, c client.Client, key client.ObjectKey, cmd Command, step string, now time.Time) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		app := &v1beta1.Application{}
 		if err := c.Get(ctx, key, app); err != nil {
@@ -37,7 +37,7 @@ func ControlWorkflow(ctx context.Context, c client.Client, key client.ObjectKey,
 		if ws == nil {
 			return fmt.Errorf("application %s has not started its workflow yet", key)
 		}
-		st := workflowState(ws)
+		st := State(ws)
 		switch cmd {
 		case CommandSuspend:
 			if st.Finished() {
@@ -67,7 +67,7 @@ func ControlWorkflow(ctx context.Context, c client.Client, key client.ObjectKey,
 			return fmt.Errorf("unknown workflow command %q", cmd)
 		}
 		orig := app.DeepCopy()
-		app.Status.Workflow = workflowStatus(st, ws.AppRevision, workflow.Mode(ws.Mode))
+		app.Status.Workflow = Status(st, ws.AppRevision, workflow.Mode(ws.Mode))
 		return c.Status().Patch(ctx, app, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 	})
 }
