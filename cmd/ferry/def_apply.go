@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
@@ -90,7 +91,7 @@ func runDefApply(ctx context.Context, s streams, o *defApplyOptions, files []str
 		ns = install.DefaultNamespace
 	}
 	for _, d := range defs {
-		u, err := install.ToUnstructured(d.CR())
+		u, err := dispatch.ToUnstructured(d.CR())
 		if err != nil {
 			return err
 		}

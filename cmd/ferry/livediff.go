@@ -28,11 +28,12 @@ func newLiveDiffCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "live-diff -f app.yaml",
 		Short: "Show what applying an Application would change on the hub cluster",
-		Long: `Live-diff renders the Application with the cluster's definitions, asks the API server what each
-object would become (a server-side-apply dry run, so defaults and admission are included), and
-prints a unified diff against the live object: "+ create" for new objects, "- delete" for objects
-the app owns that it would no longer render. Nothing is changed. Objects for managed clusters are
-listed, not diffed.`,
+		Long: `Live-diff renders the Application with the cluster's definitions and goes through exactly what the
+controller would apply, with every write a server-side dry run (so defaults and admission are
+included): a unified diff against the live object, "+ create" for new objects, "! would conflict"
+for objects another Application or a person owns, "= left alone" for objects read-only and
+apply-once policies protect, and "- delete" for objects the app owns that it would no longer render.
+Objects for managed clusters show as changes to their ManifestWorks. Nothing is changed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLiveDiff(orBackground(cmd.Context()), s, o) },
 	}
@@ -68,42 +69,34 @@ func runLiveDiff(ctx context.Context, s streams, o *liveDiffOptions) error {
 
 func diffPlan(ctx context.Context, s streams, c client.Client, af *appfile.Appfile, plan *appfile.Plan) error {
 	hub := dispatch.NewHub(dispatch.HubOptions{Client: c})
+	app := dispatch.AppRef{Name: af.App.Name, Namespace: af.App.Namespace}
 	rendered := map[string]bool{}
 	changes := 0
-	for _, it := range plan.Items() {
-		if it.Cluster != appfile.LocalCluster {
-			fmt.Fprintf(s.out, "# cluster %s: %s %s (delivered through its ManifestWork)\n", it.Cluster, it.Object["kind"], objName(it.Object))
-			continue
-		}
-		desired, err := hub.Normalize(it.Object)
+	for _, sp := range plan.Steps {
+		desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: app, Plan: plan, Step: sp, Normalize: hub.Normalize})
 		if err != nil {
 			return err
 		}
-		rendered[dispatch.ResourceKey(resourceOf(desired))] = true
-		live, err := hub.Get(ctx, desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName())
-		if err != nil {
-			return err
+		for _, r := range records {
+			rendered[dispatch.ResourceKey(r)] = true
 		}
-		if live == nil {
-			changes++
-			fmt.Fprintf(s.out, "+ create %s\n", dispatch.Describe(desired))
-			continue
-		}
-		after := desired.DeepCopy()
-		if err := c.Patch(ctx, after, client.Apply, client.FieldOwner(dispatch.HubFieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
-			return fmt.Errorf("dry-run apply %s: %w", dispatch.Describe(desired), err)
-		}
-		text, err := unifiedDiff(dispatch.Describe(desired), live, after)
-		if err != nil {
-			return err
-		}
-		if text != "" {
-			changes++
-			fmt.Fprint(s.out, text)
+		for _, d := range desired {
+			key := dispatch.ResourceKey(d.Resource)
+			if rendered["seen:"+key] {
+				continue
+			}
+			rendered["seen:"+key], rendered[key] = true, true
+			changed, err := printChange(ctx, s, hub, app, d)
+			if err != nil {
+				return err
+			}
+			if changed {
+				changes++
+			}
 		}
 	}
 	trackers := &dispatch.Trackers{Client: c}
-	rts, err := trackers.List(ctx, dispatch.AppRef{Name: af.App.Name, Namespace: af.App.Namespace}, true)
+	rts, err := trackers.List(ctx, app, true)
 	if err != nil && !isNoKind(err) && !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -112,7 +105,11 @@ func diffPlan(ctx context.Context, s streams, c client.Client, af *appfile.Appfi
 		for _, r := range rt.Spec.ManagedResources {
 			if key := dispatch.ResourceKey(r); !rendered[key] && r.Collect != appfile.CollectNever {
 				rendered[key] = true
-				gone = append(gone, fmt.Sprintf("- delete %s %s", r.Kind, strings.TrimPrefix(r.Namespace+"/"+r.Name, "/")))
+				where := ""
+				if r.Cluster != "" && r.Cluster != appfile.LocalCluster {
+					where = " on cluster " + r.Cluster
+				}
+				gone = append(gone, fmt.Sprintf("- delete %s %s%s", r.Kind, strings.TrimPrefix(r.Namespace+"/"+r.Name, "/"), where))
 			}
 		}
 	}
@@ -125,6 +122,44 @@ func diffPlan(ctx context.Context, s streams, c client.Client, af *appfile.Appfi
 		fmt.Fprintf(s.out, "application %s/%s: no changes\n", af.App.Namespace, af.App.Name)
 	}
 	return nil
+}
+
+// printChange previews applying one object as the controller would and prints what would
+// change; changed is false when nothing would.
+func printChange(ctx context.Context, s streams, hub *dispatch.Hub, app dispatch.AppRef, d dispatch.Desired) (bool, error) {
+	name := dispatch.Describe(d.Object)
+	change, err := hub.Preview(ctx, app, d.Object, d.Policy)
+	if dispatch.IsConflict(err) {
+		fmt.Fprintf(s.out, "! would conflict: %v\n", err)
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch change.Result {
+	case dispatch.Created:
+		fmt.Fprintf(s.out, "+ create %s\n", name)
+	case dispatch.Updated:
+		text, err := unifiedDiff(name, change.Live, change.After)
+		if err != nil || text == "" {
+			return false, err
+		}
+		fmt.Fprint(s.out, text)
+	case dispatch.Recreating:
+		fmt.Fprintf(s.out, "~ recreate %s (a field the resource-update policy recreates on changed)\n", name)
+	case dispatch.Sharing:
+		fmt.Fprintf(s.out, "= share %s (owned by another Application; a shared-resource policy lets this one use it)\n", name)
+		return false, nil
+	case dispatch.ReadOnly:
+		fmt.Fprintf(s.out, "= left alone (read-only) %s\n", name)
+		return false, nil
+	case dispatch.AppliedOnce:
+		fmt.Fprintf(s.out, "= left alone (apply-once) %s\n", name)
+		return false, nil
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 func resourceOf(u *unstructured.Unstructured) v1beta1.ManagedResource {

@@ -15,7 +15,6 @@ import (
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/health"
-	"github.com/ferryhq/ferry/pkg/install"
 )
 
 // unavailableClusters maps the clusters that are not available to why.
@@ -27,69 +26,6 @@ func unavailableClusters(clusters []appfile.Cluster) map[string]string {
 		}
 	}
 	return out
-}
-
-// remoteObjects turns a deploy step's target on a managed cluster into the ManifestWorks the
-// hub applies, and records for the tracker what they hold.
-func (r *ApplicationReconciler) remoteObjects(run *appRun, step string, t appfile.TargetPlan) ([]desiredObject, error) {
-	manifests := t.Manifests
-	if t.Namespace != "" && t.Namespace != "default" {
-		// The namespace is created when missing and never deleted (orphaned): it may hold
-		// more than this app.
-		ns := appfile.Manifest{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": t.Namespace}}}
-		manifests = append([]appfile.Manifest{ns}, manifests...)
-	}
-	works, err := dispatch.BuildManifestWorks(dispatch.WorkOptions{
-		App: run.app.Name, AppNamespace: run.app.Namespace, Cluster: t.Cluster, Step: step, Manifests: manifests,
-		Policy: func(m appfile.Manifest) dispatch.ObjectPolicy {
-			if m.Component == "" {
-				return dispatch.ObjectPolicy{Orphan: true}
-			}
-			p := run.plan.Policies.For(identity(m))
-			return dispatch.ObjectPolicy{Orphan: p.Orphan, CreateOnly: p.ApplyOnce && len(p.IgnorePaths) == 0, ReadOnly: p.ReadOnly}
-		},
-		HealthPolicy: func(m appfile.Manifest) string {
-			for _, cp := range t.Components {
-				if cp.Name == m.Component && cp.Definition != nil {
-					return cp.Definition.Status.HealthPolicy + "\n" + cp.Definition.Status.CustomStatus + "\n" + cp.Definition.Status.Details
-				}
-			}
-			return ""
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("step %q, cluster %q: %w", step, t.Cluster, err)
-	}
-	var out []desiredObject
-	for _, w := range works {
-		u, err := install.ToUnstructured(w)
-		if err != nil {
-			return nil, err
-		}
-		u.SetAPIVersion(workv1.GroupVersion.String())
-		u.SetKind("ManifestWork")
-		out = append(out, desiredObject{obj: u, resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
-			APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork", Namespace: t.Cluster, Name: w.Name}})
-	}
-	return out, nil
-}
-
-// remoteRecords are the tracker records of the objects a managed cluster receives: they are
-// removed through their ManifestWork, never deleted from the hub.
-func remoteRecords(run *appRun, t appfile.TargetPlan) []v1beta1.ManagedResource {
-	var out []v1beta1.ManagedResource
-	for _, m := range t.Manifests {
-		u := &unstructured.Unstructured{Object: m.Object}
-		p := run.plan.Policies.For(identity(m))
-		out = append(out, v1beta1.ManagedResource{Cluster: t.Cluster, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(),
-			Namespace: u.GetNamespace(), Name: u.GetName(), Component: m.Component, Trait: m.Trait, Orphan: p.Orphan})
-	}
-	return out
-}
-
-func identity(m appfile.Manifest) appfile.ObjectIdentity {
-	u := &unstructured.Unstructured{Object: m.Object}
-	return appfile.ObjectIdentity{Component: m.Component, ComponentType: m.ComponentType, Trait: m.Trait, Kind: u.GetKind(), Name: u.GetName()}
 }
 
 // remoteHealth evaluates a component on a managed cluster from what its ManifestWork reports:

@@ -9,68 +9,21 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
-// desiredObject is one object to apply, with its tracker record and policy.
-type desiredObject struct {
-	obj      *unstructured.Unstructured
-	resource v1beta1.ManagedResource
-	policy   appfile.ObjectPolicy
-}
-
 // errRemoteCluster is returned when a workflow step other than deploy addresses a managed cluster.
 var errRemoteCluster = errors.New("this step reaches only the hub (cluster \"local\"); deliver to managed clusters with a deploy step and a topology policy")
-
-// desiredObjects turns a deploy step's targets into objects the hub applies: the objects
-// themselves for the hub, ManifestWorks for managed clusters. records are what the tracker
-// keeps, including the objects inside ManifestWorks.
-func (r *ApplicationReconciler) desiredObjects(run *appRun, sp appfile.StepPlan) (out []desiredObject, records []v1beta1.ManagedResource, err error) {
-	for _, t := range sp.Targets {
-		if t.Cluster != appfile.LocalCluster {
-			works, err := r.remoteObjects(run, sp.Name, t)
-			if err != nil {
-				return nil, nil, err
-			}
-			out = append(out, works...)
-			records = append(records, remoteRecords(run, t)...)
-			continue
-		}
-		for _, m := range t.Manifests {
-			u, err := r.hub.Normalize(m.Object)
-			if err != nil {
-				return nil, nil, fmt.Errorf("component %q: %w", m.Component, err)
-			}
-			pol := run.plan.Policies.For(appfile.ObjectIdentity{Component: m.Component, ComponentType: m.ComponentType,
-				Trait: m.Trait, Kind: u.GetKind(), Name: u.GetName()})
-			res := v1beta1.ManagedResource{Cluster: t.Cluster, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(),
-				Namespace: u.GetNamespace(), Name: u.GetName(), Component: m.Component, Trait: m.Trait,
-				Orphan: pol.Orphan, Shared: pol.Shared}
-			if pol.Collect != appfile.CollectOnAppUpdate {
-				res.Collect = pol.Collect
-			}
-			out = append(out, desiredObject{obj: u, resource: res, policy: pol})
-		}
-	}
-	for _, d := range out {
-		if !d.policy.ReadOnly {
-			records = append(records, d.resource)
-		}
-	}
-	return out, records, nil
-}
 
 // applyStep records a step's objects in the revision's tracker, then applies them. It
 // returns the conflicts it met; other errors are returned as errors.
 // Up to parallelism objects (ManifestWorks, one per managed cluster, or hub objects) are
 // applied at once.
 func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int) ([]string, error) {
-	desired, records, err := r.desiredObjects(run, sp)
+	desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize})
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +35,12 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 	sem := make(chan struct{}, max(parallelism, 1))
 	var wg sync.WaitGroup
 	for i, d := range desired {
-		r.watch(ctx, d.obj.GroupVersionKind())
+		r.watch(ctx, d.Object.GroupVersionKind())
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := r.hub.Apply(ctx, run.ref, d.obj, d.policy)
+			res, err := r.hub.Apply(ctx, run.ref, d.Object, d.Policy)
 			switch {
 			case dispatch.IsConflict(err):
 				conflicts[i] = err.Error()

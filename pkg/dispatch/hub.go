@@ -73,6 +73,10 @@ const (
 	Recreating ApplyResult = "recreating"
 	// Sharing: another Application owns the object; this one shares it.
 	Sharing ApplyResult = "sharing"
+	// ReadOnly: a read-only policy selects the object; it exists and is left alone.
+	ReadOnly ApplyResult = "read-only"
+	// AppliedOnce: an apply-once policy selects the object; it exists and is left alone.
+	AppliedOnce ApplyResult = "applied-once"
 )
 
 // Normalize turns a rendered object into one the hub accepts: cluster-scoped kinds lose their
@@ -172,23 +176,52 @@ func (h *Hub) live(ctx context.Context, u *unstructured.Unstructured) (*unstruct
 	return get(ctx, h.opts.APIReader, u.GroupVersionKind(), u.GetNamespace(), u.GetName())
 }
 
+// Change is what applying one object did (Apply) or would do (Preview).
+type Change struct {
+	Result ApplyResult
+	// Live is the object before; nil when it does not exist.
+	Live *unstructured.Unstructured
+	// After is the object as the API server stores it (or would: a server-side dry run);
+	// nil when nothing is written.
+	After *unstructured.Unstructured
+}
+
 // Apply brings one object to its desired state for app, honouring its policy.
 func (h *Hub) Apply(ctx context.Context, app AppRef, desired *unstructured.Unstructured, pol appfile.ObjectPolicy) (ApplyResult, error) {
+	c, err := h.apply(ctx, app, desired, pol, false)
+	return c.Result, err
+}
+
+// Preview says what Apply would do, changing nothing: the same results and conflicts, with
+// every write sent as a server-side dry run, so defaults and admission are included.
+func (h *Hub) Preview(ctx context.Context, app AppRef, desired *unstructured.Unstructured, pol appfile.ObjectPolicy) (Change, error) {
+	return h.apply(ctx, app, desired, pol, true)
+}
+
+func (h *Hub) apply(ctx context.Context, app AppRef, desired *unstructured.Unstructured, pol appfile.ObjectPolicy, dryRun bool) (Change, error) {
 	name := Describe(desired)
 	live, err := h.live(ctx, desired)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", name, err)
+		return Change{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	change := Change{Live: live}
+	var opts []client.PatchOption
+	var updateOpts []client.UpdateOption
+	if dryRun {
+		opts, updateOpts = append(opts, client.DryRunAll), append(updateOpts, client.DryRunAll)
 	}
 	if pol.ReadOnly {
 		if live == nil {
-			return "", &ConflictError{Object: name, Reason: "a read-only policy selects it, and it does not exist"}
+			return change, &ConflictError{Object: name, Reason: "a read-only policy selects it, and it does not exist"}
 		}
-		return Unchanged, nil
+		change.Result = ReadOnly
+		return change, nil
 	}
 	desired = desired.DeepCopy()
 	if live != nil {
-		if res, done, err := h.checkOwner(ctx, app, desired, live, pol); done || err != nil {
-			return res, err
+		if res, done, err := h.checkOwner(ctx, app, desired, live, pol, opts); done || err != nil {
+			change.Result = res
+			return change, err
 		}
 		sharedBy := live.GetAnnotations()[v1beta1.AnnotationSharedBy]
 		if pol.Shared || sharedBy != "" {
@@ -196,44 +229,53 @@ func (h *Hub) Apply(ctx context.Context, app AppRef, desired *unstructured.Unstr
 		}
 		if pol.ApplyOnce {
 			if len(pol.IgnorePaths) == 0 {
-				return Unchanged, nil
+				change.Result = AppliedOnce
+				return change, nil
 			}
 			keepLive(desired, live, pol.IgnorePaths)
 		}
 		if recreate(desired, live, pol.RecreateFields) {
+			change.Result, change.After = Recreating, desired
+			if dryRun {
+				return change, nil
+			}
 			err := h.opts.Client.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 			if err != nil && !apierrors.IsNotFound(err) {
-				return "", fmt.Errorf("delete %s to recreate it: %w", name, err)
+				return change, fmt.Errorf("delete %s to recreate it: %w", name, err)
 			}
-			return Recreating, nil
+			return change, nil
 		}
 		if live.GetDeletionTimestamp() != nil {
-			return Recreating, nil
+			change.Result = Recreating
+			return change, nil
 		}
 		if Contains(live.Object, desired.Object) {
-			return Unchanged, nil
+			change.Result = Unchanged
+			return change, nil
 		}
 	} else if pol.Shared {
 		setAnnotation(desired, v1beta1.AnnotationSharedBy, app.String())
 	}
 	if pol.Replace && live != nil {
 		desired.SetResourceVersion(live.GetResourceVersion())
-		if err := h.opts.Client.Update(ctx, desired, client.FieldOwner(h.opts.FieldManager)); err != nil {
-			return "", fmt.Errorf("replace %s: %w", name, err)
+		if err := h.opts.Client.Update(ctx, desired, append(updateOpts, client.FieldOwner(h.opts.FieldManager))...); err != nil {
+			return change, fmt.Errorf("replace %s: %w", name, err)
 		}
-		return Updated, nil
+		change.Result, change.After = Updated, desired
+		return change, nil
 	}
-	if err := h.opts.Client.Patch(ctx, desired, client.Apply, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership); err != nil {
-		return "", fmt.Errorf("apply %s: %w", name, err)
+	if err := h.opts.Client.Patch(ctx, desired, client.Apply, append(opts, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership)...); err != nil {
+		return change, fmt.Errorf("apply %s: %w", name, err)
 	}
+	change.Result, change.After = Updated, desired
 	if live == nil {
-		return Created, nil
+		change.Result = Created
 	}
-	return Updated, nil
+	return change, nil
 }
 
 // checkOwner decides what to do with an object that exists: done is true when Apply is over.
-func (h *Hub) checkOwner(ctx context.Context, app AppRef, desired, live *unstructured.Unstructured, pol appfile.ObjectPolicy) (ApplyResult, bool, error) {
+func (h *Hub) checkOwner(ctx context.Context, app AppRef, desired, live *unstructured.Unstructured, pol appfile.ObjectPolicy, opts []client.PatchOption) (ApplyResult, bool, error) {
 	labels := live.GetLabels()
 	if app.ownedBy(labels) {
 		return "", false, nil
@@ -246,9 +288,9 @@ func (h *Hub) checkOwner(ctx context.Context, app AppRef, desired, live *unstruc
 		if slices.Contains(sharers(sharedBy), app.String()) {
 			return Sharing, true, nil
 		}
-		patch := client.MergeFrom(live.DeepCopy())
-		setAnnotation(live, v1beta1.AnnotationSharedBy, addSharer(sharedBy, app))
-		if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+		joined := live.DeepCopy()
+		setAnnotation(joined, v1beta1.AnnotationSharedBy, addSharer(sharedBy, app))
+		if err := h.opts.Client.Patch(ctx, joined, client.MergeFrom(live), opts...); err != nil {
 			return "", true, fmt.Errorf("join the sharers of %s: %w", name, err)
 		}
 		return Sharing, true, nil

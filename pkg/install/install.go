@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +24,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/config"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/dispatch"
 )
 
 // FieldManager is the server-side-apply field manager of installed objects.
@@ -141,7 +141,7 @@ func Definitions(namespace string) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, kind := range []definition.Kind{definition.KindComponent, definition.KindTrait, definition.KindPolicy, definition.KindWorkflowStep} {
 		for _, d := range reg.List(kind) {
-			u, err := ToUnstructured(d.CR())
+			u, err := dispatch.ToUnstructured(d.CR())
 			if err != nil {
 				return nil, err
 			}
@@ -150,18 +150,6 @@ func Definitions(namespace string) ([]*unstructured.Unstructured, error) {
 		}
 	}
 	return out, nil
-}
-
-// ToUnstructured converts a typed object.
-func ToUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{Object: m}
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "status")
-	return u, nil
 }
 
 func readDir(dir string) ([]*unstructured.Unstructured, error) {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/testenv"
+)
+
+const policiesApp = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: mine, namespace: default}
+spec:
+  components:
+    - name: config
+      type: k8s-objects
+      properties:
+        objects:
+          - {apiVersion: v1, kind: ConfigMap, metadata: {name: fresh}, data: {a: "1"}}
+          - {apiVersion: v1, kind: ConfigMap, metadata: {name: taken}, data: {a: "1"}}
+          - {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}, data: {a: "1"}}
+          - {apiVersion: v1, kind: ConfigMap, metadata: {name: mutable}, data: {a: "2"}}
+  policies:
+    - {name: hands-off, type: read-only, properties: {rules: [{selector: {resourceNames: [settings]}}]}}
+`
+
+const applyOnceApp = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: mine, namespace: default}
+spec:
+  components:
+    - name: config
+      type: k8s-objects
+      properties:
+        objects:
+          - {apiVersion: v1, kind: ConfigMap, metadata: {name: once}, data: {a: "1"}}
+  policies:
+    - {name: first-time, type: apply-once, properties: {enable: true}}
+`
+
+// TestLiveDiffGoesThroughTheControllersApply: live-diff previews exactly what the controller's
+// apply would do — a conflict with another Application's object, nothing for objects that
+// read-only and apply-once policies protect, a diff where an owned object changes, a create for
+// a new one — and changes nothing.
+func TestLiveDiffGoesThroughTheControllersApply(t *testing.T) {
+	cfg := testenv.StartEnvtest(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
+	k := []string{"--kubeconfig", kubeconfig}
+	code, _, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+
+	scheme, err := ferryscheme.New()
+	require.NoError(t, err)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctx := context.Background()
+	owned := func(app string) map[string]string {
+		return map[string]string{v1beta1.LabelAppName: app, v1beta1.LabelAppNamespace: "default"}
+	}
+	existing := []*corev1.ConfigMap{
+		{ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: "default", Labels: owned("other")}, Data: map[string]string{"a": "0"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "default"}, Data: map[string]string{"a": "by hand"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "once", Namespace: "default", Labels: owned("mine")}, Data: map[string]string{"a": "edited"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "mutable", Namespace: "default", Labels: owned("mine")}, Data: map[string]string{"a": "1"}},
+	}
+	for _, cm := range existing {
+		require.NoError(t, c.Create(ctx, cm))
+	}
+
+	file := filepath.Join(dir, "app.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(policiesApp), 0o644))
+	code, out, errOut := run(t, "", append([]string{"live-diff", "-f", file}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "+ create ConfigMap default/fresh\n")
+	require.Contains(t, out, "! would conflict: ConfigMap default/taken: it belongs to Application default/other")
+	require.Contains(t, out, "= left alone (read-only) ConfigMap default/settings\n")
+	require.Contains(t, out, "--- live ConfigMap default/mutable")
+	require.Contains(t, out, "-  a: \"1\"\n+  a: \"2\"")
+	for _, name := range []string{"settings", "taken"} {
+		require.NotContains(t, out, "--- live ConfigMap default/"+name, "no diff for %s", name)
+	}
+	once := filepath.Join(dir, "once.yaml")
+	require.NoError(t, os.WriteFile(once, []byte(applyOnceApp), 0o644))
+	code, out, errOut = run(t, "", append([]string{"live-diff", "-f", once}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, "= left alone (apply-once) ConfigMap default/once\napplication default/mine: no changes\n", out)
+
+	// Nothing changed.
+	require.Error(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fresh"}, &corev1.ConfigMap{}))
+	for _, want := range existing {
+		got := &corev1.ConfigMap{}
+		require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(want), got))
+		require.Equal(t, want.Data, got.Data)
+		require.Equal(t, want.ResourceVersion, got.ResourceVersion)
+	}
+}
