@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -11,13 +13,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -36,6 +43,11 @@ type fleet struct {
 	spokes map[string]client.Client
 }
 
+// startFleet installs Ferry on the hub the way a user runs the controller outside the cluster
+// with admission on (`ferry install --no-controller --webhook-url`), and runs the controller as
+// `ferry-controller --webhook-host --webhook-port` does, with the installed ServiceAccount's
+// token: every Application goes through the admission webhook (failurePolicy Fail), and the
+// controller has only the rights the shipped RBAC gives it.
 func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	t.Helper()
 	env := testenv.StartForTest(t, clusters...)
@@ -45,7 +57,8 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	objs, err := install.Objects(install.Options{})
+	port := freePort(t)
+	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, hub, objs))
 	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}}
@@ -55,15 +68,45 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 		f.spokes[c.Name] = spoke
 		go testenv.PlayKubelet(ctx, spoke, 200*time.Millisecond)
 	}
-	mgr, _, err := controller.NewManager(env.Hub.Config, controller.ManagerOptions{Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second}})
-	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	go func() {
+		done <- controller.Run(ctx, serviceAccountConfig(t, hub, env.Hub.Config), controller.ManagerOptions{
+			Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second},
+			Webhook:    controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
+	}()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	f.waitAdmission(ctx)
 	return f
 }
 
+// serviceAccountConfig is cfg authenticated as the controller's ServiceAccount.
+func serviceAccountConfig(t *testing.T, c client.Client, cfg *rest.Config) *rest.Config {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: install.DefaultNamespace, Name: "ferry-controller"}}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}}
+	require.NoError(t, c.SubResource("token").Create(context.Background(), sa, req))
+	out := rest.AnonymousClientConfig(cfg)
+	out.BearerToken = req.Status.Token
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func (f *fleet) applyApp(doc string) {
+	f.t.Helper()
+	require.NoError(f.t, f.tryApplyApp(doc))
+}
+
+// tryApplyApp creates or updates an Application; admission may refuse it.
+func (f *fleet) tryApplyApp(doc string) error {
 	f.t.Helper()
 	app := &v1beta1.Application{}
 	require.NoError(f.t, yaml.Unmarshal([]byte(doc), app))
@@ -74,11 +117,21 @@ func (f *fleet) applyApp(doc string) {
 	}
 	existing := &v1beta1.Application{}
 	if err := f.hub.Get(ctx, client.ObjectKeyFromObject(app), existing); apierrors.IsNotFound(err) {
-		require.NoError(f.t, f.hub.Create(ctx, app))
-		return
+		return f.hub.Create(ctx, app)
 	}
 	existing.Spec = app.Spec
-	require.NoError(f.t, f.hub.Update(ctx, existing))
+	return f.hub.Update(ctx, existing)
+}
+
+// waitAdmission waits until the admission webhook answers: a server-side dry run of a create
+// passes through it.
+func (f *fleet) waitAdmission(ctx context.Context) {
+	f.t.Helper()
+	probe := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "admission-probe", Namespace: "default"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "probe", Type: "webservice",
+			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "nginx"}`)}}}}}
+	require.Eventually(f.t, func() bool { return f.hub.Create(ctx, probe.DeepCopy(), client.DryRunAll) == nil },
+		60*time.Second, 200*time.Millisecond, "the admission webhook answers")
 }
 
 func (f *fleet) waitApp(ns, name, what string, cond func(*v1beta1.Application) bool) *v1beta1.Application {
@@ -184,7 +237,12 @@ func TestPromotionAcrossClusters(t *testing.T) {
 	work := &workv1.ManifestWork{}
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "prod", Name: "shop-shop-deploy-prod"}, work))
 	generation := work.Generation
-	time.Sleep(3 * time.Second)
+	before := reconciles(t, v1beta1.ApplicationRunning)
+	touched := &v1beta1.Application{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "shop"}, touched))
+	require.NoError(t, f.hub.Patch(ctx, touched, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"touched":"1"}}}`))))
+	require.Eventually(t, func() bool { return reconciles(t, v1beta1.ApplicationRunning) > before }, 30*time.Second, 100*time.Millisecond,
+		"the touched app is reconciled")
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKeyFromObject(work), work))
 	require.Equal(t, generation, work.Generation, "only changed ManifestWorks are written")
 
@@ -258,13 +316,42 @@ func TestUnavailableClusterAndUnknownCluster(t *testing.T) {
 	f.setAvailable("edge", metav1.ConditionTrue)
 	f.waitApp("default", "api", "running again", phase(v1beta1.ApplicationRunning))
 
-	f.applyApp(strings.Replace(oneCluster, "%s", "edge, nowhere", 1))
+	// A topology naming a cluster that does not exist is refused at admission.
+	err := f.tryApplyApp(strings.Replace(oneCluster, "%s", "edge, nowhere", 1))
+	require.ErrorContains(t, err, `spec.policies[0].properties: policy "there" (topology): cluster "nowhere" does not exist`)
+
+	// A cluster that goes away after admission is a clear status error, and what was deployed
+	// there stays: the controller stops at rendering, before any collection.
+	before := reconciles(t, v1beta1.ApplicationRendering)
+	require.NoError(t, f.hub.Delete(context.Background(), &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}))
 	app = f.waitApp("default", "api", "a render error", func(a *v1beta1.Application) bool {
 		c := meta.FindStatusCondition(a.Status.Conditions, v1beta1.ConditionRendered)
 		return c != nil && c.Status == metav1.ConditionFalse
 	})
 	c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionRendered)
-	require.Contains(t, c.Message, `"nowhere"`)
-	time.Sleep(2 * time.Second)
+	require.Contains(t, c.Message, `cluster "edge" does not exist`)
+	require.Eventually(t, func() bool { return reconciles(t, v1beta1.ApplicationRendering) >= before+2 }, 30*time.Second, 100*time.Millisecond,
+		"the app is reconciled again after the render error")
 	require.Equal(t, api.UID, f.deployment("edge", "default", "api").UID, "what was deployed stays")
+}
+
+// reconciles counts the controller's finished reconciles of apps that ended in phase.
+func reconciles(t *testing.T, phase v1beta1.ApplicationPhase) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	require.NoError(t, err)
+	total := 0.0
+	for _, fam := range families {
+		if fam.GetName() != "ferry_application_reconcile_total" {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "phase" && l.GetValue() == string(phase) {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }

@@ -202,6 +202,8 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if app.Annotations[v1beta1.AnnotationPause] == "true" {
+		r.metrics.paused.Inc()
+		ctrl.LoggerFrom(ctx).V(1).Info("paused: left alone")
 		return ctrl.Result{}, nil
 	}
 	if r.cacheBehind(app) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -186,4 +187,30 @@ func trackers(h *hub, app string) []v1beta1.ResourceTracker {
 	var list v1beta1.ResourceTrackerList
 	require.NoError(h.t, h.c.List(context.Background(), &list, client.MatchingLabels{v1beta1.LabelAppName: app}))
 	return list.Items
+}
+
+// metricValue sums a controller metric (a counter) over the series whose label has value;
+// every series when label is empty.
+func metricValue(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	require.NoError(t, err)
+	total := 0.0
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			match := label == ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					match = true
+				}
+			}
+			if match {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }

@@ -22,6 +22,7 @@ type metrics struct {
 	stepEnds  *prometheus.CounterVec
 	applied   *prometheus.CounterVec
 	settled   prometheus.Counter
+	paused    prometheus.Counter
 	apps      *prometheus.Desc
 }
 
@@ -38,6 +39,8 @@ func newMetrics(reader client.Reader) *metrics {
 			Help: "Objects written to the hub, by result (created, updated)."}, []string{"result"}),
 		settled: prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_application_settled_checks_total",
 			Help: "Reconciles that found a settled app unchanged (its objects, definitions and spec) and did nothing."}),
+		paused: prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_application_paused_checks_total",
+			Help: "Reconciles that found an app paused (annotation controller.core.oam.dev/pause: \"true\") and left it alone."}),
 		apps: prometheus.NewDesc("ferry_applications", "Applications by phase.", []string{"phase"}, nil),
 	}
 }
@@ -66,11 +69,13 @@ func (m *metrics) register() error {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	m.duration = duration.(*prometheus.HistogramVec)
-	settled, err := reuse(m.settled)
-	if err != nil {
-		return fmt.Errorf("register metrics: %w", err)
+	for _, counter := range []*prometheus.Counter{&m.settled, &m.paused} {
+		c, err := reuse(*counter)
+		if err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+		*counter = c.(prometheus.Counter)
 	}
-	m.settled = settled.(prometheus.Counter)
 	if err := errors.Join(cv(&m.reconcile), cv(&m.stepEnds), cv(&m.applied)); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}

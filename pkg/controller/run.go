@@ -72,16 +72,16 @@ func (run *appRun) after(d time.Duration) {
 	}
 }
 
-// result is when to look at the app again: what the workflow or a wait needs, else the
-// resync interval (sooner while unhealthy). The resync is spread by up to 10% so that apps
-// created together do not come back together.
+// result is when to look at the app again: what the workflow or a wait needs when that is
+// sooner than the resync interval (sooner while unhealthy), else the resync interval. The
+// resync is spread by up to 10% so that apps created together do not come back together.
 func (run *appRun) result() ctrl.Result {
-	if run.requeue > 0 {
-		return ctrl.Result{RequeueAfter: run.requeue}
-	}
 	interval := run.r.opts.ResyncInterval
 	if run.app.Status.Phase == v1beta1.ApplicationUnhealthy {
 		interval = min(interval, run.r.opts.UnhealthyRecheck)
+	}
+	if run.requeue > 0 && run.requeue <= interval {
+		return ctrl.Result{RequeueAfter: run.requeue}
 	}
 	spread := time.Duration(fnv32(run.ref.String())%100) * interval / 1000
 	return ctrl.Result{RequeueAfter: interval + spread}

@@ -37,15 +37,20 @@ spec:
 `)
 	h.waitExists(&appsv1.Deployment{}, "default", "api")
 	h.markReady("default", "api")
-	app := h.waitApp("steady", "running", phaseIs(v1beta1.ApplicationRunning))
-	time.Sleep(1500 * time.Millisecond) // the last status write settles
-	app = h.app("steady")
+	h.waitApp("steady", "running", phaseIs(v1beta1.ApplicationRunning))
+	// Once a resync finds the app settled, its status is final.
+	settled := metricValue(t, "ferry_application_settled_checks_total", "", "")
+	require.Eventually(t, func() bool { return metricValue(t, "ferry_application_settled_checks_total", "", "") > settled },
+		15*time.Second, 50*time.Millisecond, "a resync finds the app settled")
+	app := h.app("steady")
 	api, svc := &appsv1.Deployment{}, &corev1.Service{}
 	require.True(t, h.exists(api, "default", "api"))
 	require.True(t, h.exists(svc, "default", "api"))
 	appRV, apiRV, svcRV := app.ResourceVersion, api.ResourceVersion, svc.ResourceVersion
 
-	time.Sleep(3500 * time.Millisecond) // three resyncs
+	settled = metricValue(t, "ferry_application_settled_checks_total", "", "")
+	require.Eventually(t, func() bool { return metricValue(t, "ferry_application_settled_checks_total", "", "") >= settled+3 },
+		15*time.Second, 50*time.Millisecond, "three more resyncs")
 	require.Equal(t, appRV, h.app("steady").ResourceVersion, "no status write when nothing changed")
 	require.True(t, h.exists(api, "default", "api"))
 	require.Equal(t, apiRV, api.ResourceVersion, "no write to the Deployment when it did not drift")
@@ -111,8 +116,11 @@ spec:
 	require.Equal(t, int32(1), calls.Load())
 	shipID := app.Status.Workflow.Steps[0].ID
 	stop()
+	before := metricValue(t, "ferry_application_reconcile_total", "phase", string(v1beta1.ApplicationWorkflowSuspending))
 	stop = h.startController(opts)
-	time.Sleep(500 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		return metricValue(t, "ferry_application_reconcile_total", "phase", string(v1beta1.ApplicationWorkflowSuspending)) > before
+	}, 15*time.Second, 50*time.Millisecond, "the new controller reconciles the suspended app")
 	app = h.waitApp("release", "still suspended", phaseIs(v1beta1.ApplicationWorkflowSuspending))
 	require.Equal(t, shipID, app.Status.Workflow.Steps[0].ID, "the deploy step did not run again")
 

@@ -56,7 +56,9 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 	}
 	r.metrics.steps(before.Steps, next.Steps)
 	run.app.Status.Workflow = appworkflow.Status(next, run.revName, spec.Mode)
-	run.after(requeue)
+	if !next.Finished() {
+		run.after(requeue) // a finished workflow waits for nothing: timers of its steps are over
+	}
 	if next.Finished() {
 		finished := next.Phase == workflow.PhaseSucceeded
 		run.condition(v1beta1.ConditionWorkflowFinished, finished, v1beta1.ReasonWorkflow+phaseReason(v1beta1.ApplicationPhase(next.Phase)), next.Message)

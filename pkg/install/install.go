@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"time"
 
@@ -44,7 +45,8 @@ type Options struct {
 	Image string
 	// WebhookURL, for a controller run outside the cluster (Controller false), registers the
 	// admission webhook at this https://HOST:PORT, where `ferry-controller --webhook-host HOST
-	// --webhook-port PORT` serves it.
+	// --webhook-port PORT` serves it, and installs the controller's ServiceAccount and RBAC
+	// for it to run as.
 	WebhookURL string
 }
 
@@ -66,10 +68,17 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	out = append(out, defs...)
-	if o.Controller {
+	if o.Controller || o.WebhookURL != "" {
 		ctl, err := readDir("controller")
 		if err != nil {
 			return nil, err
+		}
+		if !o.Controller {
+			// A controller outside the cluster gets its identity and rights (run it with a
+			// token of ServiceAccount ferry-controller), not the Deployment and Service.
+			ctl = slices.DeleteFunc(ctl, func(obj *unstructured.Unstructured) bool {
+				return obj.GetKind() == "Deployment" || obj.GetKind() == "Service"
+			})
 		}
 		for _, obj := range ctl {
 			if obj.GetNamespace() != "" {

@@ -44,3 +44,32 @@ func TestObjects(t *testing.T) {
 	require.Contains(t, seen, "Service")
 	require.Equal(t, "Namespace", all[0].GetKind(), "the namespace comes first")
 }
+
+// TestObjectsForAControllerOutsideTheCluster: --no-controller --webhook-url installs the
+// webhook at the URL (path included) and the controller's identity, not its Deployment.
+func TestObjectsForAControllerOutsideTheCluster(t *testing.T) {
+	objs, err := Objects(Options{WebhookURL: "https://127.0.0.1:9443"})
+	require.NoError(t, err)
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		if o.GetKind() != "ValidatingWebhookConfiguration" {
+			continue
+		}
+		hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+		cc, _, _ := unstructured.NestedMap(hooks[0].(map[string]any), "clientConfig")
+		require.Equal(t, map[string]any{"url": "https://127.0.0.1:9443/validate-core-oam-dev-v1beta1-application"}, cc)
+		policy, _, _ := unstructured.NestedString(hooks[0].(map[string]any), "failurePolicy")
+		require.Equal(t, "Fail", policy)
+	}
+	require.Equal(t, 1, kinds["ValidatingWebhookConfiguration"])
+	require.Equal(t, 1, kinds["ServiceAccount"])
+	require.Equal(t, 1, kinds["ClusterRoleBinding"])
+	require.Zero(t, kinds["Deployment"])
+	require.Zero(t, kinds["Service"])
+
+	for _, bad := range []string{"http://127.0.0.1:9443", "https://127.0.0.1", "https://127.0.0.1:9443/x", "127.0.0.1:9443"} {
+		_, err := Objects(Options{WebhookURL: bad})
+		require.ErrorContains(t, err, "want https://HOST:PORT", bad)
+	}
+}
