@@ -53,3 +53,27 @@ func FuzzEval(f *testing.F) {
 		_, _ = e.Eval(expr, vars) // errors are fine; panics and hangs are not
 	})
 }
+
+func TestParseClusterVersion(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    ClusterVersion
+		wantErr bool
+	}{
+		{in: "v1.34.2", want: ClusterVersion{Major: "1", Minor: 34, GitVersion: "v1.34.2"}},
+		{in: "v1.30.2-eks-1234", want: ClusterVersion{Major: "1", Minor: 30, GitVersion: "v1.30.2-eks-1234"}},
+		{in: "1.28+", want: ClusterVersion{Major: "1", Minor: 28, GitVersion: "1.28+"}},
+		{in: "v1", wantErr: true},
+		{in: "v1.x.0", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseClusterVersion(tt.in, "")
+		if tt.wantErr {
+			require.Error(t, err, tt.in)
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		require.Equal(t, tt.want, got)
+	}
+}
