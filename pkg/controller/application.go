@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -130,6 +131,7 @@ func (r *ApplicationReconciler) appsSeeing(ctx context.Context, def client.Objec
 		opts = append(opts, client.InNamespace(def.GetNamespace()))
 	}
 	if err := r.client.List(ctx, &apps, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list the applications a changed definition reaches; they see it at their next resync", "definition", client.ObjectKeyFromObject(def))
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(apps.Items))
@@ -140,9 +142,10 @@ func (r *ApplicationReconciler) appsSeeing(ctx context.Context, def client.Objec
 }
 
 // appsWithTopology maps a managed cluster to the Applications that deliver to managed clusters.
-func (r *ApplicationReconciler) appsWithTopology(ctx context.Context, _ client.Object) []reconcile.Request {
+func (r *ApplicationReconciler) appsWithTopology(ctx context.Context, cluster client.Object) []reconcile.Request {
 	var apps v1beta1.ApplicationList
 	if err := r.client.List(ctx, &apps); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list the applications a changed managed cluster reaches; they see it at their next resync", "cluster", cluster.GetName())
 		return nil
 	}
 	var out []reconcile.Request
@@ -235,14 +238,21 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.ensureFinalizer(ctx, run); err != nil {
 		return ctrl.Result{}, err
 	}
-	for _, step := range []func(context.Context, *appRun) error{
-		r.render, r.ensureRevision, r.runWorkflow, r.keepState, r.evaluateHealth, r.collectGarbage,
+	log := ctrl.LoggerFrom(ctx)
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *appRun) error
+	}{
+		{"render", r.render}, {"revision", r.ensureRevision}, {"workflow", r.runWorkflow}, {"keep state", r.keepState},
+		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage},
 	} {
-		if err := step(ctx, run); errors.Is(err, errStop) {
+		err := step.run(ctx, run)
+		log.V(1).Info("reconcile step", "step", step.name, "revision", run.revName, "stopped", errors.Is(err, errStop), "error", err)
+		if errors.Is(err, errStop) {
 			break
 		} else if err != nil {
 			run.setPhase()
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("%s: %w", step.name, err)
 		}
 	}
 	run.setPhase()

@@ -92,19 +92,9 @@ func (r *ApplicationReconciler) collectTracker(ctx context.Context, run *appRun,
 	if err != nil || !found {
 		return nil, err
 	}
-	var keep []v1beta1.ManagedResource
+	decision := dispatch.CollectOnUpdate(rt.Spec.ManagedResources, wanted)
 	var pending []string
-	for _, res := range rt.Spec.ManagedResources {
-		if wanted[dispatch.ResourceKey(res)] {
-			continue
-		}
-		switch res.Collect {
-		case appfile.CollectNever:
-			continue
-		case appfile.CollectOnAppDelete:
-			keep = append(keep, res)
-			continue
-		}
+	for _, res := range decision.Collect {
 		gone, err := r.collect(ctx, run, res)
 		if err != nil {
 			return pending, err
@@ -113,8 +103,8 @@ func (r *ApplicationReconciler) collectTracker(ctx context.Context, run *appRun,
 			pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
 		}
 	}
-	if len(keep) > 0 {
-		if err := r.trackers.Record(ctx, run.ref, run.revNum, keep); err != nil {
+	if len(decision.Keep) > 0 {
+		if err := r.trackers.Record(ctx, run.ref, run.revNum, decision.Keep); err != nil {
 			return pending, err
 		}
 	}
@@ -172,23 +162,15 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, run *appRun) (ctrl
 		return ctrl.Result{}, err
 	}
 	run.unavailable = unavailableClusters(clusters)
-	seen := map[string]bool{}
 	var pending []string
-	for _, rt := range trackers {
-		for _, res := range rt.Spec.ManagedResources {
-			key := dispatch.ResourceKey(res)
-			if seen[key] || res.Collect == appfile.CollectNever {
-				continue
-			}
-			seen[key] = true
-			gone, err := r.collect(ctx, run, res)
-			if err != nil {
-				run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollectFailed, err.Error())
-				return ctrl.Result{RequeueAfter: requeueSoon}, nil
-			}
-			if !gone {
-				pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
-			}
+	for _, res := range dispatch.CollectOnDelete(trackers) {
+		gone, err := r.collect(ctx, run, res)
+		if err != nil {
+			run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollectFailed, err.Error())
+			return ctrl.Result{RequeueAfter: requeueSoon}, nil
+		}
+		if !gone {
+			pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
 		}
 	}
 	if len(pending) > 0 {
