@@ -5,13 +5,16 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION := v0.19.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+# golangci-lint runs through go run at a pinned version: built once into Go's build cache, no
+# install step. v2.15.0 builds with Go 1.26.
+GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 FUZZTIME ?= 5s
 # Tests that need the control plane fail instead of skipping when it is missing.
 TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit fuzz generate verify bench clean testbin demo demo-down load
+.PHONY: all build test unit fuzz generate verify lint bench clean testbin demo demo-down load
 
 all: build
 
@@ -42,7 +45,7 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd
 	go run ./cmd/ferry def doc --all --dir docs/reference
 
-## verify: generated code is current, gofmt and go vet are clean, no tracked file over 1 MiB
+## verify: generated code is current, gofmt, go vet and golangci-lint are clean, no tracked file over 1 MiB
 verify: generate
 	@changed=$$(git status --porcelain -- api config docs/reference); \
 	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config docs/reference; exit 1; fi
@@ -51,6 +54,11 @@ verify: generate
 	@big=$$(git ls-files -z | xargs -0 -r du -k --apparent-size 2>/dev/null | awk '$$1 > 1024 {print $$2}'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MiB (build outputs or binaries?); remove them with git rm --cached:"; echo "$$big"; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+## lint: golangci-lint alone (.golangci.yml)
+lint:
+	$(GOLANGCI_LINT) run ./...
 
 ## bench: rendering and dry-run benchmarks
 bench:

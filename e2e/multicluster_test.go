@@ -70,7 +70,7 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- controller.Run(ctx, serviceAccountConfig(t, hub, env.Hub.Config), controller.ManagerOptions{
+		done <- controller.Run(ctx, serviceAccountConfig(ctx, t, hub, env.Hub.Config), controller.ManagerOptions{
 			Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second},
 			Webhook:    controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
 	}()
@@ -80,11 +80,11 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 }
 
 // serviceAccountConfig is cfg authenticated as the controller's ServiceAccount.
-func serviceAccountConfig(t *testing.T, c client.Client, cfg *rest.Config) *rest.Config {
+func serviceAccountConfig(ctx context.Context, t *testing.T, c client.Client, cfg *rest.Config) *rest.Config {
 	t.Helper()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: install.DefaultNamespace, Name: "ferry-controller"}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}}
-	require.NoError(t, c.SubResource("token").Create(context.Background(), sa, req))
+	require.NoError(t, c.SubResource("token").Create(ctx, sa, req))
 	out := rest.AnonymousClientConfig(cfg)
 	out.BearerToken = req.Status.Token
 	return out

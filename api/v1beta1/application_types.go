@@ -318,52 +318,74 @@ type ApplicationStatus struct {
 
 // ApplicationComponentStatus is the health of one component on one target.
 type ApplicationComponentStatus struct {
+	// Name of the component.
 	Name string `json:"name"`
+	// Namespace the component was delivered to.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
+	// Cluster the component was delivered to; "local" is the hub.
 	// +optional
 	Cluster string `json:"cluster,omitempty"`
+	// Healthy is the result of the definition's healthPolicy on the live objects (or, on a managed
+	// cluster, on what its ManifestWork feeds back).
 	// +optional
 	Healthy bool `json:"healthy"`
+	// Message is the definition's customStatus message, or why health is unknown.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Details are the definition's status details, for display.
 	// +optional
 	Details map[string]string `json:"details,omitempty"`
+	// Traits is the health of each trait that reports one.
 	// +optional
 	Traits []ApplicationTraitStatus `json:"traits,omitempty"`
 }
 
 // ApplicationTraitStatus is the health of one trait of a component.
 type ApplicationTraitStatus struct {
+	// Type is the trait type.
 	Type string `json:"type"`
+	// Healthy is the result of the trait definition's healthPolicy.
 	// +optional
 	Healthy bool `json:"healthy"`
+	// Message is the trait definition's customStatus message.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Details are the trait definition's status details.
 	// +optional
 	Details map[string]string `json:"details,omitempty"`
 }
 
 // WorkflowStatus is the state of a workflow run.
 type WorkflowStatus struct {
+	// AppRevision is the ApplicationRevision this workflow run delivers.
 	// +optional
 	AppRevision string `json:"appRevision,omitempty"`
+	// Mode is how the top-level steps run: StepByStep or DAG.
 	// +optional
 	Mode string `json:"mode,omitempty"`
+	// Phase of the run: initializing, executing, suspending, terminated, failed or succeeded.
 	// +optional
 	Phase string `json:"status,omitempty"`
+	// Message says why the run is in its phase, e.g. which step failed.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Suspend is true while the run waits for a resume (a suspend step or ferry workflow suspend).
 	// +optional
 	Suspend bool `json:"suspend"`
+	// Terminated is true once the run was terminated; nothing more runs until a new revision.
 	// +optional
 	Terminated bool `json:"terminated"`
+	// Finished is true once the run ended: succeeded, failed or terminated.
 	// +optional
 	Finished bool `json:"finished"`
+	// StartTime is when the run started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// EndTime is when the run finished.
 	// +optional
 	EndTime *metav1.Time `json:"endTime,omitempty"`
+	// Steps is the state of each top-level step, with its sub-steps.
 	// +optional
 	Steps []WorkflowStepStatus `json:"steps,omitempty"`
 	// Run counts restarts of the workflow; execution ids include it.
@@ -378,18 +400,25 @@ type WorkflowStatus struct {
 type StepStatus struct {
 	// ID is the step's current execution id.
 	// +optional
-	ID   string `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Name of the step.
 	Name string `json:"name"`
+	// Type of the step, e.g. deploy or suspend.
 	// +optional
 	Type string `json:"type,omitempty"`
+	// Phase of the step: pending, running, suspending, succeeded, failed, skipped or stopped.
 	// +optional
 	Phase string `json:"phase,omitempty"`
+	// Message says what the step is doing or why it ended as it did.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Reason is a one-word cause of the phase, e.g. Waiting, Timeout, Retrying.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// FirstExecuteTime is when the step first ran.
 	// +optional
 	FirstExecuteTime *metav1.Time `json:"firstExecuteTime,omitempty"`
+	// LastExecuteTime is when the step last ran.
 	// +optional
 	LastExecuteTime *metav1.Time `json:"lastExecuteTime,omitempty"`
 	// Attempts counts failed executions that were retried.
@@ -415,15 +444,19 @@ type StepStatus struct {
 // WorkflowStepStatus is the state of a top-level step and its sub-steps.
 type WorkflowStepStatus struct {
 	StepStatus `json:",inline"`
+	// SubStepsStatus is the state of each sub-step of a step group.
 	// +optional
 	SubStepsStatus []StepStatus `json:"subSteps,omitempty"`
 }
 
 // Revision identifies an ApplicationRevision.
 type Revision struct {
+	// Name of the ApplicationRevision, e.g. shop-v3.
 	Name string `json:"name"`
+	// Revision is its number, counted from 1.
 	// +optional
 	Revision int64 `json:"revision,omitempty"`
+	// RevisionHash is the hash of the spec and of the definitions it used.
 	// +optional
 	RevisionHash string `json:"revisionHash,omitempty"`
 }

@@ -19,7 +19,7 @@ var updateGolden = os.Getenv("UPDATE_GOLDEN") != ""
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = execute(args, strings.NewReader(stdin), &out, &errOut)
+	code = execute(t.Context(), args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -34,8 +34,8 @@ the clusters come from --clusters (a YAML list of {name, labels}); without it th
 		Example: `  ferry dry-run -f examples/hello/app.yaml
   ferry dry-run -f examples/multi-env/app.yaml --clusters examples/multi-env/clusters.yaml -o json`,
 		Args: noArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return runDryRun(s, o)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDryRun(cmd.Context(), s, o)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin (repeatable)")
@@ -46,7 +46,7 @@ the clusters come from --clusters (a YAML list of {name, labels}); without it th
 	return cmd
 }
 
-func runDryRun(s streams, o *dryRunOptions) error {
+func runDryRun(ctx context.Context, s streams, o *dryRunOptions) error {
 	if len(o.files) == 0 {
 		return usageError{errors.New("give at least one Application with -f")}
 	}
@@ -79,7 +79,7 @@ func runDryRun(s streams, o *dryRunOptions) error {
 			continue
 		}
 		for _, af := range appfiles {
-			plan, err := planner.Plan(context.Background(), af, appfile.PlanOptions{})
+			plan, err := planner.Plan(ctx, af, appfile.PlanOptions{})
 			if err != nil {
 				failures = append(failures, errors.New(appfile.DescribeProblems(af.App.Name, err)))
 				continue

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 )
@@ -160,18 +159,6 @@ func printChange(ctx context.Context, s streams, hub *dispatch.Hub, app dispatch
 		return false, nil
 	}
 	return true, nil
-}
-
-func resourceOf(u *unstructured.Unstructured) v1beta1.ManagedResource {
-	return v1beta1.ManagedResource{Cluster: appfile.LocalCluster, APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
-}
-
-func objName(obj map[string]any) string {
-	u := &unstructured.Unstructured{Object: obj}
-	if u.GetNamespace() == "" {
-		return u.GetName()
-	}
-	return u.GetNamespace() + "/" + u.GetName()
 }
 
 // unifiedDiff compares two objects without the fields the server manages.

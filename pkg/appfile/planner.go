@@ -224,11 +224,9 @@ func objectKey(obj map[string]any) string {
 	meta, _ := obj["metadata"].(map[string]any)
 	ns, _ := meta["namespace"].(string)
 	name, _ := meta["name"].(string)
-	group := apiVersion
+	group := ""
 	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
 		group = apiVersion[:i]
-	} else {
-		group = ""
 	}
 	if ns != "" {
 		return fmt.Sprintf("%s %s/%s", qualifiedKind(group, kind), ns, name)

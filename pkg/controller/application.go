@@ -223,14 +223,14 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		phase := run.app.Status.Phase
 		if patchErr := r.patchStatus(ctx, run); patchErr != nil {
 			if apierrors.IsConflict(patchErr) {
-				res, err = ctrl.Result{Requeue: true}, nil
+				res, err = ctrl.Result{RequeueAfter: requeueConflict}, nil
 			} else {
 				err = errors.Join(err, patchErr)
 			}
 		}
 		r.metrics.observe(phase, start, r.opts.Now(), err)
 
-		r.rememberSettled(run, err)
+		r.rememberSettled(ctx, run, err)
 	}()
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, run)
@@ -306,6 +306,10 @@ func (r *ApplicationReconciler) patchStatus(ctx context.Context, run *appRun) er
 	r.ownWrites.Store(types.NamespacedName{Namespace: run.app.Namespace, Name: run.app.Name}, run.app.ResourceVersion)
 	return nil
 }
+
+// requeueConflict is how soon an app whose status write met a concurrent change is looked at
+// again, from the fresh object.
+const requeueConflict = 100 * time.Millisecond
 
 // requeueSoon is how long a reconcile waits for something under way (a deletion, a collection).
 const requeueSoon = 2 * time.Second

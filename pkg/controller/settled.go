@@ -65,7 +65,7 @@ func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.A
 
 // rememberSettled records a finished, quiet reconcile of an app delivered only to the hub;
 // anything else forgets it.
-func (r *ApplicationReconciler) rememberSettled(run *appRun, err error) {
+func (r *ApplicationReconciler) rememberSettled(ctx context.Context, run *appRun, err error) {
 	key := types.NamespacedName{Namespace: run.app.Namespace, Name: run.app.Name}
 	ws := run.app.Status.Workflow
 	if err != nil || run.requeue > 0 || run.plan == nil || ws == nil || !ws.Finished || ws.AppRevision != run.revName ||
@@ -88,7 +88,7 @@ func (r *ApplicationReconciler) rememberSettled(run *appRun, err error) {
 		}
 		ns, name, _ := strings.Cut(def.Filename, "/") // set by convert: namespace/name
 		obj := definition.NewObject(definition.Kind(d.Kind))
-		if err := r.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
 			r.settled.Delete(key)
 			return
 		}

@@ -104,7 +104,7 @@ func TestParameterErrorsAreAllReported(t *testing.T) {
 		"port":     int64(70000),
 		"imagee":   "nginx",
 		"protocol": "SCTP",
-		"ports":    []any{map[string]any{"port": int64(80), "nmae": "http"}},
+		"ports":    []any{map[string]any{"port": int64(80), "nmae": "http"}}, //nolint:misspell // a typo the user makes
 	}, Context: Context{Name: "web"}})
 	var perr *ParameterError
 	require.ErrorAs(t, err, &perr)
@@ -116,7 +116,7 @@ func TestParameterErrorsAreAllReported(t *testing.T) {
 		"image":         "required but not given (expected string)",
 		"imagee":        `unknown parameter (did you mean "image"?)`,
 		"port":          `expected *80 | uint & >0 & <65536, got 70000 (int)`,
-		"ports[0].nmae": `unknown parameter (did you mean "name"?)`,
+		"ports[0].nmae": `unknown parameter (did you mean "name"?)`, //nolint:misspell // the typo reported back
 		"protocol":      `expected *"TCP" | "UDP", got "SCTP" (string)`,
 		"replicas":      `expected *1 | int, got "three" (string)`,
 	}, got)

@@ -59,7 +59,6 @@ type Result struct {
 
 var (
 	pathParameter    = cuelang.ParsePath("parameter")
-	pathContext      = cuelang.ParsePath("context")
 	pathOutput       = cuelang.ParsePath("output")
 	pathOutputs      = cuelang.ParsePath("outputs")
 	pathPatch        = cuelang.ParsePath("patch")

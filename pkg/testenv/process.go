@@ -67,7 +67,7 @@ func (p *process) failed() error {
 	}
 	select {
 	case <-p.exited:
-		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.Name, p.err, p.Log, tail(p.Log, 20))
+		return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.Name, p.err, p.Log, tail(p.Log, 20))
 	default:
 		return nil
 	}

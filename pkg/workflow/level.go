@@ -265,7 +265,7 @@ func (r *runner) execute(s *Step, st *StepState) {
 		}
 		st.Phase, st.Reason, st.Resumed, st.ResumeTime, st.ResumedTime = StepRunning, ReasonResumed, true, nil, &now
 	}
-	if st.NextTime != nil && now.Before(*st.NextTime) && !(r.env.Wake && st.Reason == ReasonWaiting) {
+	if st.NextTime != nil && now.Before(*st.NextTime) && (!r.env.Wake || st.Reason != ReasonWaiting) {
 		r.wakeAt(*st.NextTime)
 		return
 	}

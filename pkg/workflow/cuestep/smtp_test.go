@@ -24,7 +24,7 @@ func fakeSMTP(t *testing.T) (host string, port int, got chan string) {
 		}
 		defer conn.Close()
 		r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
-		say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
+		say := func(s string) { _, _ = w.WriteString(s + "\r\n"); _ = w.Flush() }
 		say("220 fake ESMTP")
 		var transcript strings.Builder
 		for {
