@@ -4,7 +4,9 @@
 //  1. builds what is missing: the test control plane, ferry and ferry-controller;
 //  2. starts a hub and two managed clusters, staging (env=staging) and prod (env=prod), each
 //     with a real OCM work agent;
-//  3. installs Ferry on the hub (ferry install --no-controller) and runs ferry-controller;
+//  3. installs Ferry on the hub with admission on (ferry install --no-controller --webhook-url)
+//     and runs ferry-controller serving the webhook, so every Application is checked before it
+//     is stored, as with the default in-cluster install;
 //  4. applies examples/multi-env/app.yaml with `ferry up --wait`: staging first, then the
 //     workflow suspends for approval;
 //  5. approves with `ferry workflow resume`, waits until prod runs with its overrides;
@@ -19,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,11 +32,13 @@ import (
 	"time"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+	"github.com/ferryhq/ferry/api/v1beta1"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/pkg/testenv"
@@ -113,12 +118,16 @@ func run() error {
 		return cmd.Run()
 	}
 
-	say("Installing Ferry's CRDs and built-in definitions on the hub")
-	if err := ferry("install", "--no-controller"); err != nil {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	say("Installing Ferry on the hub, with its admission webhook served by the controller outside the cluster")
+	if err := ferry("install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port)); err != nil {
 		return err
 	}
 	say("Running ferry-controller against the hub (log: %s)", filepath.Join(env.Dir, "logs", "ferry-controller.log"))
-	ctl, err := startController(filepath.Join(bin, "ferry-controller"), kubeconfig, env.Dir, keep)
+	ctl, err := startController(filepath.Join(bin, "ferry-controller"), kubeconfig, env.Dir, port, keep)
 	if err != nil {
 		return err
 	}
@@ -135,6 +144,9 @@ func run() error {
 		return err
 	}
 	if err := hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if err := waitAdmission(ctx, hub); err != nil {
 		return err
 	}
 	say("There is no kubelet here: the demo reports Deployments on staging and prod ready, as their kubelets would")
@@ -187,13 +199,37 @@ func run() error {
 	return nil
 }
 
-func startController(bin, kubeconfig, envDir string, detach bool) (*exec.Cmd, error) {
+// waitAdmission waits until the admission webhook answers: a server-side dry run of an
+// Application passes through it.
+func waitAdmission(ctx context.Context, hub client.Client) error {
+	probe := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "admission-probe", Namespace: "shop"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "probe", Type: "worker",
+			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "busybox"}`)}}}}}
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if err = hub.Create(ctx, probe.DeepCopy(), client.DryRunAll); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the admission webhook does not answer: %w", err)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startController(bin, kubeconfig, envDir string, webhookPort int, detach bool) (*exec.Cmd, error) {
 	logFile, err := os.Create(filepath.Join(envDir, "logs", "ferry-controller.log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--resync-interval", "1m")
+		"--resync-interval", "1m", "--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(webhookPort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if detach {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
