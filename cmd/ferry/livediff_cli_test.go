@@ -4,15 +4,20 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
@@ -104,4 +109,65 @@ func TestLiveDiffGoesThroughTheControllersApply(t *testing.T) {
 		require.Equal(t, want.Data, got.Data)
 		require.Equal(t, want.ResourceVersion, got.ResourceVersion)
 	}
+}
+
+const remoteApp = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: remote, namespace: default}
+spec:
+  components:
+    - {name: remote, type: worker, properties: {image: "remote:1"}}
+  policies:
+    - {name: there, type: topology, properties: {clusters: [staging]}}
+`
+
+// TestLiveDiffShowsManifestWorkChanges: for a managed cluster, live-diff shows the change to
+// the ManifestWork the controller would write.
+func TestLiveDiffShowsManifestWorkChanges(t *testing.T) {
+	cfg := testenv.StartEnvtest(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
+	k := []string{"--kubeconfig", kubeconfig}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	crds, err := testenv.NewClient(cfg)
+	require.NoError(t, err)
+	require.NoError(t, testenv.InstallOCMHubCRDs(ctx, crds, testenv.RequireBinaries(t)))
+	code, _, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	scheme, err := ferryscheme.New()
+	require.NoError(t, err)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
+	require.NoError(t, c.Create(ctx, &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
+
+	file := filepath.Join(dir, "remote.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(remoteApp), 0o644))
+	code, out, errOut := run(t, "", append([]string{"live-diff", "-f", file}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, "+ create ManifestWork staging/remote-default\n", out)
+
+	// The controller writes the ManifestWork (no agent applies it here).
+	mgr, _, err := controller.NewManager(cfg, controller.ManagerOptions{})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	code, _, errOut = run(t, "", append([]string{"up", "-f", file}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "staging", Name: "remote-default"}, &workv1.ManifestWork{}) == nil
+	}, 30*time.Second, 100*time.Millisecond)
+
+	code, out, errOut = run(t, "", append([]string{"live-diff", "-f", file}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, "application default/remote: no changes\n", out)
+	changed := filepath.Join(dir, "changed.yaml")
+	require.NoError(t, os.WriteFile(changed, []byte(strings.Replace(remoteApp, "remote:1", "remote:2", 1)), 0o644))
+	code, out, errOut = run(t, "", append([]string{"live-diff", "-f", changed}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "--- live ManifestWork staging/remote-default")
+	require.Contains(t, out, "-            - image: remote:1\n+            - image: remote:2\n")
 }
