@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -51,19 +50,17 @@ type fleet struct {
 func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	t.Helper()
 	env := testenv.StartForTest(t, clusters...)
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	hub, err := client.New(env.Hub.Config, client.Options{Scheme: scheme})
+	hub, err := ferryscheme.NewClient(env.Hub.Config)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	port := freePort(t)
+	port := testenv.FreePortForTest(t)
 	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, hub, objs))
 	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}}
 	for _, c := range env.Managed {
-		spoke, err := client.New(c.Config, client.Options{Scheme: scheme})
+		spoke, err := ferryscheme.NewClient(c.Config)
 		require.NoError(t, err)
 		f.spokes[c.Name] = spoke
 		go testenv.PlayKubelet(ctx, spoke, 200*time.Millisecond)
@@ -91,14 +88,6 @@ func serviceAccountConfig(ctx context.Context, t *testing.T, c client.Client, cf
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func (f *fleet) applyApp(doc string) {
 	f.t.Helper()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,10 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/testenv"
@@ -147,22 +144,12 @@ var location = regexp.MustCompile(`(application "[^"]*": |\n  )(\S+\.yaml(:\d+:\
 // webhook refuse each bad Application with the same problems, in the same words; the CLI says
 // file:line:column where admission says the field path. A multi-cluster app is admitted.
 func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
-	cfg := testenv.StartEnvtest(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
-	k := []string{"--kubeconfig", kubeconfig}
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	require.NoError(t, err)
+	h := startCLIHub(t, true)
+	cfg, dir, k, c := h.cfg, h.dir, h.k, h.c
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	// Two managed clusters, as --clusters gives them offline.
-	crds, err := testenv.NewClient(cfg)
-	require.NoError(t, err)
-	require.NoError(t, testenv.InstallOCMHubCRDs(ctx, crds, testenv.RequireBinaries(t)))
 	clusters := map[string]map[string]string{"staging": {"env": "staging"}, "prod": {"env": "prod"}}
 	var clusterList []map[string]any
 	for name, labels := range clusters {
@@ -175,7 +162,7 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(clustersFile, data, 0o644))
 
-	port := freePort(t)
+	port := testenv.FreePortForTest(t)
 	code, out, errOut := run(t, "", append([]string{"install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port)}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, fmt.Sprintf("--webhook-host 127.0.0.1 --webhook-port %d", port))
@@ -229,12 +216,4 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 				"the same problems in the same words")
 		})
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,8 +10,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
 var updateGolden = os.Getenv("UPDATE_GOLDEN") != ""
@@ -195,4 +201,48 @@ func TestDryRunRefObjectsReadsObjectsFile(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "mode: production")
 	require.Contains(t, out, "name: legacy")
+}
+
+// cliHub is a real API server for CLI tests: the CLI reaches it with k (--kubeconfig FILE),
+// the test with c.
+type cliHub struct {
+	cfg *rest.Config
+	dir string
+	k   []string
+	c   client.Client
+}
+
+// startCLIHub starts an API server, with OCM's hub CRDs when ocm is true.
+func startCLIHub(t *testing.T, ocm bool) *cliHub {
+	t.Helper()
+	h := &cliHub{cfg: testenv.StartEnvtest(t), dir: t.TempDir()}
+	kubeconfig := filepath.Join(h.dir, "kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, h.cfg))
+	h.k = []string{"--kubeconfig", kubeconfig}
+	var err error
+	h.c, err = ferryscheme.NewClient(h.cfg)
+	require.NoError(t, err)
+	if ocm {
+		crds, err := testenv.NewClient(h.cfg)
+		require.NoError(t, err)
+		require.NoError(t, testenv.InstallOCMHubCRDs(t.Context(), crds, testenv.RequireBinaries(t)))
+	}
+	return h
+}
+
+// ferry runs the CLI against the hub.
+func (h *cliHub) ferry(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return run(t, "", append(args, h.k...)...)
+}
+
+// startController runs the controller on the hub until the test ends.
+func (h *cliHub) startController(t *testing.T, o controller.ManagerOptions) {
+	t.Helper()
+	mgr, _, err := controller.NewManager(h.cfg, o)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 }

@@ -39,11 +39,8 @@ spec:
 // install, up --wait, status, ls, live-diff, workflow resume, delete --wait, and bad input that
 // is refused before anything is sent.
 func TestClusterCommands(t *testing.T) {
-	cfg := testenv.StartEnvtest(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
-	k := []string{"--kubeconfig", kubeconfig}
+	h := startCLIHub(t, false)
+	cfg, dir, k := h.cfg, h.dir, h.k
 
 	code, out, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)

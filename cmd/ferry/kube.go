@@ -49,11 +49,7 @@ func (k *kubeFlags) client() (client.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	scheme, err := ferryscheme.New()
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := ferryscheme.NewClient(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("connect to %s: %w", cfg.Host, err)
 	}

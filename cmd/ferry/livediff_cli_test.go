@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,8 @@ import (
 	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
-	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
 const policiesApp = `apiVersion: core.oam.dev/v1beta1
@@ -57,19 +54,10 @@ spec:
 // read-only and apply-once policies protect, a diff where an owned object changes, a create for
 // a new one — and changes nothing.
 func TestLiveDiffGoesThroughTheControllersApply(t *testing.T) {
-	cfg := testenv.StartEnvtest(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
-	k := []string{"--kubeconfig", kubeconfig}
-	code, _, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
+	h := startCLIHub(t, false)
+	dir, k, c, ctx := h.dir, h.k, h.c, t.Context()
+	code, _, errOut := h.ferry(t, "install", "--no-controller")
 	require.Equal(t, exitOK, code, errOut)
-
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	require.NoError(t, err)
-	ctx := context.Background()
 	owned := func(app string) map[string]string {
 		return map[string]string{v1beta1.LabelAppName: app, v1beta1.LabelAppNamespace: "default"}
 	}
@@ -124,22 +112,10 @@ spec:
 // TestLiveDiffShowsManifestWorkChanges: for a managed cluster, live-diff shows the change to
 // the ManifestWork the controller would write.
 func TestLiveDiffShowsManifestWorkChanges(t *testing.T) {
-	cfg := testenv.StartEnvtest(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
-	k := []string{"--kubeconfig", kubeconfig}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	crds, err := testenv.NewClient(cfg)
-	require.NoError(t, err)
-	require.NoError(t, testenv.InstallOCMHubCRDs(ctx, crds, testenv.RequireBinaries(t)))
-	code, _, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
+	h := startCLIHub(t, true)
+	dir, k, c, ctx := h.dir, h.k, h.c, t.Context()
+	code, _, errOut := h.ferry(t, "install", "--no-controller")
 	require.Equal(t, exitOK, code, errOut)
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	require.NoError(t, err)
 	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
 	require.NoError(t, c.Create(ctx, &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
 
@@ -150,11 +126,7 @@ func TestLiveDiffShowsManifestWorkChanges(t *testing.T) {
 	require.Equal(t, "+ create ManifestWork staging/remote-default\n", out)
 
 	// The controller writes the ManifestWork (no agent applies it here).
-	mgr, _, err := controller.NewManager(cfg, controller.ManagerOptions{})
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	h.startController(t, controller.ManagerOptions{})
 	code, _, errOut = run(t, "", append([]string{"up", "-f", file}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
 	require.Eventually(t, func() bool {

@@ -28,21 +28,11 @@ spec:
 // TestWorkflowRollback: `ferry workflow rollback` sets the spec back to the previous revision,
 // which is delivered as a new revision; with no earlier revision it says so.
 func TestWorkflowRollback(t *testing.T) {
-	cfg := testenv.StartEnvtest(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, cfg))
-	k := []string{"--kubeconfig", kubeconfig}
-	code, _, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
+	h := startCLIHub(t, false)
+	dir, k, c, ctx := h.dir, h.k, h.c, t.Context()
+	code, _, errOut := h.ferry(t, "install", "--no-controller")
 	require.Equal(t, exitOK, code, errOut)
-	mgr, _, err := controller.NewManager(cfg, controller.ManagerOptions{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
-	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
-	require.NoError(t, err)
+	h.startController(t, controller.ManagerOptions{})
 	go testenv.PlayKubelet(ctx, c, 100*time.Millisecond)
 
 	deliver := func(image string) {

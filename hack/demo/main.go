@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -118,7 +117,7 @@ func run() error {
 		return cmd.Run()
 	}
 
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -135,11 +134,7 @@ func run() error {
 		defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _, _ = ctl.Process.Wait() }()
 	}
 
-	scheme, err := ferryscheme.New()
-	if err != nil {
-		return err
-	}
-	hub, err := client.New(env.Hub.Config, client.Options{Scheme: scheme})
+	hub, err := ferryscheme.NewClient(env.Hub.Config)
 	if err != nil {
 		return err
 	}
@@ -151,7 +146,7 @@ func run() error {
 	}
 	say("There is no kubelet here: the demo reports Deployments on staging and prod ready, as their kubelets would")
 	for _, c := range env.Managed {
-		spoke, err := client.New(c.Config, client.Options{Scheme: scheme})
+		spoke, err := ferryscheme.NewClient(c.Config)
 		if err != nil {
 			return err
 		}
@@ -178,7 +173,7 @@ func run() error {
 		return err
 	}
 	for _, c := range env.Managed {
-		spoke, err := client.New(c.Config, client.Options{Scheme: scheme})
+		spoke, err := ferryscheme.NewClient(c.Config)
 		if err != nil {
 			return err
 		}
@@ -212,15 +207,6 @@ func waitAdmission(ctx context.Context, hub client.Client) error {
 		}
 	}
 	return fmt.Errorf("the admission webhook does not answer: %w", err)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func startController(bin, kubeconfig, envDir string, webhookPort int, detach bool) (*exec.Cmd, error) {

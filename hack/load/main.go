@@ -112,11 +112,7 @@ func run(o options) error {
 	}
 	defer func() { _ = env.Stop() }()
 	cfg.QPS, cfg.Burst = 2000, 4000
-	scheme, err := ferryscheme.New()
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := ferryscheme.NewClient(cfg)
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,7 @@ type hub struct {
 func startHub(t *testing.T) *hub {
 	t.Helper()
 	cfg := testenv.StartEnvtest(t)
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := ferryscheme.NewClient(cfg)
 	require.NoError(t, err)
 	objs, err := install.Objects(install.Options{})
 	require.NoError(t, err)

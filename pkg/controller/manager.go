@@ -73,11 +73,7 @@ func Run(ctx context.Context, cfg *rest.Config, o ManagerOptions) error {
 			defer os.RemoveAll(dir)
 			o.Webhook.CertDir = dir
 		}
-		scheme, err := ferryscheme.New()
-		if err != nil {
-			return err
-		}
-		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		c, err := ferryscheme.NewClient(cfg)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,14 +36,12 @@ import (
 // the CA they put into the webhook configuration. Both admit good apps and refuse bad ones.
 func TestTwoReplicasShareOneWebhookCertificate(t *testing.T) {
 	cfg := testenv.StartEnvtest(t)
-	scheme, err := ferryscheme.New()
-	require.NoError(t, err)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := ferryscheme.NewClient(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{testenv.FreePortForTest(t), testenv.FreePortForTest(t)}
 	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", ports[0])})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, c, objs))
@@ -136,12 +133,4 @@ func review(t *testing.T, httpc *http.Client, port int, app *v1beta1.Application
 		msg = out.Response.Result.Message
 	}
 	return out.Response.Allowed, msg
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

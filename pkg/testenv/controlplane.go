@@ -27,7 +27,7 @@ func (e *Env) startEtcd(ctx context.Context) error {
 	}
 	ports := make([]int, 3)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = FreePort(); err != nil {
 			return err
 		}
 	}
@@ -75,7 +75,7 @@ func (e *Env) startAPIServer(ctx context.Context, spec ClusterSpec) (*Cluster, e
 	if err := writeServiceAccountKey(keyFile, pubFile); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,7 @@ func (e *Env) startAgent(c *Cluster) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}

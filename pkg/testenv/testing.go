@@ -65,6 +65,16 @@ func startEnvtest(t testing.TB) *rest.Config {
 	return cfg
 }
 
+// FreePortForTest is FreePort for a test.
+func FreePortForTest(t testing.TB) int {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	return port
+}
+
 // StartForTest starts an environment for a test and stops it when the test ends, also when it
 // fails.
 func StartForTest(t testing.TB, clusters ...ClusterSpec) *Env {
