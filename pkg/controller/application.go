@@ -216,9 +216,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if app.DeletionTimestamp.IsZero() && r.stillSettled(ctx, app) {
 		r.metrics.settled.Inc()
-		return newAppRun(ctx, r, app).result(), nil
+		return newAppRun(r, app).result(), nil
 	}
-	run := newAppRun(ctx, r, app)
+	run := newAppRun(r, app)
 	defer func() {
 		phase := run.app.Status.Phase
 		if patchErr := r.patchStatus(ctx, run); patchErr != nil {

@@ -25,7 +25,6 @@ type appRun struct {
 	app  *v1beta1.Application // working copy; its status is what gets written
 	orig *v1beta1.Application
 	ref  dispatch.AppRef
-	ctx  context.Context
 	now  time.Time
 
 	// source is the Application as the revision sees it: the app, or its pinned revision's spec.
@@ -51,18 +50,18 @@ type appRun struct {
 	requeue time.Duration
 }
 
-func newAppRun(ctx context.Context, r *ApplicationReconciler, app *v1beta1.Application) *appRun {
+func newAppRun(r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 	return &appRun{
 		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
-		ctx: ctx, now: r.opts.Now(), source: app,
+		now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
 		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},
 	}
 }
 
 // definition resolves a type name as the app's plan did.
-func (run *appRun) definition(kind definition.Kind, name string) (*definition.Definition, error) {
-	return run.r.sources.Definitions.Definition(run.ctx, run.app.Namespace, kind, name)
+func (run *appRun) definition(ctx context.Context, kind definition.Kind, name string) (*definition.Definition, error) {
+	return run.r.sources.Definitions.Definition(ctx, run.app.Namespace, kind, name)
 }
 
 // after asks for the next reconcile within d.

@@ -81,7 +81,7 @@ func (r *ApplicationReconciler) rememberSettled(ctx context.Context, run *appRun
 	}
 	s := &settledApp{appRV: run.app.ResourceVersion, defs: map[string]string{}, objects: map[string]string{}}
 	for _, d := range run.plan.Definitions {
-		def, err := run.definition(definition.Kind(d.Kind), d.Name)
+		def, err := run.definition(ctx, definition.Kind(d.Kind), d.Name)
 		if err != nil {
 			r.settled.Delete(key)
 			return

@@ -39,7 +39,7 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 		}
 	}
 	st.Outputs = wc.Outputs
-	executors, err := r.executors(run, spec, wc)
+	executors, err := r.executors(ctx, run, spec, wc)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func eventType(ok bool) string {
 
 // executors builds the executors of the step types the workflow uses: deploy in Go, the others
 // from their WorkflowStepDefinitions.
-func (r *ApplicationReconciler) executors(run *appRun, spec *workflow.Spec, wc *workflowContext) (map[string]workflow.Executor, error) {
+func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec *workflow.Spec, wc *workflowContext) (map[string]workflow.Executor, error) {
 	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: &deployer{r: r, run: run}}}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
 		Mailer: r.opts.Mailer, Ledger: wc}
@@ -105,7 +105,7 @@ func (r *ApplicationReconciler) executors(run *appRun, spec *workflow.Spec, wc *
 			if _, done := out[s.Type]; done || s.Type == workflow.TypeSuspend || s.Type == workflow.TypeStepGroup {
 				continue
 			}
-			def, err := run.definition(definition.KindWorkflowStep, s.Type)
+			def, err := run.definition(ctx, definition.KindWorkflowStep, s.Type)
 			if err != nil {
 				continue // the engine reports the unknown type on the step
 			}
