@@ -105,6 +105,7 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 	if latest != nil {
 		next = latest.Revision + 1
 	}
+	created := true
 	for attempt := 0; ; attempt++ {
 		rev := r.newRevision(run, next, hash)
 		err := r.client.Create(ctx, rev)
@@ -114,15 +115,28 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 		if !apierrors.IsAlreadyExists(err) || attempt == 3 {
 			return fmt.Errorf("create revision %s: %w", rev.Name, err)
 		}
-		// The status lost track of revisions (or another writer raced): continue after the highest.
-		if next, err = r.highestRevision(ctx, run); err != nil {
+		// The status lost track of revisions: a reconcile created one and its status write was
+		// lost (a crash, a conflict), or another writer raced. The highest revision with this
+		// content is the same revision: adopt it, so its workflow, and what its steps sent,
+		// carry on instead of running again. Otherwise continue after the highest.
+		highest, err := r.highestRevision(ctx, run)
+		if err != nil {
 			return err
 		}
-		next++
+		if highest != nil && highest.Spec.RevisionHash == hash {
+			next, created = highest.Spec.Revision, false
+			break
+		}
+		next = 1
+		if highest != nil {
+			next = highest.Spec.Revision + 1
+		}
 	}
 	run.app.Status.LatestRevision = &v1beta1.Revision{Name: RevisionName(run.app.Name, next), Revision: next, RevisionHash: hash}
 	run.revName, run.revNum = RevisionName(run.app.Name, next), next
-	r.event(run, "Normal", v1beta1.ReasonRevision, fmt.Sprintf("revision %s (%s)", run.revName, hash))
+	if created {
+		r.event(run, "Normal", v1beta1.ReasonRevision, fmt.Sprintf("revision %s (%s)", run.revName, hash))
+	}
 	if err := r.plan(ctx, run); err != nil { // context.appRevision changed
 		return err
 	}
@@ -158,12 +172,13 @@ func (r *ApplicationReconciler) listRevisions(ctx context.Context, reader client
 	return list.Items, nil
 }
 
-func (r *ApplicationReconciler) highestRevision(ctx context.Context, run *appRun) (int64, error) {
+// highestRevision reads the app's newest revision from the API server; nil when it has none.
+func (r *ApplicationReconciler) highestRevision(ctx context.Context, run *appRun) (*v1beta1.ApplicationRevision, error) {
 	revs, err := r.listRevisions(ctx, r.apiReader, run.app)
 	if err != nil || len(revs) == 0 {
-		return 0, err
+		return nil, err
 	}
-	return revs[len(revs)-1].Spec.Revision, nil
+	return &revs[len(revs)-1], nil
 }
 
 // pruneRevisions keeps the newest revisions up to the history limit.
