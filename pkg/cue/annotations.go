@@ -49,7 +49,7 @@ func (a annotations) under(field string) annotations {
 // to a top-level field (`patch: spec: template: spec: _podSpec`) is followed, so comments in
 // helper fields apply where the helper is used.
 func collectPatchAnnotations(f *ast.File) annotations {
-	w := &annotationWalker{out: annotations{}, tops: map[string]*ast.Field{}, following: map[string]bool{}}
+	w := &annotationWalker{out: annotations{}, tops: map[string]*ast.Field{}, following: map[string]bool{}, expanding: map[string]bool{}}
 	for _, d := range f.Decls {
 		if field, ok := d.(*ast.Field); ok {
 			if name, _, err := ast.LabelName(field.Label); err == nil {
@@ -65,6 +65,9 @@ type annotationWalker struct {
 	out       annotations
 	tops      map[string]*ast.Field
 	following map[string]bool
+	// expanding holds the helpers being followed: a helper that refers to itself, directly
+	// or not (`#A: {a?: #A}`, valid CUE), is not followed again inside itself.
+	expanding map[string]bool
 }
 
 func joinPath(parent, child string) string {
@@ -126,12 +129,14 @@ func (w *annotationWalker) walkExpr(e ast.Expr, path string) {
 		w.walkExpr(e.X, path)
 	case *ast.Ident:
 		// Follow a reference to a top-level helper field, once per place it is used.
-		if top, ok := w.tops[e.Name]; ok && path != "" {
+		if top, ok := w.tops[e.Name]; ok && path != "" && !w.expanding[e.Name] {
 			key := e.Name + "\x00" + path
 			if !w.following[key] {
 				w.following[key] = true
 				record(w.out, path, top)
+				w.expanding[e.Name] = true
 				w.walkExpr(top.Value, path)
+				delete(w.expanding, e.Name)
 			}
 		}
 	}

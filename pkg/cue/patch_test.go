@@ -2,6 +2,7 @@ package cue
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -213,4 +214,37 @@ patch: spec: template: spec: _podSpec
 	require.Equal(t, map[string]any{"requests": map[string]any{"cpu": "2", "memory": "1Gi"}}, c["resources"],
 		"retainKeys from the helper lets the patch win where it would conflict")
 	require.Equal(t, "nginx", c["image"], "containers merged by key from the helper")
+}
+
+// TestRecursiveHelpersCompile: a definition that refers to itself (valid CUE) compiles; the
+// walker that reads patch comments does not follow it forever. Mutual recursion too.
+func TestRecursiveHelpersCompile(t *testing.T) {
+	for name, text := range map[string]string{
+		"self": `
+#A: {a?: #A, n?: int}
+// +patchKey=name
+patch: spec: tree: #A
+parameter: {}
+`,
+		"mutual": `
+#A: {b?: #B}
+#B: {a?: #A, list?: [...#A]}
+patch: spec: tree: #A & {b: a: {}}
+parameter: {}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := NewEngine(Options{}).Compile(Source{Name: "trait", Filename: "trait.cue", Text: text})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("compiling a recursive definition does not end")
+			}
+		})
+	}
 }
