@@ -37,6 +37,12 @@ func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, s
 		out.Message = msg + ": health unknown"
 		return out
 	}
+	if run.worksWritten[t.Cluster] {
+		// What the cache says of a ManifestWork written in this reconcile is about the version
+		// before: health comes at the next reconcile, from the agent's report of this one.
+		out.Message = fmt.Sprintf("waiting for the agent of cluster %s to apply the update", t.Cluster)
+		return out
+	}
 	works, err := r.stepWorks(ctx, run, step, t.Cluster)
 	if err != nil {
 		out.Message = "cannot read its ManifestWorks: " + err.Error()
@@ -49,13 +55,24 @@ func (r *ApplicationReconciler) remoteHealth(ctx context.Context, run *appRun, s
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m.Object}
-		cond, found := manifestStatus(works, u)
+		work, cond, found := manifestStatus(works, u)
 		if !found {
 			if m.Output == "" {
 				out.Message = fmt.Sprintf("waiting for the agent of cluster %s to report %s", t.Cluster, dispatch.Describe(u))
 				return out
 			}
 			continue
+		}
+		if applied := meta.FindStatusCondition(work.Status.Conditions, workv1.WorkApplied); applied == nil || applied.ObservedGeneration != work.Generation {
+			// The agent has not applied the current version (it may be stopped): its feedback
+			// is about an older one, and says nothing of this one's health.
+			seen := int64(0)
+			if applied != nil {
+				seen = applied.ObservedGeneration
+			}
+			out.Message = fmt.Sprintf("waiting for the agent of cluster %s to apply ManifestWork %s (generation %d; it last applied %d)",
+				t.Cluster, work.Name, work.Generation, seen)
+			return out
 		}
 		if c := meta.FindStatusCondition(cond.Conditions, workv1.ManifestApplied); c != nil && c.Status == metav1.ConditionFalse {
 			out.Message = fmt.Sprintf("%s is not applied on cluster %s: %s", dispatch.Describe(u), t.Cluster, c.Message)
@@ -91,18 +108,18 @@ func (r *ApplicationReconciler) stepWorks(ctx context.Context, run *appRun, step
 	return works.Items, nil
 }
 
-// manifestStatus finds an object's status in ManifestWorks.
-func manifestStatus(works []workv1.ManifestWork, u *unstructured.Unstructured) (workv1.ManifestCondition, bool) {
+// manifestStatus finds an object's status in ManifestWorks, and the work that holds it.
+func manifestStatus(works []workv1.ManifestWork, u *unstructured.Unstructured) (*workv1.ManifestWork, workv1.ManifestCondition, bool) {
 	gvk := u.GroupVersionKind()
-	for _, w := range works {
+	for i, w := range works {
 		for _, mc := range w.Status.ResourceStatus.Manifests {
 			rm := mc.ResourceMeta
 			if rm.Group == gvk.Group && rm.Kind == gvk.Kind && rm.Name == u.GetName() && rm.Namespace == u.GetNamespace() {
-				return mc, true
+				return &works[i], mc, true
 			}
 		}
 	}
-	return workv1.ManifestCondition{}, false
+	return nil, workv1.ManifestCondition{}, false
 }
 
 // mergeInto copies src's fields into dst, recursively.

@@ -32,6 +32,7 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 	}
 	conflicts := make([]string, len(desired))
 	errs := make([]error, len(desired))
+	results := make([]dispatch.ApplyResult, len(desired))
 	sem := make(chan struct{}, max(parallelism, 1))
 	var wg sync.WaitGroup
 	for i, d := range desired {
@@ -41,6 +42,7 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			res, err := r.hub.Apply(ctx, run.ref, d.Object, d.Policy)
+			results[i] = res
 			switch {
 			case dispatch.IsConflict(err):
 				conflicts[i] = err.Error()
@@ -52,6 +54,11 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 		}()
 	}
 	wg.Wait()
+	for i, d := range desired {
+		if d.Object.GetKind() == "ManifestWork" && (results[i] == dispatch.Created || results[i] == dispatch.Updated) {
+			run.worksWritten[d.Object.GetNamespace()] = true
+		}
+	}
 	run.applied[sp.Name] = true
 	return slices.DeleteFunc(conflicts, func(c string) bool { return c == "" }), errors.Join(errs...)
 }

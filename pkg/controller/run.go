@@ -44,6 +44,8 @@ type appRun struct {
 	health map[string]v1beta1.ApplicationComponentStatus
 	// works caches ManifestWorks by step/cluster for this reconcile.
 	works map[string][]workv1.ManifestWork
+	// worksWritten names the clusters whose ManifestWorks this reconcile created or changed.
+	worksWritten map[string]bool
 	// unavailable names the managed clusters that are not available, with why.
 	unavailable map[string]string
 	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
@@ -56,6 +58,7 @@ func newAppRun(r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 		now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
 		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},
+		worksWritten: map[string]bool{},
 	}
 }
 
