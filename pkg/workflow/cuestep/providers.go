@@ -2,6 +2,7 @@ package cuestep
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -181,18 +182,66 @@ func hostAllowed(allowed []string, host string) bool {
 // SMTPMailer sends mail with net/smtp, PLAIN authentication when a password is given.
 type SMTPMailer struct{}
 
-// Send sends one mail.
-func (SMTPMailer) Send(_ context.Context, m Mail) error {
+// smtpTimeout bounds a mail exchange whose context sets no deadline.
+const smtpTimeout = 30 * time.Second
+
+// Send sends one mail, within ctx's deadline (30s when it has none): a server that does not
+// answer fails the step instead of holding a worker.
+func (SMTPMailer) Send(ctx context.Context, m Mail) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, smtpTimeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
 	addr := net.JoinHostPort(m.Host, fmt.Sprint(m.Port))
-	var auth smtp.Auth
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }) // cancellation too
+	defer stop()
+	c, err := smtp.NewClient(conn, m.Host)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: m.Host, MinVersion: tls.VersionTLS12}); err != nil {
+			return fmt.Errorf("smtp %s: start TLS: %w", addr, err)
+		}
+	}
 	if m.Password != "" {
-		auth = smtp.PlainAuth("", m.From, m.Password, m.Host)
+		if err := c.Auth(smtp.PlainAuth("", m.From, m.Password, m.Host)); err != nil {
+			return fmt.Errorf("smtp %s: authenticate: %w", addr, err)
+		}
+	}
+	if err := c.Mail(m.From); err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
+	}
+	for _, to := range m.To {
+		if err := c.Rcpt(to); err != nil {
+			return fmt.Errorf("smtp %s: recipient %s: %w", addr, to, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
 	}
 	from := m.From
 	if m.FromAlias != "" {
 		from = fmt.Sprintf("%s <%s>", m.FromAlias, m.From)
 	}
-	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n%s\r\n",
-		from, strings.Join(m.To, ", "), m.Subject, m.Body)
-	return smtp.SendMail(addr, auth, m.From, m.To, []byte(msg))
+	if _, err := fmt.Fprintf(w, "From: %s\r\nTo: %s\r\nSubject: %s\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n%s\r\n",
+		from, strings.Join(m.To, ", "), m.Subject, m.Body); err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp %s: %w", addr, err)
+	}
+	return c.Quit()
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -71,4 +72,28 @@ func TestSMTPMailerSendsOverSMTP(t *testing.T) {
 	require.Contains(t, transcript, "Subject: shop is live")
 	require.Contains(t, transcript, "From: Ferry <ferry@example.com>")
 	require.Contains(t, transcript, "all green")
+}
+
+// TestSMTPMailerGivesUpOnASilentServer: a server that accepts the connection and says nothing
+// fails the send at the context's deadline instead of holding the worker.
+func TestSMTPMailerGivesUpOnASilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // never greets
+		}
+	}()
+	addr := l.Addr().(*net.TCPAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = SMTPMailer{}.Send(ctx, Mail{From: "ferry@example.com", Host: addr.IP.String(), Port: addr.Port, To: []string{"ops@example.com"}})
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 20*time.Second, "bounded by the context (300ms), not by the server")
 }
