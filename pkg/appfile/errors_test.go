@@ -36,6 +36,12 @@ func TestErrors(t *testing.T) {
 			want: []string{"app.yaml:5:7: invalid YAML: mapping values are not allowed in this context"},
 		},
 		{
+			name: "an app name longer than a label value",
+			yaml: "apiVersion: core.oam.dev/v1beta1\nkind: Application\nmetadata:\n  name: " + strings.Repeat("a", 64) +
+				"\nspec:\n  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n",
+			want: []string{"app.yaml:4:9: metadata.name has 64 characters, at most 63 are allowed: it becomes the app.oam.dev/name label of everything the app deploys"},
+		},
+		{
 			name: "not an application",
 			yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
 			want: []string{`app.yaml:1:1: expected apiVersion core.oam.dev/v1beta1 and kind Application, got apiVersion "v1" and kind "ConfigMap"`},

@@ -265,8 +265,12 @@ func (r *run) addError(where, subject, message string) {
 // validateStructure checks what the API schema would reject and what it cannot express.
 func (r *run) validateStructure() {
 	app := r.app
-	if app.Name == "" {
+	switch {
+	case app.Name == "":
 		r.addError(r.af.Where("metadata"), "", "metadata.name is required")
+	case len(app.Name) > validation.LabelValueMaxLength:
+		r.addError(r.af.Where("metadata.name"), "", fmt.Sprintf("metadata.name has %d characters, at most %d are allowed: it becomes the %s label of everything the app deploys",
+			len(app.Name), validation.LabelValueMaxLength, v1beta1.LabelAppName))
 	}
 	if len(app.Spec.Components) == 0 {
 		r.addError(r.af.Where("spec"), "", "spec.components needs at least one component")
