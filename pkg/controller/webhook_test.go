@@ -18,6 +18,7 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -133,4 +134,51 @@ func review(t *testing.T, httpc *http.Client, port int, app *v1beta1.Application
 		msg = out.Response.Result.Message
 	}
 	return out.Response.Allowed, msg
+}
+
+// TestMetadataUpdatesPassWithTheControllerDown: with admission on (failure policy Fail) and the
+// controller stopped, spec changes are refused, but removing a finalizer — what deleting an app
+// needs — and other metadata-only updates never call the webhook and succeed.
+func TestMetadataUpdatesPassWithTheControllerDown(t *testing.T) {
+	cfg := testenv.StartEnvtest(t)
+	c, err := ferryscheme.NewClient(cfg)
+	require.NoError(t, err)
+	ctx := context.Background()
+	port := testenv.FreePortForTest(t)
+	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
+	require.NoError(t, err)
+	require.NoError(t, install.Apply(ctx, c, objs))
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- controller.Run(runCtx, cfg, controller.ManagerOptions{
+			Webhook: controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
+	}()
+	app := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "web", Type: "worker",
+			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "web:1"}`)}}}}}
+	require.Eventually(t, func() bool { return c.Create(ctx, app.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(app), app) == nil && len(app.Finalizers) > 0
+	}, 30*time.Second, 100*time.Millisecond, "the controller puts its finalizer on")
+	stop()
+	require.NoError(t, <-done)
+
+	changed := app.DeepCopy()
+	changed.Spec.Components[0].Properties = &runtime.RawExtension{Raw: []byte(`{"image": "web:2"}`)}
+	err = c.Update(ctx, changed)
+	require.Error(t, err, "a spec change needs the webhook")
+	require.Contains(t, err.Error(), "failed calling webhook")
+
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(app), app))
+	app.Labels = map[string]string{"team": "web"}
+	require.NoError(t, c.Update(ctx, app), "a label change does not call the webhook")
+	require.NoError(t, c.Delete(ctx, app))
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(app), app))
+	app.Finalizers = nil
+	require.NoError(t, c.Update(ctx, app), "removing the finalizer does not call the webhook")
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(app), &v1beta1.Application{}))
+	}, 10*time.Second, 100*time.Millisecond, "the app is gone")
 }
