@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg *rest.Config, o ManagerOptions) error {
 			return err
 		}
 		if err := EnsureWebhookCert(ctx, c, WebhookCertOptions{Namespace: o.Reconciler.withDefaults().SystemNamespace,
-			Host: o.Webhook.Host, Dir: o.Webhook.CertDir}); err != nil {
+			Host: o.Webhook.Host, Port: o.Webhook.Port, Dir: o.Webhook.CertDir}); err != nil {
 			return fmt.Errorf("webhook certificate: %w", err)
 		}
 	}

@@ -136,9 +136,10 @@ func review(t *testing.T, httpc *http.Client, port int, app *v1beta1.Application
 	return out.Response.Allowed, msg
 }
 
-// TestMetadataUpdatesPassWithTheControllerDown: with admission on (failure policy Fail) and the
-// controller stopped, spec changes are refused, but removing a finalizer — what deleting an app
-// needs — and other metadata-only updates never call the webhook and succeed.
+// TestMetadataUpdatesPassWithTheControllerDown: a controller that finds its webhook
+// configuration deleted recreates it. With admission on (failure policy Fail) and the controller
+// stopped, spec changes are refused, but removing a finalizer — what deleting an app needs —
+// and other metadata-only updates never call the webhook and succeed.
 func TestMetadataUpdatesPassWithTheControllerDown(t *testing.T) {
 	cfg := testenv.StartEnvtest(t)
 	c, err := ferryscheme.NewClient(cfg)
@@ -148,6 +149,7 @@ func TestMetadataUpdatesPassWithTheControllerDown(t *testing.T) {
 	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, c, objs))
+	require.NoError(t, c.Delete(ctx, &admissionregv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: controller.WebhookConfigName}}))
 
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -159,6 +161,10 @@ func TestMetadataUpdatesPassWithTheControllerDown(t *testing.T) {
 		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "web", Type: "worker",
 			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "web:1"}`)}}}}}
 	require.Eventually(t, func() bool { return c.Create(ctx, app.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond)
+	whc := &admissionregv1.ValidatingWebhookConfiguration{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: controller.WebhookConfigName}, whc), "recreated")
+	require.Equal(t, fmt.Sprintf("https://127.0.0.1:%d%s", port, controller.ValidatePath), *whc.Webhooks[0].ClientConfig.URL)
+	require.NotEmpty(t, whc.Webhooks[0].MatchConditions)
 	require.Eventually(t, func() bool {
 		return c.Get(ctx, client.ObjectKeyFromObject(app), app) == nil && len(app.Finalizers) > 0
 	}, 30*time.Second, 100*time.Millisecond, "the controller puts its finalizer on")

@@ -16,14 +16,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/pkg/install"
 )
 
 // Names of what the admission webhook needs in the cluster.
@@ -50,6 +55,8 @@ type WebhookCertOptions struct {
 	Host string
 	// Dir receives tls.crt and tls.key for the webhook server.
 	Dir string
+	// Port is where the webhook is served: with Host, the URL a recreated configuration calls.
+	Port int
 }
 
 // EnsureWebhookCert makes sure the Secret WebhookCertSecretName holds a CA and a serving
@@ -81,10 +88,14 @@ func EnsureWebhookCert(ctx context.Context, c client.Client, o WebhookCertOption
 		}
 	}
 	caPEM := secret.Data["ca.crt"]
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.OnError(retry.DefaultRetry, func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }, func() error {
 		cfg := &admissionv1.ValidatingWebhookConfiguration{}
-		if err := c.Get(ctx, client.ObjectKey{Name: WebhookConfigName}, cfg); err != nil {
-			return fmt.Errorf("read %s (installed by ferry install): %w", WebhookConfigName, err)
+		err := c.Get(ctx, client.ObjectKey{Name: WebhookConfigName}, cfg)
+		if apierrors.IsNotFound(err) {
+			return recreateWebhookConfig(ctx, c, o, caPEM)
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", WebhookConfigName, err)
 		}
 		changed := false
 		for i := range cfg.Webhooks {
@@ -98,6 +109,35 @@ func EnsureWebhookCert(ctx context.Context, c client.Client, o WebhookCertOption
 		}
 		return c.Update(ctx, cfg)
 	})
+}
+
+// recreateWebhookConfig puts back a deleted webhook configuration, as `ferry install` made it:
+// calling https://Host:Port when the controller runs outside the cluster (Host set), else the
+// Service in the namespace.
+func recreateWebhookConfig(ctx context.Context, c client.Client, o WebhookCertOptions, caPEM []byte) error {
+	opts := install.Options{Namespace: o.Namespace, Controller: o.Host == ""}
+	if o.Host != "" {
+		opts.WebhookURL = "https://" + net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	}
+	hooks, err := install.WebhookConfigurations(opts)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		if h.GetName() != WebhookConfigName {
+			continue
+		}
+		cfg := &admissionv1.ValidatingWebhookConfiguration{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(h.Object, cfg); err != nil {
+			return err
+		}
+		for i := range cfg.Webhooks {
+			cfg.Webhooks[i].ClientConfig.CABundle = caPEM
+		}
+		ctrl.LoggerFrom(ctx).Info("the admission webhook configuration was deleted: recreating it", "name", WebhookConfigName)
+		return c.Create(ctx, cfg)
+	}
+	return fmt.Errorf("no webhook configuration %s to recreate", WebhookConfigName)
 }
 
 // ensureCertSecret returns the certificate Secret, creating or renewing it when it does not

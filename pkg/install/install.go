@@ -100,7 +100,7 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		out = append(out, ctl...)
 	}
 	if o.Controller || o.WebhookURL != "" {
-		hooks, err := webhookConfigurations(o)
+		hooks, err := WebhookConfigurations(o)
 		if err != nil {
 			return nil, err
 		}
@@ -109,9 +109,13 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// webhookConfigurations are the admission webhooks, calling the controller's Service in the
-// namespace or, for a controller outside the cluster, WebhookURL.
-func webhookConfigurations(o Options) ([]*unstructured.Unstructured, error) {
+// WebhookConfigurations are the admission webhooks `ferry install` applies, calling the
+// controller's Service in the namespace or, for a controller outside the cluster (Controller
+// false), WebhookURL. The controller recreates them from here when they were deleted.
+func WebhookConfigurations(o Options) ([]*unstructured.Unstructured, error) {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
 	var base *url.URL
 	if !o.Controller {
 		u, err := url.Parse(o.WebhookURL)
