@@ -51,6 +51,9 @@ const (
 	ReasonWorkflowRestarted = "WorkflowRestarted"
 	// ReasonWorkflow (event): the workflow finished; the message says how.
 	ReasonWorkflow = "Workflow"
+	// ReasonCollectForbidden (Warning event): an object the controller may not delete is left
+	// in place and untracked, instead of holding the app's deletion.
+	ReasonCollectForbidden = "CollectForbidden"
 	// ReasonClusterUnavailable (Warning event): a ManifestWork of an unavailable cluster was
 	// removed without its agent's cleanup.
 	ReasonClusterUnavailable = "ClusterUnavailable"

@@ -43,6 +43,7 @@ type ApplicationReconciler struct {
 	planner  *appfile.Planner
 	sources  appfile.Sources
 	hub      *dispatch.Hub
+	access   *access
 	trackers *dispatch.Trackers
 	metrics  *metrics
 
@@ -68,11 +69,13 @@ type ApplicationReconciler struct {
 func NewApplicationReconciler(mgr ctrl.Manager, sources appfile.Sources, opts Options) *ApplicationReconciler {
 	opts = opts.withDefaults()
 	c := mgr.GetClient()
+	acc := &access{client: c}
 	return &ApplicationReconciler{
+		access: acc,
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
 		planner:  appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
 		sources:  sources,
-		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}),
+		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Cacheable: acc.canWatch}),
 		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
 		metrics:  newMetrics(c),
 	}
@@ -114,6 +117,9 @@ func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersi
 	}
 	if _, loaded := r.watched.LoadOrStore(gvk, true); loaded {
 		return
+	}
+	if !r.access.canWatch(ctx, gvk) {
+		return // read from the API server; changes come at the resync
 	}
 	if err := r.ctrl.Watch(source.Kind[client.Object](r.cache, r.hub.NewObject(gvk), handler.EnqueueRequestsFromMapFunc(appOfObject))); err != nil {
 		r.watched.Delete(gvk)

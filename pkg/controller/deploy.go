@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
@@ -95,6 +97,12 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 		return false, "", errors.New(msg)
 	}
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			// Trying again changes nothing until someone changes the controller's RBAC.
+			err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
+			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
+			return false, "", err
+		}
 		if strings.Contains(err.Error(), "does not serve kind") || strings.Contains(err.Error(), "more than a ManifestWork can hold") {
 			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
 			return false, "", err

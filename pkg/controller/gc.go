@@ -123,6 +123,12 @@ func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1
 		return true, nil
 	}
 	gone, err := r.hub.Collect(ctx, run.ref, res)
+	if apierrors.IsForbidden(err) {
+		// Waiting would hold the app (and its deletion) until someone changes the RBAC: let go.
+		r.event(run, "Warning", v1beta1.ReasonCollectForbidden, fmt.Sprintf("%s %s/%s left in place: the controller is not allowed to delete it: %v",
+			res.Kind, res.Namespace, res.Name, err))
+		return true, nil
+	}
 	if err != nil || gone || res.Kind != "ManifestWork" {
 		return gone, err
 	}

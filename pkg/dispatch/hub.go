@@ -34,6 +34,10 @@ type HubOptions struct {
 	// Scheme, when set, makes reads of kinds it knows go through typed objects: a cache of
 	// typed objects takes a fraction of the memory of unstructured ones.
 	Scheme *runtime.Scheme
+	// Cacheable, when set, says whether a kind may be read through Client's cache. A cache
+	// of a kind the caller may not list and watch never syncs, and a read from it waits
+	// forever: such kinds are read from APIReader.
+	Cacheable func(ctx context.Context, gvk schema.GroupVersionKind) bool
 }
 
 // Hub applies objects to the hub cluster ("local") and collects them, never touching an
@@ -112,6 +116,9 @@ func (h *Hub) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, n
 
 // getCached reads through the Client, typed when the scheme knows the kind.
 func (h *Hub) getCached(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	if h.opts.Cacheable != nil && !h.opts.Cacheable(ctx, gvk) {
+		return get(ctx, h.opts.APIReader, gvk, namespace, name)
+	}
 	if h.opts.Scheme == nil || !h.opts.Scheme.Recognizes(gvk) {
 		return get(ctx, h.opts.Client, gvk, namespace, name)
 	}
