@@ -38,6 +38,7 @@ func main() {
 	fs.StringVar(&o.Reconciler.SystemNamespace, "system-namespace", "ferry-system", "namespace of the definitions every namespace sees")
 	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix) workflow steps may send HTTP requests to")
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
+	fs.DurationVar(&o.Reconciler.StallTimeout, "stall-timeout", 10*time.Minute, "a reconcile running longer makes /healthz and /readyz fail: the worker is stuck")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
 	fs.StringVar(&o.Webhook.Host, "webhook-host", "", "address the webhook binds to and its certificate is valid for: the host of ferry install --webhook-url, for a controller outside the cluster (all addresses when empty)")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's serving certificate (a temporary one when empty); the certificate itself is kept in the Secret "+controller.WebhookCertSecretName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -62,6 +63,8 @@ type ApplicationReconciler struct {
 	ownWrites sync.Map
 	// settled remembers apps whose last reconcile found nothing to do (see settledApp).
 	settled sync.Map
+	// inflight holds when each running reconcile started, by app (see stalled).
+	inflight sync.Map
 }
 
 // NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder, and
@@ -205,6 +208,8 @@ var errStop = errors.New("stop")
 // Reconcile moves one Application towards its desired state.
 func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
 	start := r.opts.Now()
+	r.inflight.Store(req.NamespacedName, start)
+	defer r.inflight.Delete(req.NamespacedName)
 	app := &v1beta1.Application{}
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		r.ownWrites.Delete(req.NamespacedName)
@@ -319,3 +324,20 @@ const requeueConflict = 100 * time.Millisecond
 
 // requeueSoon is how long a reconcile waits for something under way (a deletion, a collection).
 const requeueSoon = 2 * time.Second
+
+// stalled is the health check of the workers: an error naming a reconcile that has run longer
+// than the stall timeout. Such a worker is stuck (it holds its app, and perhaps what other
+// reconciles and the admission webhook wait for); the probes say so, so that the controller is
+// restarted and taken out of the webhook's Service.
+func (r *ApplicationReconciler) stalled(*http.Request) error {
+	now := r.opts.Now()
+	var stuck error
+	r.inflight.Range(func(key, value any) bool {
+		if d := now.Sub(value.(time.Time)); d > r.opts.StallTimeout {
+			stuck = fmt.Errorf("the reconcile of application %s has run for %s (more than %s)", key, d.Round(time.Second), r.opts.StallTimeout)
+			return false
+		}
+		return true
+	})
+	return stuck
+}

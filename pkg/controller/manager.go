@@ -160,6 +160,12 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		SystemNamespace: o.Reconciler.withDefaults().SystemNamespace, NoManagedClusters: !served})
 	r := NewApplicationReconciler(mgr, sources, o.Reconciler)
 	r.noClusters = !served
+	if err := mgr.AddHealthzCheck("workers", r.stalled); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddReadyzCheck("workers", r.stalled); err != nil {
+		return nil, nil, err
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}

@@ -18,6 +18,10 @@ type Options struct {
 	// UnhealthyRecheck is how often a settled but unhealthy Application is evaluated again
 	// (30s when zero).
 	UnhealthyRecheck time.Duration
+	// StallTimeout is how long one reconcile may run before the controller reports itself
+	// unhealthy and unready (10m when zero): a worker held that long is stuck, and a restart
+	// is what frees it.
+	StallTimeout time.Duration
 	// RevisionHistoryLimit is how many ApplicationRevisions are kept per app (2 when zero); a
 	// garbage-collect policy's applicationRevisionLimit wins.
 	RevisionHistoryLimit int
@@ -44,6 +48,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UnhealthyRecheck == 0 {
 		o.UnhealthyRecheck = 30 * time.Second
+	}
+	if o.StallTimeout == 0 {
+		o.StallTimeout = 10 * time.Minute
 	}
 	if o.RevisionHistoryLimit == 0 {
 		o.RevisionHistoryLimit = 2
