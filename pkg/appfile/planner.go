@@ -174,7 +174,7 @@ func (r *run) warnings() []string {
 func (r *run) loadClusters() error {
 	managed, err := r.p.src.Clusters.ManagedClusters(r.ctx)
 	if err != nil {
-		return fmt.Errorf("list managed clusters: %w", err)
+		return err // the source says what it could not read
 	}
 	r.clusters = map[string]Cluster{LocalCluster: {Name: LocalCluster}}
 	for _, c := range managed {
