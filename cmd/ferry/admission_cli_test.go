@@ -126,6 +126,15 @@ var badApps = []struct {
       - name: a
         type: deploy
         subSteps: [{name: b, type: suspend}]`, `only a step-group has subSteps`},
+	{"if: bomb", `
+  components:
+    - {name: web, type: webservice, properties: {image: nginx}}
+  workflow:
+    steps:
+      - name: ship
+        type: deploy
+        if: 'len([for a in [1,2,3,4,5,6,7,8,9] for b in [1,2,3,4,5,6,7,8,9] for c in [1,2,3,4,5,6,7,8,9] for d in [1,2,3,4,5,6,7,8,9] {a}]) > 0'`,
+		`if: the expression exceeds its evaluation budget: 4 comprehension clauses`},
 	{"step parameter", `
   components:
     - {name: web, type: webservice, properties: {image: nginx}}

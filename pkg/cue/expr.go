@@ -19,6 +19,9 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
+	if err := (ExpressionBudget{}).Check(expr); err != nil {
+		return nil, fmt.Errorf("expression %q: %w", expr, err)
+	}
 	names := make([]string, 0, len(vars))
 	for name := range vars {
 		names = append(names, name)

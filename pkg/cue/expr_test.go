@@ -1,6 +1,7 @@
 package cue
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,5 +76,28 @@ func TestParseClusterVersion(t *testing.T) {
 		}
 		require.NoError(t, err, tt.in)
 		require.Equal(t, tt.want, got)
+	}
+}
+
+func TestExpressionBudget(t *testing.T) {
+	bomb := "len([for a in [1,2,3,4,5,6,7,8,9,10] for b in [1,2,3,4,5,6,7,8,9,10] for c in [1,2,3,4,5,6,7,8,9,10] for d in [1,2,3,4,5,6,7,8,9,10] {a}]) > 0"
+	tests := []struct {
+		expr string
+		want string
+	}{
+		{expr: `status.deploy.phase == "succeeded"`},
+		{expr: `len([for s in inputs.hosts if s != "" {s}]) > 0`},
+		{expr: bomb, want: "the expression exceeds its evaluation budget: 4 comprehension clauses (for ... in ...), at most 2"},
+		{expr: `{for k, v in inputs.m for x in v for y in x {(k): y}}`, want: "3 comprehension clauses"},
+		{expr: `"` + strings.Repeat("a", 3000) + `" != ""`, want: "3008 bytes, at most 2048"},
+		{expr: `status.deploy.phase ==`, want: "not valid CUE"},
+	}
+	for _, tt := range tests {
+		err := ExpressionBudget{}.Check(tt.expr)
+		if tt.want == "" {
+			require.NoError(t, err, tt.expr)
+			continue
+		}
+		require.ErrorContains(t, err, tt.want)
 	}
 }

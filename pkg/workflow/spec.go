@@ -179,8 +179,17 @@ func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, Problems) {
 	for _, in := range s.Inputs {
 		step.Inputs = append(step.Inputs, Input{From: in.From, ParameterKey: in.ParameterKey})
 	}
-	for _, out := range s.Outputs {
+	if s.If != "" {
+		if err := (cue.ExpressionBudget{}).Check(s.If); err != nil {
+			problems = append(problems, Problem{Path: path + ".if", Subject: subject, Message: "if: " + err.Error()})
+		}
+	}
+	for i, out := range s.Outputs {
 		step.Outputs = append(step.Outputs, Output{Name: out.Name, ValueFrom: out.ValueFrom})
+		if err := (cue.ExpressionBudget{}).Check(out.ValueFrom); err != nil {
+			problems = append(problems, Problem{Path: fmt.Sprintf("%s.outputs[%d].valueFrom", path, i), Subject: subject,
+				Message: fmt.Sprintf("output %q: valueFrom: %v", out.Name, err)})
+		}
 	}
 	if s.Properties != nil && len(s.Properties.Raw) > 0 && string(s.Properties.Raw) != "null" {
 		if step.Properties, err = cue.DecodeJSONObject(s.Properties.Raw); err != nil {
