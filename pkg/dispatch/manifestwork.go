@@ -112,8 +112,10 @@ func BuildManifestWorks(o WorkOptions) ([]*workv1.ManifestWork, error) {
 		case policy.CreateOnly:
 			config.UpdateStrategy = &workv1.UpdateStrategy{Type: workv1.UpdateStrategyTypeCreateOnly}
 		default:
+			// Force: fields Ferry renders are Ferry's, as on the hub; without it a hand edit by
+			// another field manager is an apply conflict that stays forever.
 			config.UpdateStrategy = &workv1.UpdateStrategy{Type: workv1.UpdateStrategyTypeServerSideApply,
-				ServerSideApply: &workv1.ServerSideApplyConfig{FieldManager: FieldManager, Force: false}}
+				ServerSideApply: &workv1.ServerSideApplyConfig{FieldManager: FieldManager, Force: true}}
 		}
 		current.Spec.ManifestConfigs = append(current.Spec.ManifestConfigs, config)
 		if policy.Orphan || policy.ReadOnly {
