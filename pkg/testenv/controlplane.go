@@ -103,13 +103,24 @@ func (e *Env) startAPIServer(ctx context.Context, spec ClusterSpec) (*Cluster, e
 	if err := writeKubeconfig(kubeconfig, spec.Name, cfg); err != nil {
 		return nil, err
 	}
+	if err := waitAPIServer(ctx, p, spec.Name, cfg); err != nil {
+		return nil, err
+	}
+	if err := e.startControllerManager(spec.Name, kubeconfig); err != nil {
+		return nil, err
+	}
+	return &Cluster{Name: spec.Name, Labels: spec.Labels, Kubeconfig: kubeconfig, Config: cfg}, nil
+}
+
+// waitAPIServer waits until the API server p answers /readyz.
+func waitAPIServer(ctx context.Context, p *process, name string, cfg *rest.Config) error {
 	httpClient := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback test apiserver with a self-signed certificate
-	err = wait(ctx, 60*time.Second, "kube-apiserver "+spec.Name+" ready", func() (bool, error) {
+	return wait(ctx, 60*time.Second, "kube-apiserver "+name+" ready", func() (bool, error) {
 		if err := p.failed(); err != nil {
 			return false, err
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+cfg.BearerToken)
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			return false, nil
@@ -117,13 +128,39 @@ func (e *Env) startAPIServer(ctx context.Context, spec ClusterSpec) (*Cluster, e
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil
 	})
+}
+
+// RestartAPIServer stops a cluster's API server and starts it again on the same port, with the
+// same state (etcd keeps it), as an upgrade or a crash of the API server would; it returns once
+// the server is ready.
+func (e *Env) RestartAPIServer(ctx context.Context, cluster string) error {
+	c, ok := e.Hub, e.Hub != nil && e.Hub.Name == cluster
+	if !ok {
+		if c, ok = e.Cluster(cluster); !ok {
+			return fmt.Errorf("no cluster %q", cluster)
+		}
+	}
+	name := "kube-apiserver-" + cluster
+	e.mu.Lock()
+	var old *process
+	for i, p := range e.procs {
+		if p.Name == name {
+			old = p
+			e.procs = append(e.procs[:i], e.procs[i+1:]...)
+			break
+		}
+	}
+	e.mu.Unlock()
+	if old == nil {
+		return fmt.Errorf("cluster %q has no running API server", cluster)
+	}
+	old.stop(10 * time.Second)
+	p, err := startProcess(e.Dir, name, old.Binary, old.args, old.env, old.detach)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := e.startControllerManager(spec.Name, kubeconfig); err != nil {
-		return nil, err
-	}
-	return &Cluster{Name: spec.Name, Labels: spec.Labels, Kubeconfig: kubeconfig, Config: cfg}, nil
+	e.track(p)
+	return waitAPIServer(ctx, p, cluster, c.Config)
 }
 
 // startControllerManager runs the namespace and garbage-collector controllers of a cluster. The

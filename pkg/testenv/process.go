@@ -24,6 +24,9 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
+	// args, env and detach start the same program again (restart).
+	args, env []string
+	detach    bool
 }
 
 // startProcess starts a program in its own process group, logging to dir/logs/<name>.log.
@@ -51,7 +54,8 @@ func startProcess(dir, name, binary string, args, env []string, detach bool) (*p
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{Name: name, PID: cmd.Process.Pid, Binary: binary, Log: logPath, cmd: cmd, exited: make(chan struct{})}
+	p := &process{Name: name, PID: cmd.Process.Pid, Binary: binary, Log: logPath, cmd: cmd, exited: make(chan struct{}),
+		args: args, env: env, detach: detach}
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
