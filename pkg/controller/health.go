@@ -97,6 +97,7 @@ func (r *ApplicationReconciler) liveObject(ctx context.Context, run *appRun, obj
 	}
 	run.live[key] = live
 	if live == nil {
+		run.absent[objectKey(u)] = true
 		return nil, nil
 	}
 	return live.Object, nil

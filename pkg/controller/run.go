@@ -40,6 +40,9 @@ type appRun struct {
 	applied map[string]bool
 	// live caches objects read in this reconcile by dispatch.ResourceKey.
 	live map[string]*unstructured.Unstructured
+	// absent holds, by objectKey, the objects read in this reconcile that did not exist (or
+	// were not the app's to see in the cache): one appearing unsettles the app.
+	absent map[string]bool
 	// health caches component status by component/cluster/namespace.
 	health map[string]v1beta1.ApplicationComponentStatus
 	// works caches ManifestWorks by step/cluster for this reconcile.
@@ -56,7 +59,7 @@ func newAppRun(r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 	return &appRun{
 		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
 		now: r.opts.Now(), source: app,
-		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{},
+		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{}, absent: map[string]bool{},
 		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},
 		worksWritten: map[string]bool{},
 	}

@@ -99,6 +99,9 @@ func (r *ApplicationReconciler) rememberSettled(ctx context.Context, run *appRun
 			s.objects[objectKey(u)] = u.GetResourceVersion()
 		}
 	}
+	for key := range run.absent {
+		s.objects[key] = "" // its appearance (e.g. its ownership labels put back) is a change
+	}
 	r.settled.Store(key, s)
 }
 
