@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -245,4 +246,12 @@ func (h *cliHub) startController(t *testing.T, o controller.ManagerOptions) {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+}
+
+func TestAPanicIsAnInternalError(t *testing.T) {
+	root := &cobra.Command{Use: "ferry", SilenceErrors: true, SilenceUsage: true,
+		RunE: func(*cobra.Command, []string) error { panic("a bug") }}
+	var errOut bytes.Buffer
+	require.Equal(t, exitInternalError, runRoot(t.Context(), root, nil, &errOut))
+	require.Equal(t, "Error: internal error, please report it: a bug\n", errOut.String())
 }

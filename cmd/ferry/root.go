@@ -15,6 +15,8 @@ const (
 	exitOK         = 0
 	exitUserError  = 1
 	exitUsageError = 2
+	// exitInternalError is a bug in ferry, never the input's or the caller's fault.
+	exitInternalError = 3
 )
 
 // streams are the standard streams a command reads and writes.
@@ -32,6 +34,18 @@ func (u usageError) Unwrap() error { return u.err }
 // execute runs the CLI and returns the process exit code.
 func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	root := newRootCmd(streams{in: in, out: out, err: errOut}) //nolint:contextcheck // commands get ctx through cmd.Context()
+	return runRoot(ctx, root, args, errOut)
+}
+
+// runRoot runs a command tree and maps what it ends with to an exit code: a panic is an
+// internal error (exit 3), never confused with a usage error (2, which Go uses for a panic).
+func runRoot(ctx context.Context, root *cobra.Command, args []string, errOut io.Writer) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(errOut, "Error: internal error, please report it: %v\n", p)
+			code = exitInternalError
+		}
+	}()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
