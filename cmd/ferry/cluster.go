@@ -33,7 +33,7 @@ func newClusterListCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runClusterList(orBackground(cmd.Context()), s, c)
+			return runClusterList(cmd.Context(), s, c)
 		},
 	}
 	k.bind(cmd)
@@ -89,7 +89,7 @@ func newClusterLabelCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runClusterLabel(orBackground(cmd.Context()), s, c, args[0], args[1:])
+			return runClusterLabel(cmd.Context(), s, c, args[0], args[1:])
 		},
 	}
 	k.bind(cmd)

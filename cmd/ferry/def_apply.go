@@ -35,7 +35,7 @@ nothing is installed. Definitions go to -n NAMESPACE, by default the system name
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDefApply(orBackground(cmd.Context()), s, o, args, false)
+			return runDefApply(cmd.Context(), s, o, args, false)
 		},
 	}
 	o.kube.bind(cmd)
@@ -54,7 +54,7 @@ func newDefDeleteCmd(s streams) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDefApply(orBackground(cmd.Context()), s, o, args, true)
+			return runDefApply(cmd.Context(), s, o, args, true)
 		},
 	}
 	o.kube.bind(cmd)

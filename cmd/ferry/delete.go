@@ -37,7 +37,6 @@ the command returns once all of that is done.`,
 }
 
 func runDelete(ctx context.Context, s streams, o *deleteOptions, name string) error {
-	ctx = orBackground(ctx)
 	c, ns, err := o.kube.client()
 	if err != nil {
 		return err

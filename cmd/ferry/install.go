@@ -55,7 +55,7 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(orBackground(ctx), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := install.Apply(ctx, c, objs); err != nil {
 		return err
@@ -77,11 +77,4 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 		fmt.Fprintln(s.out, ", and the controller.")
 	}
 	return nil
-}
-
-func orBackground(ctx context.Context) context.Context {
-	if ctx == nil {
-		return context.Background()
-	}
-	return ctx
 }

@@ -34,7 +34,7 @@ for objects another Application or a person owns, "= left alone" for objects rea
 apply-once policies protect, and "- delete" for objects the app owns that it would no longer render.
 Objects for managed clusters show as changes to their ManifestWorks. Nothing is changed.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLiveDiff(orBackground(cmd.Context()), s, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLiveDiff(cmd.Context(), s, o) },
 	}
 	o.kube.bind(cmd)
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin")

@@ -41,7 +41,7 @@ func runLs(ctx context.Context, s streams, o *lsOptions) error {
 	if !o.allNamespaces {
 		opts = append(opts, client.InNamespace(ns))
 	}
-	if err := c.List(orBackground(ctx), &list, opts...); err != nil {
+	if err := c.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("list applications: %w", err)
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)

@@ -67,7 +67,6 @@ func runStatus(ctx context.Context, s streams, o *statusOptions, name string) er
 	if o.output != "" && o.output != "yaml" && o.output != "json" {
 		return usageError{fmt.Errorf("unknown output format %q: use yaml or json", o.output)}
 	}
-	ctx = orBackground(ctx)
 	c, ns, err := o.kube.client()
 	if err != nil {
 		return err

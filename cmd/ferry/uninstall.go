@@ -34,7 +34,7 @@ func runUninstall(ctx context.Context, s streams, o *uninstallOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := install.Uninstall(orBackground(ctx), c, install.Options{Namespace: o.namespace}); err != nil {
+	if err := install.Uninstall(ctx, c, install.Options{Namespace: o.namespace}); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.out, "Uninstalled Ferry.")

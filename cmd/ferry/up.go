@@ -46,7 +46,6 @@ they change, until the app runs, waits for approval, fails, or --timeout passes.
 }
 
 func runUp(ctx context.Context, s streams, o *upOptions) error {
-	ctx = orBackground(ctx)
 	c, ns, err := o.kube.client()
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func newWorkflowControlCmd(s streams, command appworkflow.Command, short string)
 				return err
 			}
 			key := client.ObjectKey{Namespace: ns, Name: args[0]}
-			if err := appworkflow.Control(orBackground(cmd.Context()), c, key, command, o.step, time.Now()); err != nil {
+			if err := appworkflow.Control(cmd.Context(), c, key, command, o.step, time.Now()); err != nil {
 				return fmt.Errorf("%s the workflow of %s: %w", command, key, err)
 			}
 			what := "workflow"
@@ -85,7 +85,7 @@ func newWorkflowRollbackCmd(s streams) *cobra.Command {
 		Short: "Deliver the Application's previous revision again (its spec becomes that revision's)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRollback(orBackground(cmd.Context()), s, o, args[0])
+			return runRollback(cmd.Context(), s, o, args[0])
 		},
 	}
 	o.kube.bind(cmd)
