@@ -158,6 +158,15 @@ func (f *fleet) deployment(cluster, ns, name string) *appsv1.Deployment {
 	return d
 }
 
+// hubImage is the image of a Deployment on the hub; empty when it does not exist.
+func (f *fleet) hubImage(ns, name string) string {
+	d := &appsv1.Deployment{}
+	if f.hub.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d) != nil {
+		return ""
+	}
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
 func (f *fleet) waitDeployment(cluster, ns, name string, present bool) *appsv1.Deployment {
 	f.t.Helper()
 	var d *appsv1.Deployment

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/testenv"
@@ -37,17 +35,10 @@ func TestHealthOnlyFromCurrentData(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go testenv.PlayKubelet(ctx, f.hub, 200*time.Millisecond)
-	hubImage := func() string {
-		d := &appsv1.Deployment{}
-		if f.hub.Get(ctx, client.ObjectKey{Namespace: "default", Name: "rollout"}, d) != nil {
-			return ""
-		}
-		return d.Spec.Template.Spec.Containers[0].Image
-	}
 
 	f.applyApp(edgeThenHub)
 	f.waitApp("default", "rollout", "running", phase(v1beta1.ApplicationRunning))
-	require.Equal(t, "rollout:1", hubImage())
+	require.Equal(t, "rollout:1", f.hubImage("default", "rollout"))
 
 	require.NoError(t, f.env.StopAgent("edge"))
 	f.applyApp(strings.Replace(edgeThenHub, "rollout:1", "rollout:2", 1))
@@ -57,7 +48,7 @@ func TestHealthOnlyFromCurrentData(t *testing.T) {
 	})
 	require.NotEqual(t, "succeeded", app.Status.Workflow.Steps[0].Phase)
 	require.Equal(t, "pending", app.Status.Workflow.Steps[1].Phase, "the next step waits")
-	require.Equal(t, "rollout:1", hubImage(), "the hub is not updated before edge is")
+	require.Equal(t, "rollout:1", f.hubImage("default", "rollout"), "the hub is not updated before edge is")
 	require.Equal(t, "rollout:1", f.deployment("edge", "default", "rollout").Spec.Template.Spec.Containers[0].Image)
 
 	require.NoError(t, f.env.StartAgent("edge"))
@@ -65,5 +56,5 @@ func TestHealthOnlyFromCurrentData(t *testing.T) {
 		return a.Status.LatestRevision.Name == "rollout-v2" && phase(v1beta1.ApplicationRunning)(a)
 	})
 	require.Equal(t, "rollout:2", f.deployment("edge", "default", "rollout").Spec.Template.Spec.Containers[0].Image)
-	require.Equal(t, "rollout:2", hubImage())
+	require.Equal(t, "rollout:2", f.hubImage("default", "rollout"))
 }

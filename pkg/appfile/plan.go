@@ -127,9 +127,6 @@ func NewPlanner(src Sources, opts Options) *Planner {
 	return &Planner{src: src, opts: opts}
 }
 
-// Engine is the planner's template engine, for evaluating health with the same cache.
-func (p *Planner) Engine() *cue.Engine { return p.opts.Engine }
-
 // Item is one object of a Plan with where it goes: the flat form `ferry dry-run` prints.
 type Item struct {
 	Step      string `json:"step"`
