@@ -20,7 +20,7 @@ TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit fuzz generate verify lint bench clean testbin demo demo-down load
+.PHONY: all build test unit race fuzz generate verify lint bench clean testbin demo demo-down load
 
 all: build
 
@@ -29,11 +29,15 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 ## test: every check and every test (what CI runs)
-test: verify unit fuzz
+test: verify unit race fuzz
 
 ## unit: all Go tests, including envtest and the e2e tests on real apiservers and work agents
 unit: testbin
 	$(TESTENV_REQUIRED) go test -count=1 -timeout 30m ./...
+
+## race: the rendering engine and its callers under the race detector (renders run in parallel)
+race:
+	go test -race -count=1 ./pkg/cue ./pkg/appfile ./pkg/workflow/...
 
 ## testbin: build kube-apiserver, kube-controller-manager, etcd and the OCM work agent into .cache/testbin (once per pin)
 testbin:

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/memlimit"
 )
 
 func main() {
@@ -21,6 +22,7 @@ func main() {
 		kubeconfig string
 		kubeCtx    string
 		hosts      string
+		memFrac    float64
 	)
 	fs := flag.NewFlagSet("ferry-controller", flag.ExitOnError)
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config or $KUBECONFIG when empty")
@@ -43,6 +45,8 @@ func main() {
 	fs.StringVar(&o.Webhook.Host, "webhook-host", "", "address the webhook binds to and its certificate is valid for: the host of ferry install --webhook-url, for a controller outside the cluster (all addresses when empty)")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's serving certificate (a temporary one when empty); the certificate itself is kept in the Secret "+controller.WebhookCertSecretName)
 	fs.BoolVar(&o.Pprof, "enable-pprof", false, "serve /debug/pprof/ on the metrics address")
+	fs.Float64Var(&memFrac, "memory-limit-fraction", memlimit.DefaultFraction, "Go memory limit as a fraction of the container's (cgroup's) memory limit; GOMEMLIMIT, when set, wins")
+	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS when 0); each holds its own compiled templates")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
@@ -52,6 +56,12 @@ func main() {
 		o.Reconciler.HTTP.AllowedHosts = strings.Split(hosts, ",")
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+	if res, err := memlimit.Set(memlimit.Options{Fraction: memFrac}); err != nil {
+		log.Error(err, "could not read the cgroup's memory limit; running without a Go memory limit")
+	} else {
+		log.Info(res.String())
+	}
 	if err := run(kubeconfig, kubeCtx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-controller:", err)
 		os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -67,10 +68,14 @@ type run struct {
 	workflow *workflow.Spec
 	// sourceErr is a failure to read a source (not the Application's fault).
 	sourceErr error
+	// shared guards used, ignoring and versions, which renders running in parallel share.
+	shared *sync.Mutex
 }
 
 // definition resolves a type and records it as used.
 func (r *run) definition(kind definition.Kind, name string) (*definition.Definition, error) {
+	r.shared.Lock()
+	defer r.shared.Unlock()
 	def, err := r.p.src.Definitions.Definition(r.ctx, r.namespace, kind, name)
 	if err == nil {
 		r.used[string(kind)+"/"+name] = DefinitionRef{Kind: string(kind), Name: name, Hash: def.Source().Key}
@@ -89,7 +94,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 		return nil, errors.New("no Application given")
 	}
 	r := &run{p: p, ctx: ctx, opts: opts, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{},
-		used: map[string]DefinitionRef{}, ignoring: map[string][]string{}, versions: map[string]cue.ClusterVersion{}}
+		used: map[string]DefinitionRef{}, ignoring: map[string][]string{}, versions: map[string]cue.ClusterVersion{}, shared: &sync.Mutex{}}
 	r.namespace = r.app.Namespace
 	if r.namespace == "" {
 		r.namespace = "default"
@@ -117,28 +122,54 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 		plan.Clusters = append(plan.Clusters, r.clusters[name])
 	}
 	defer func() { plan.Definitions = sortedRefs(r.used) }()
-	rendered := false
+	// Every component of every target renders independently, in parallel; the results are
+	// put together in order, so a plan and its errors do not depend on which finished first.
+	type stepTargets struct {
+		step    deployStep
+		targets []target
+		jobs    [][]*renderJob
+	}
+	var layout []stepTargets
+	var jobs []*renderJob
 	for _, s := range steps {
-		sp := StepPlan{Name: s.name, Auto: s.auto}
-		for _, target := range r.targets(s) {
-			tp := TargetPlan{Cluster: target.cluster.Name, Namespace: target.namespace}
-			for _, c := range r.componentsFor(s, target) {
-				manifests, cp, ok := r.render(c, target)
-				if ok {
-					tp.Manifests = append(tp.Manifests, manifests...)
-					tp.Components = append(tp.Components, cp)
+		st := stepTargets{step: s, targets: r.targets(s)}
+		for _, t := range st.targets {
+			var tj []*renderJob
+			for _, c := range r.componentsFor(s, t) {
+				tj = append(tj, &renderJob{c: c, t: t})
+			}
+			st.jobs = append(st.jobs, tj)
+			jobs = append(jobs, tj...)
+		}
+		layout = append(layout, st)
+	}
+	rendered := len(jobs) > 0
+	if !rendered {
+		// No deploy step: still check every component renders on the hub.
+		for _, c := range r.components {
+			jobs = append(jobs, &renderJob{c: c, t: target{cluster: r.clusters[LocalCluster], namespace: r.namespace}})
+		}
+	}
+	r.renderAll(jobs)
+	for _, st := range layout {
+		sp := StepPlan{Name: st.step.name, Auto: st.step.auto}
+		for i, t := range st.targets {
+			tp := TargetPlan{Cluster: t.cluster.Name, Namespace: t.namespace}
+			for _, j := range st.jobs[i] {
+				r.merge(j)
+				if j.ok {
+					tp.Manifests = append(tp.Manifests, j.manifests...)
+					tp.Components = append(tp.Components, j.plan)
 				}
 			}
-			r.checkDuplicates(s.name, tp)
+			r.checkDuplicates(st.step.name, tp)
 			sp.Targets = append(sp.Targets, tp)
-			rendered = true
 		}
 		plan.Steps = append(plan.Steps, sp)
 	}
 	if !rendered {
-		// No deploy step: still check every component renders on the hub.
-		for _, c := range r.components {
-			r.render(c, target{cluster: r.clusters[LocalCluster], namespace: r.namespace})
+		for _, j := range jobs {
+			r.merge(j)
 		}
 	}
 	if r.sourceErr != nil {
@@ -191,6 +222,8 @@ func (r *run) loadClusters() error {
 
 // clusterVersion is what templates rendered for cluster see as context.clusterVersion.
 func (r *run) clusterVersion(cluster string) (cue.ClusterVersion, error) {
+	r.shared.Lock()
+	defer r.shared.Unlock()
 	if v, ok := r.versions[cluster]; ok {
 		return v, nil
 	}

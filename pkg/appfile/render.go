@@ -3,6 +3,7 @@ package appfile
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -73,6 +74,63 @@ func (r *run) baseContext(name string) cue.Context {
 		WorkflowName:   app.Name,
 		PublishVersion: app.Annotations[v1beta1.AnnotationPublishVersion],
 		Components:     r.componentsContext,
+	}
+}
+
+// renderJob is one component rendered for one target, with what went wrong doing it.
+type renderJob struct {
+	c *component
+	t target
+
+	manifests []Manifest
+	plan      ComponentPlan
+	ok        bool
+	errs      ErrorList
+	sourceErr error
+}
+
+// renderAll renders the jobs, in parallel when the engine has more than one runtime. Each job
+// records its problems on its own; merge adds them to the run in job order.
+func (r *run) renderAll(jobs []*renderJob) {
+	workers := min(r.p.opts.Engine.Runtimes(), len(jobs))
+	if workers <= 1 {
+		for _, j := range jobs {
+			r.renderJob(j)
+		}
+		return
+	}
+	next := make(chan *renderJob)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range next {
+				r.renderJob(j)
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+}
+
+// renderJob renders one job on a copy of the run that keeps the job's problems apart; the
+// copy shares the run's definitions, clusters and versions, which r.shared guards.
+func (r *run) renderJob(j *renderJob) {
+	jr := *r
+	jr.errs, jr.seenErrs, jr.sourceErr = nil, map[string]bool{}, nil
+	j.manifests, j.plan, j.ok = jr.render(j.c, j.t)
+	j.errs, j.sourceErr = jr.errs, jr.sourceErr
+}
+
+// merge adds a rendered job's problems to the run.
+func (r *run) merge(j *renderJob) {
+	for _, e := range j.errs {
+		r.addError(e.Where, e.Subject, e.Message)
+	}
+	if j.sourceErr != nil && r.sourceErr == nil {
+		r.sourceErr = j.sourceErr
 	}
 }
 

@@ -41,12 +41,14 @@ type ApplicationReconciler struct {
 	recorder  record.EventRecorder
 	opts      Options
 	// planner and sources are shared with the admission webhook: both plan the same way.
-	planner  *appfile.Planner
-	sources  appfile.Sources
-	hub      *dispatch.Hub
-	access   *access
-	trackers *dispatch.Trackers
-	metrics  *metrics
+	planner *appfile.Planner
+	// admission plans for the webhook with the same sources on its own engine.
+	admission *appfile.Planner
+	sources   appfile.Sources
+	hub       *dispatch.Hub
+	access    *access
+	trackers  *dispatch.Trackers
+	metrics   *metrics
 
 	// ctrl and cache let the reconciler watch the kinds apps deploy, once it has applied one:
 	// a change to an owned object (its status, a hand edit, a deletion) brings its app back.
@@ -76,11 +78,12 @@ func NewApplicationReconciler(mgr ctrl.Manager, sources appfile.Sources, opts Op
 	return &ApplicationReconciler{
 		access: acc,
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
-		planner:  appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
-		sources:  sources,
-		hub:      dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Cacheable: acc.canWatch}),
-		trackers: &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
-		metrics:  newMetrics(c),
+		planner:   appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
+		admission: appfile.NewPlanner(sources, appfile.Options{Engine: opts.AdmissionEngine}),
+		sources:   sources,
+		hub:       dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Cacheable: acc.canWatch}),
+		trackers:  &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
+		metrics:   newMetrics(c),
 	}
 }
 

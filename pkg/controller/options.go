@@ -33,8 +33,14 @@ type Options struct {
 	HTTP cuestep.HTTPOptions
 	// Mailer sends notification mail; SMTP when nil.
 	Mailer cuestep.Mailer
-	// Engine renders templates; share one to share its cache (a new one when nil).
+	// Engine renders templates; share one to share its cache (a new one with RenderRuntimes
+	// runtimes when nil).
 	Engine *cue.Engine
+	// AdmissionEngine renders for the admission webhook (a new one when nil). It is not the
+	// reconciler's, so admission never waits for a reconcile's render.
+	AdmissionEngine *cue.Engine
+	// RenderRuntimes is how many renders run at the same time (GOMAXPROCS when zero).
+	RenderRuntimes int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -59,7 +65,10 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 4
 	}
 	if o.Engine == nil {
-		o.Engine = cue.NewEngine(cue.Options{})
+		o.Engine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes})
+	}
+	if o.AdmissionEngine == nil {
+		o.AdmissionEngine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes})
 	}
 	if o.Mailer == nil {
 		o.Mailer = cuestep.SMTPMailer{}

@@ -71,5 +71,5 @@ func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Applic
 // setupWebhook serves the validating webhook on the manager's webhook server.
 func setupWebhook(mgr ctrl.Manager, r *ApplicationReconciler) error {
 	return ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).
-		WithValidator(&applicationValidator{planner: r.planner}).Complete()
+		WithValidator(&applicationValidator{planner: r.admission}).Complete()
 }

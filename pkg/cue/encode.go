@@ -13,13 +13,13 @@ import (
 
 // fill unifies the template with {parameter: params, context: ctx} in one step: each
 // unification evaluates the template, so filling the two one after another would do it twice.
-// The caller holds e.mu.
-func (e *Engine) fill(v cuelang.Value, params map[string]any, ctx Context) (cuelang.Value, error) {
+// The caller holds rt.
+func (rt *runtime) fill(v cuelang.Value, params map[string]any, ctx Context) (cuelang.Value, error) {
 	input, err := toExpr(map[string]any{"parameter": params, "context": ctx.value()}, 0)
 	if err != nil {
 		return cuelang.Value{}, fmt.Errorf("encode input: %w", err)
 	}
-	return v.Unify(e.ctx.BuildExpr(input)), nil
+	return v.Unify(rt.ctx.BuildExpr(input)), nil
 }
 
 // toExpr builds CUE syntax for plain Go data. It does not use Context.Encode: in CUE v0.17 a

@@ -3,10 +3,10 @@ package cue
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
-
 	"fmt"
+	goruntime "runtime"
 	"strings"
+	"sync"
 
 	cuelang "cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -23,18 +23,41 @@ type Options struct {
 	// MaxResults bounds the memo of render results keyed by template and inputs; 0 means
 	// 4096, a negative value turns the memo off.
 	MaxResults int
+	// Runtimes is how many CUE runtimes render at the same time; 0 means GOMAXPROCS. Each
+	// runtime compiles the templates it renders once, so memory for compiled templates grows
+	// with this number.
+	Runtimes int
 }
 
-// Engine compiles templates once and renders them many times. It is safe for concurrent use:
-// CUE values of one runtime must not be evaluated concurrently, so evaluation is serialised.
+// Engine compiles templates once and renders them many times. It is safe for concurrent use.
+// CUE values of one runtime must not be evaluated concurrently, so the engine keeps a pool of
+// runtimes (Options.Runtimes): a render takes one for its duration, and renders on different
+// runtimes run in parallel. A template is compiled on a runtime the first time it renders
+// there.
 type Engine struct {
 	opts Options
+	pool chan *runtime
 
-	mu        sync.Mutex
-	ctx       *cuelang.Context
+	mu        sync.Mutex // guards templates, compiling, results and stats
 	templates map[string]*Template
+	compiling map[string]*compileCall
 	results   map[[32]byte]*Result
 	stats     Stats
+}
+
+// compileCall is a compilation in progress; others asking for the same source wait for it.
+type compileCall struct {
+	done chan struct{}
+	t    *Template
+	err  error
+}
+
+// runtime is one CUE runtime and the templates compiled on it. It is used by one goroutine at
+// a time: whoever holds mu.
+type runtime struct {
+	mu       sync.Mutex
+	ctx      *cuelang.Context
+	compiled map[string]*instance
 }
 
 // Stats count the work an Engine did; tests use them to prove that caching works.
@@ -51,7 +74,42 @@ type Stats struct {
 
 // NewEngine returns an Engine with an empty cache.
 func NewEngine(opts Options) *Engine {
-	return &Engine{opts: opts, ctx: cuecontext.New(), templates: map[string]*Template{}, results: map[[32]byte]*Result{}}
+	n := opts.Runtimes
+	if n <= 0 {
+		n = goruntime.GOMAXPROCS(0)
+	}
+	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
+		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{}}
+	for range n {
+		// Runtimes are created when first needed: most CLI commands render on one.
+		e.pool <- nil
+	}
+	return e
+}
+
+// Runtimes is how many renders can run at the same time.
+func (e *Engine) Runtimes() int { return cap(e.pool) }
+
+// acquire takes a runtime from the pool, waiting until one is free, and locks it.
+func (e *Engine) acquire() *runtime {
+	rt := <-e.pool
+	if rt == nil {
+		rt = &runtime{ctx: cuecontext.New(), compiled: map[string]*instance{}}
+	}
+	rt.mu.Lock()
+	return rt
+}
+
+// release unlocks a runtime and returns it to the pool.
+func (e *Engine) release(rt *runtime) {
+	rt.mu.Unlock()
+	e.pool <- rt
+}
+
+func (e *Engine) count(f func(*Stats)) {
+	e.mu.Lock()
+	f(&e.stats)
+	e.mu.Unlock()
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -95,34 +153,63 @@ func (e *Engine) Compile(src Source) (*Template, error) {
 		key = src.Hash()
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if t, ok := e.templates[key]; ok {
 		e.stats.CacheHits++
+		e.mu.Unlock()
 		return t, nil
 	}
-	t, err := e.compileLocked(src, key)
+	if call, ok := e.compiling[key]; ok {
+		// Workers that start together ask for the same templates: compile each once.
+		e.stats.CacheHits++
+		e.mu.Unlock()
+		<-call.done
+		return call.t, call.err
+	}
+	call := &compileCall{done: make(chan struct{})}
+	e.compiling[key] = call
+	e.stats.Compiles++
+	e.mu.Unlock()
+
+	call.t, call.err = e.compile(src, key)
+
+	e.mu.Lock()
+	delete(e.compiling, key)
+	if call.err == nil {
+		if e.opts.MaxTemplates > 0 && len(e.templates) >= e.opts.MaxTemplates {
+			e.templates = map[string]*Template{}
+		}
+		e.templates[key] = call.t
+	}
+	e.mu.Unlock()
+	close(call.done)
+	return call.t, call.err
+}
+
+func (e *Engine) compile(src Source, key string) (*Template, error) {
+	t, file, err := e.parse(src, key)
 	if err != nil {
 		return nil, err
 	}
-	if e.opts.MaxTemplates > 0 && len(e.templates) >= e.opts.MaxTemplates {
-		e.templates = map[string]*Template{}
+	rt := e.acquire()
+	defer e.release(rt)
+	if _, err := t.build(rt, file); err != nil {
+		return nil, err
 	}
-	e.templates[key] = t
 	return t, nil
 }
 
-func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
-	e.stats.Compiles++
+// parse parses a template and checks what can be checked without a runtime.
+func (e *Engine) parse(src Source, key string) (*Template, *ast.File, error) {
 	file, err := parser.ParseFile(src.Filename, src.Text, parser.ParseComments)
 	if err != nil {
-		return nil, newTemplateError(src.Name, "parse template", err)
+		return nil, nil, newTemplateError(src.Name, "parse template", err)
 	}
 	for imp := range file.ImportSpecs() {
 		// The tool/* packages (exec, file, http, os) are how CUE scripts reach the world; a
 		// template must not.
 		if path := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(path, "tool/") {
 			pos := imp.Pos()
-			return nil, &TemplateError{Template: src.Name, Op: "compile template",
+			return nil, nil, &TemplateError{Template: src.Name, Op: "compile template",
 				Details: []string{fmt.Sprintf("%s:%d:%d: import %q is not allowed: templates have no file, process or network access", pos.Filename(), pos.Line(), pos.Column(), path)}}
 		}
 	}
@@ -135,25 +222,61 @@ func (e *Engine) compileLocked(src Source, key string) (*Template, error) {
 	if src.Snippet && !declares(file, "parameter") {
 		extra += "\nparameter: _"
 	}
+	text := src.Text
 	if extra != "" {
-		file, err = parser.ParseFile(src.Filename, src.Text+extra+"\n", parser.ParseComments)
+		text += extra + "\n"
+		file, err = parser.ParseFile(src.Filename, text, parser.ParseComments)
 		if err != nil {
-			return nil, newTemplateError(src.Name, "parse template", err)
+			return nil, nil, newTemplateError(src.Name, "parse template", err)
 		}
-	}
-	value := e.ctx.BuildFile(file, cuelang.Filename(src.Filename))
-	if err := value.Err(); err != nil && isStaticError(err) {
-		return nil, newTemplateError(src.Name, "compile template", err)
 	}
 	return &Template{
 		engine:      e,
 		name:        src.Name,
 		hash:        key,
-		value:       value,
+		filename:    src.Filename,
+		text:        text,
 		annotations: collectPatchAnnotations(file),
-		closed:      map[string]cuelang.Value{},
 		reads:       scanContextReads(src.Text),
-	}, nil
+	}, file, nil
+}
+
+// build compiles a parsed template on a runtime the caller holds and remembers it there.
+func (t *Template) build(rt *runtime, file *ast.File) (*instance, error) {
+	value := rt.ctx.BuildFile(file, cuelang.Filename(t.filename))
+	if err := value.Err(); err != nil && isStaticError(err) {
+		return nil, newTemplateError(t.name, "compile template", err)
+	}
+	in := &instance{Template: t, rt: rt, value: value, closed: map[string]cuelang.Value{}}
+	if max := t.engine.opts.MaxTemplates; max > 0 && len(rt.compiled) >= max {
+		rt.compiled = map[string]*instance{}
+	}
+	rt.compiled[t.hash] = in
+	return in, nil
+}
+
+// on returns the template compiled on a runtime the caller holds, compiling it there the first
+// time. The source compiled once already, so it compiles again.
+func (t *Template) on(rt *runtime) (*instance, error) {
+	if in, ok := rt.compiled[t.hash]; ok && in.Template == t {
+		return in, nil
+	}
+	file, err := parser.ParseFile(t.filename, t.text, parser.ParseComments)
+	if err != nil {
+		return nil, newTemplateError(t.name, "parse template", err)
+	}
+	return t.build(rt, file)
+}
+
+// use runs f with the template compiled on a runtime from the pool.
+func (t *Template) use(f func(*instance) error) error {
+	rt := t.engine.acquire()
+	defer t.engine.release(rt)
+	in, err := t.on(rt)
+	if err != nil {
+		return err
+	}
+	return f(in)
 }
 
 // isStaticError reports whether an error found before `parameter` and `context` are filled is

@@ -117,7 +117,7 @@ func describeCUEError(ce cueerrors.Error) string {
 }
 
 // parameterErrors turns CUE validation errors of `parameter` into one FieldError per path.
-func (t *Template) parameterErrors(err error, given map[string]any) []FieldError {
+func (t *instance) parameterErrors(err error, given map[string]any) []FieldError {
 	var out []FieldError
 	seen := map[string]bool{}
 	for _, ce := range cueerrors.Errors(err) {
@@ -151,7 +151,7 @@ func (t *Template) parameterErrors(err error, given map[string]any) []FieldError
 }
 
 // schemaString renders the schema of a parameter path on one line.
-func (t *Template) schemaString(path []string) string {
+func (t *instance) schemaString(path []string) string {
 	v := t.value.LookupPath(pathParameter)
 	for _, p := range path {
 		if _, err := strconv.Atoi(p); err == nil {

@@ -9,7 +9,7 @@ import (
 // Evaluation is a template filled with parameter and context that a caller keeps working with:
 // the workflow's step runner finds actions in it and fills their results back.
 type Evaluation struct {
-	t     *Template
+	t     *instance
 	value cuelang.Value
 }
 
@@ -32,28 +32,33 @@ var doSelector = cuelang.Def("#do")
 
 // Evaluate fills parameter and context into the template for step-by-step work. Parameter
 // problems are a *ParameterError, as with Render.
+// The evaluation stays on the runtime it was made on; its methods wait while that runtime
+// renders something else.
 func (t *Template) Evaluate(in Input) (*Evaluation, error) {
-	t.engine.mu.Lock()
-	defer t.engine.mu.Unlock()
 	params := in.Parameter
 	if params == nil {
 		params = map[string]any{}
 	}
-	v, err := t.engine.fill(t.value, params, t.reads.trim(in.Context))
-	if err != nil {
-		return nil, err
-	}
-	if fieldErrs := t.checkParameters(v, params); len(fieldErrs) > 0 {
-		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
-	}
-	return &Evaluation{t: t, value: v}, nil
+	var ev *Evaluation
+	err := t.use(func(inst *instance) error {
+		v, err := inst.rt.fill(inst.value, params, t.reads.trim(in.Context))
+		if err != nil {
+			return err
+		}
+		if fieldErrs := inst.checkParameters(v, params); len(fieldErrs) > 0 {
+			return &ParameterError{Template: t.name, Errors: fieldErrs}
+		}
+		ev = &Evaluation{t: inst, value: v}
+		return nil
+	})
+	return ev, err
 }
 
 // Actions lists the actions in the order they are written, not descending into actions, nor
 // into parameter and context.
 func (ev *Evaluation) Actions() []Action {
-	ev.t.engine.mu.Lock()
-	defer ev.t.engine.mu.Unlock()
+	ev.t.rt.mu.Lock()
+	defer ev.t.rt.mu.Unlock()
 	var out []Action
 	ev.collect(ev.value, nil, &out, 0)
 	return out
@@ -94,14 +99,14 @@ func (ev *Evaluation) collect(v cuelang.Value, path []cuelang.Selector, out *[]A
 // Fill unifies a result into a field of an action, e.g. the live object into apply.value. It
 // returns an error, and changes nothing, when the result conflicts with what is there.
 func (ev *Evaluation) Fill(a Action, field string, result any) error {
-	ev.t.engine.mu.Lock()
-	defer ev.t.engine.mu.Unlock()
+	ev.t.rt.mu.Lock()
+	defer ev.t.rt.mu.Unlock()
 	expr, err := toExpr(result, 0)
 	if err != nil {
 		return err
 	}
 	p := cuelang.MakePath(append(a.path.Selectors(), cuelang.Str(field))...)
-	next := ev.value.FillPath(p, ev.t.engine.ctx.BuildExpr(expr))
+	next := ev.value.FillPath(p, ev.t.rt.ctx.BuildExpr(expr))
 	if err := next.LookupPath(a.path).Err(); err != nil {
 		return fmt.Errorf("%s.%s: %s", a.Path, field, FormatError(err))
 	}
@@ -112,8 +117,8 @@ func (ev *Evaluation) Fill(a Action, field string, result any) error {
 // Value decodes the evaluation's concrete regular fields other than parameter and context: a
 // step's result, where outputs' valueFrom expressions look.
 func (ev *Evaluation) Value() map[string]any {
-	ev.t.engine.mu.Lock()
-	defer ev.t.engine.mu.Unlock()
+	ev.t.rt.mu.Lock()
+	defer ev.t.rt.mu.Unlock()
 	out := map[string]any{}
 	it, err := ev.value.Fields()
 	if err != nil {

@@ -41,16 +41,20 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", expr, err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v := t.value.Unify(e.ctx.BuildExpr(input)).LookupPath(cuelang.MakePath(cuelang.Str(exprField)))
-	// Decode alone turns an incomplete value (a missing field) into nil: validate first.
-	if err := v.Validate(cuelang.Concrete(true)); err != nil {
-		return nil, fmt.Errorf("expression %q: %s", expr, FormatError(err))
-	}
 	var out any
-	if err := decode(v, &out); err != nil {
-		return nil, fmt.Errorf("expression %q: %w", expr, err)
+	err = t.use(func(in *instance) error {
+		v := in.value.Unify(in.rt.ctx.BuildExpr(input)).LookupPath(cuelang.MakePath(cuelang.Str(exprField)))
+		// Decode alone turns an incomplete value (a missing field) into nil: validate first.
+		if err := v.Validate(cuelang.Concrete(true)); err != nil {
+			return fmt.Errorf("expression %q: %s", expr, FormatError(err))
+		}
+		if err := decode(v, &out); err != nil {
+			return fmt.Errorf("expression %q: %w", expr, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return normalizeDecoded(out), nil
 }

@@ -29,9 +29,26 @@ func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok 
 	return key, true
 }
 
-// remember stores a result; the cache is cleared when full, which only costs re-evaluation.
-// The caller holds e.mu.
+// recall returns a copy of a remembered result.
+func (e *Engine) recall(key [32]byte) (*Result, bool) {
+	e.mu.Lock()
+	res, ok := e.results[key]
+	if ok {
+		e.stats.MemoHits++
+	}
+	e.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return res.clone(), true
+}
+
+// remember stores a copy of a result; the cache is cleared when full, which only costs
+// re-evaluation.
 func (e *Engine) remember(key [32]byte, res *Result) {
+	res = res.clone()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	limit := e.opts.MaxResults
 	if limit == 0 {
 		limit = defaultMaxResults
@@ -39,7 +56,7 @@ func (e *Engine) remember(key [32]byte, res *Result) {
 	if len(e.results) >= limit {
 		e.results = map[[32]byte]*Result{}
 	}
-	e.results[key] = res.clone()
+	e.results[key] = res
 }
 
 // clone deep-copies a result so callers may change what they get without touching the memo.

@@ -11,8 +11,15 @@ import (
 // Kubernetes objects — not a struct, or a struct without apiVersion or kind — each with its
 // position. Values that only parameters decide are not judged.
 func (t *Template) ObjectProblems() []string {
-	t.engine.mu.Lock()
-	defer t.engine.mu.Unlock()
+	var out []string
+	_ = t.use(func(in *instance) error {
+		out = in.objectProblems()
+		return nil
+	})
+	return out
+}
+
+func (t *instance) objectProblems() []string {
 	var out []string
 	check := func(v cuelang.Value, name string) {
 		pos := v.Pos()
@@ -65,7 +72,10 @@ func writtenOut(v cuelang.Value) bool {
 
 // HasParameter reports whether the template declares `parameter`.
 func (t *Template) HasParameter() bool {
-	t.engine.mu.Lock()
-	defer t.engine.mu.Unlock()
-	return t.value.LookupPath(pathParameter).Exists()
+	has := false
+	_ = t.use(func(in *instance) error {
+		has = in.value.LookupPath(pathParameter).Exists()
+		return nil
+	})
+	return has
 }

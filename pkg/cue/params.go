@@ -12,7 +12,7 @@ import (
 
 // unknownParameters reports properties the parameter schema does not allow, recursing into
 // structs and lists of structs. KubeVela silently ignores such typos; Ferry names them.
-func (t *Template) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError) []FieldError {
+func (t *instance) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError) []FieldError {
 	if schema.IncompleteKind() != cuelang.StructKind {
 		return errs
 	}
@@ -75,12 +75,12 @@ func (t *Template) unknownParameters(schema cuelang.Value, path []string, given 
 
 // closedAt returns close(schema) for a parameter path, cached per template. List indices share
 // one entry, as every element has the same schema.
-func (t *Template) closedAt(path []string, alternative int, schema cuelang.Value) (cuelang.Value, bool) {
+func (t *instance) closedAt(path []string, alternative int, schema cuelang.Value) (cuelang.Value, bool) {
 	key := schemaKey(path) + "|" + strconv.Itoa(alternative)
 	if v, ok := t.closed[key]; ok {
 		return v, v.Err() == nil
 	}
-	ctx := t.engine.ctx
+	ctx := t.rt.ctx
 	holder := ctx.CompileString("x: _").FillPath(cuelang.ParsePath("x"), schema)
 	closed := ctx.CompileString("close(x)", cuelang.Scope(holder))
 	t.closed[key] = closed

@@ -23,13 +23,14 @@ type Parameter struct {
 
 // Parameters lists the template's parameters, nested fields after their parent.
 func (t *Template) Parameters() []Parameter {
-	t.engine.mu.Lock()
-	defer t.engine.mu.Unlock()
-	schema := t.value.LookupPath(pathParameter)
-	if !schema.Exists() {
+	var out []Parameter
+	_ = t.use(func(in *instance) error {
+		if schema := in.value.LookupPath(pathParameter); schema.Exists() {
+			out = listParameters(schema, "", nil, 0)
+		}
 		return nil
-	}
-	return listParameters(schema, "", nil, 0)
+	})
+	return out
 }
 
 func listParameters(v cuelang.Value, prefix string, out []Parameter, depth int) []Parameter {

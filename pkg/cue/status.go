@@ -46,42 +46,70 @@ func (e *Engine) EvalStatus(name string, st StatusTemplates, in StatusInput) (*S
 	if ctx.Outputs == nil {
 		ctx.Outputs = map[string]any{}
 	}
-	fill := Input{Parameter: in.Parameter, Context: ctx}
-	out := &Status{Healthy: true}
-
-	if st.HealthPolicy != "" {
-		v, err := e.evalSnippet(name+" healthPolicy", st.HealthPolicy, fill)
+	params := in.Parameter
+	if params == nil {
+		params = map[string]any{}
+	}
+	// Compile first: compiling takes a runtime of its own.
+	var health, custom, details *Template
+	for _, s := range []struct {
+		text, field string
+		into        **Template
+	}{{st.HealthPolicy, "healthPolicy", &health}, {st.CustomStatus, "customStatus", &custom}, {st.Details, "details", &details}} {
+		if s.text == "" {
+			continue
+		}
+		t, err := e.CompileExpr(name+" "+s.field, s.text)
 		if err != nil {
 			return nil, err
 		}
-		e.mu.Lock()
+		*s.into = t
+	}
+
+	rt := e.acquire()
+	defer e.release(rt)
+	eval := func(t *Template, field string) (cuelang.Value, error) {
+		inst, err := t.on(rt)
+		if err != nil {
+			return cuelang.Value{}, err
+		}
+		v, err := rt.fill(inst.value, params, ctx)
+		if err != nil {
+			return cuelang.Value{}, err
+		}
+		if err := v.Err(); err != nil {
+			return cuelang.Value{}, newTemplateError(name+" "+field, "evaluate", err)
+		}
+		return v, nil
+	}
+
+	out := &Status{Healthy: true}
+	if health != nil {
+		v, err := eval(health, "healthPolicy")
+		if err != nil {
+			return nil, err
+		}
 		isHealth := v.LookupPath(cuelang.ParsePath("isHealth"))
-		healthy, berr := isHealth.Bool()
-		e.mu.Unlock()
 		if !isHealth.Exists() {
 			return nil, &TemplateError{Template: name, Op: "evaluate healthPolicy", Details: []string{"healthPolicy must set isHealth: bool"}}
 		}
+		healthy, berr := isHealth.Bool()
 		out.Healthy = berr == nil && healthy
 	}
-	if st.CustomStatus != "" {
-		v, err := e.evalSnippet(name+" customStatus", st.CustomStatus, fill)
+	if custom != nil {
+		v, err := eval(custom, "customStatus")
 		if err != nil {
 			return nil, err
 		}
-		e.mu.Lock()
-		msg, merr := v.LookupPath(cuelang.ParsePath("message")).String()
-		e.mu.Unlock()
-		if merr == nil {
+		if msg, merr := v.LookupPath(cuelang.ParsePath("message")).String(); merr == nil {
 			out.Message = msg
 		}
 	}
-	if st.Details != "" {
-		v, err := e.evalSnippet(name+" details", st.Details, fill)
+	if details != nil {
+		v, err := eval(details, "details")
 		if err != nil {
 			return nil, err
 		}
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		it, ferr := v.Fields()
 		if ferr != nil {
 			return nil, newTemplateError(name, "evaluate details", ferr)
@@ -102,26 +130,4 @@ func (e *Engine) EvalStatus(name string, st StatusTemplates, in StatusInput) (*S
 		}
 	}
 	return out, nil
-}
-
-// evalSnippet compiles (cached) and fills one status snippet.
-func (e *Engine) evalSnippet(name, text string, in Input) (cuelang.Value, error) {
-	t, err := e.CompileExpr(name, text)
-	if err != nil {
-		return cuelang.Value{}, err
-	}
-	params := in.Parameter
-	if params == nil {
-		params = map[string]any{}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, err := e.fill(t.value, params, in.Context)
-	if err != nil {
-		return cuelang.Value{}, err
-	}
-	if err := v.Err(); err != nil {
-		return cuelang.Value{}, newTemplateError(name, "evaluate", err)
-	}
-	return v, nil
 }

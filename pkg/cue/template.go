@@ -9,17 +9,26 @@ import (
 
 // Template is a compiled definition template. It is immutable; render it with Render.
 type Template struct {
-	engine      *Engine
-	name        string
-	hash        string
-	value       cuelang.Value
+	engine   *Engine
+	name     string
+	hash     string
+	filename string
+	// text is the source as compiled, with the declarations the engine adds.
+	text        string
 	annotations annotations
-	// closed caches close(<parameter path>) values used to find unknown parameters.
-	closed map[string]cuelang.Value
 	// reads says which large context values the template reads; only those are filled in, so
 	// render cost stays linear in components and traits that never look at the workload do
 	// not pay for encoding it.
 	reads contextReads
+}
+
+// instance is a template compiled on one runtime. Use it only while holding that runtime.
+type instance struct {
+	*Template
+	rt    *runtime
+	value cuelang.Value
+	// closed caches close(<parameter path>) values used to find unknown parameters.
+	closed map[string]cuelang.Value
 }
 
 // Name identifies the template in errors.
@@ -70,9 +79,6 @@ var (
 // Parameter problems are reported all at once as a *ParameterError; problems in the template
 // as a *TemplateError.
 func (t *Template) Render(in Input) (*Result, error) {
-	t.engine.mu.Lock()
-	defer t.engine.mu.Unlock()
-
 	params := in.Parameter
 	if params == nil {
 		params = map[string]any{}
@@ -80,12 +86,16 @@ func (t *Template) Render(in Input) (*Result, error) {
 	ctx := t.reads.trim(in.Context)
 	key, keyed := memoKey(t, params, ctx)
 	if keyed {
-		if res, ok := t.engine.results[key]; ok {
-			t.engine.stats.MemoHits++
-			return res.clone(), nil
+		if res, ok := t.engine.recall(key); ok {
+			return res, nil
 		}
 	}
-	res, err := t.evaluate(params, ctx)
+	var res *Result
+	err := t.use(func(in *instance) error {
+		var err error
+		res, err = in.evaluate(params, ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +105,10 @@ func (t *Template) Render(in Input) (*Result, error) {
 	return res, nil
 }
 
-// evaluate does the CUE work of Render. The caller holds t.engine.mu.
-func (t *Template) evaluate(params map[string]any, ctx Context) (*Result, error) {
-	t.engine.stats.Evaluations++
-	v, err := t.engine.fill(t.value, params, ctx)
+// evaluate does the CUE work of Render on the instance's runtime.
+func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error) {
+	t.engine.count(func(s *Stats) { s.Evaluations++ })
+	v, err := t.rt.fill(t.value, params, ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +171,7 @@ func (t *Template) evaluate(params map[string]any, ctx Context) (*Result, error)
 }
 
 // checkParameters reports unknown parameters and values that do not fit the schema.
-func (t *Template) checkParameters(v cuelang.Value, given map[string]any) []FieldError {
+func (t *instance) checkParameters(v cuelang.Value, given map[string]any) []FieldError {
 	var errs []FieldError
 	schema := t.value.LookupPath(pathParameter)
 	if schema.Exists() {
@@ -191,7 +201,7 @@ type namedValue struct {
 	value any
 }
 
-func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, error) {
+func (t *instance) decodeObject(v cuelang.Value, field string) (map[string]any, error) {
 	var obj any
 	if err := decode(v, &obj); err != nil {
 		return nil, t.evaluationError(v, field, err)
@@ -205,7 +215,7 @@ func (t *Template) decodeObject(v cuelang.Value, field string) (map[string]any, 
 }
 
 // decodeNamed decodes each field of a struct, keeping the template's order.
-func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, error) {
+func (t *instance) decodeNamed(v cuelang.Value, field string) ([]namedValue, error) {
 	it, err := v.Fields()
 	if err != nil {
 		return nil, t.evaluationError(v, field, err)
@@ -226,7 +236,7 @@ func (t *Template) decodeNamed(v cuelang.Value, field string) ([]namedValue, err
 
 // evaluationError explains why a value could not be decoded. Decoding is tried first because
 // it is one walk; only when it fails does validation collect every error with its position.
-func (t *Template) evaluationError(v cuelang.Value, field string, decodeErr error) error {
+func (t *instance) evaluationError(v cuelang.Value, field string, decodeErr error) error {
 	if err := v.Validate(cuelang.Concrete(true)); err != nil {
 		return newTemplateError(t.name, "evaluate "+field, err)
 	}
