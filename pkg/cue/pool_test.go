@@ -124,7 +124,7 @@ func useEveryEntryPoint(e *Engine, st StatusTemplates, name string, n int64) err
 	}
 	actions = ev.Actions()
 	if actions[1].Incomplete != nil {
-		return fmt.Errorf("apply still incomplete after the read: %v", actions[1].Incomplete)
+		return fmt.Errorf("apply still incomplete after the read: %w", actions[1].Incomplete)
 	}
 	data := actions[1].Fields["value"].(map[string]any)["data"].(map[string]any)
 	if data["n"] != name {
