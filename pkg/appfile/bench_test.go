@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -188,5 +189,34 @@ func BenchmarkBuiltinDefinitions(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkConcurrentPlans plans the typical app from 8 goroutines at once, as a controller
+// with --concurrency 8 does, on an engine with one CUE runtime (every render waits for the
+// one before: the old engine-wide lock) and on one with a runtime per core. Compare ns/op:
+// it is the time per plan with all goroutines working.
+func BenchmarkConcurrentPlans(b *testing.B) {
+	reg, err := definition.Builtin()
+	require.NoError(b, err)
+	af := parseOne(b, typicalApp)
+	for _, runtimes := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("runtimes=%d", runtimes), func(b *testing.B) {
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}),
+				Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1, Runtimes: runtimes})})
+			_, err := p.Plan(context.Background(), af, PlanOptions{})
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.SetParallelism(8 / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

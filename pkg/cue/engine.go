@@ -247,7 +247,8 @@ func (t *Template) build(rt *runtime, file *ast.File) (*instance, error) {
 	if err := value.Err(); err != nil && isStaticError(err) {
 		return nil, newTemplateError(t.name, "compile template", err)
 	}
-	in := &instance{Template: t, rt: rt, value: value, closed: map[string]cuelang.Value{}}
+	in := &instance{Template: t, rt: rt, value: value, closed: map[string]cuelang.Value{},
+		schema: value.LookupPath(pathParameter), unknown: map[string][]FieldError{}}
 	if max := t.engine.opts.MaxTemplates; max > 0 && len(rt.compiled) >= max {
 		rt.compiled = map[string]*instance{}
 	}

@@ -10,6 +10,67 @@ import (
 	"github.com/ferryhq/ferry/pkg/suggest"
 )
 
+// maxShapes bounds the unknown-parameter memo of one compiled template.
+const maxShapes = 256
+
+// unknownParametersByShape is unknownParameters on the template's schema, remembered by the
+// shape of what was given. Callers must not change the returned errors.
+func (t *instance) unknownParametersByShape(given map[string]any) []FieldError {
+	var b strings.Builder
+	if !writeShape(&b, given, 0) {
+		return t.unknownParameters(t.schema, nil, given, nil) // too deep to remember
+	}
+	key := b.String()
+	if errs, ok := t.unknown[key]; ok {
+		return append([]FieldError(nil), errs...)
+	}
+	errs := t.unknownParameters(t.schema, nil, given, nil)
+	if len(t.unknown) >= maxShapes {
+		clear(t.unknown)
+	}
+	t.unknown[key] = errs
+	return append([]FieldError(nil), errs...)
+}
+
+// writeShape writes what unknownParameters depends on: the keys of maps, the elements of
+// lists, and which values are maps or lists; scalars are all alike. It returns false for
+// values nested too deep to be worth remembering.
+func writeShape(b *strings.Builder, v any, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for _, k := range keys {
+			b.WriteString(strconv.Quote(k))
+			b.WriteByte(':')
+			if !writeShape(b, x[k], depth+1) {
+				return false
+			}
+			b.WriteByte(',')
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for _, e := range x {
+			if !writeShape(b, e, depth+1) {
+				return false
+			}
+			b.WriteByte(',')
+		}
+		b.WriteByte(']')
+	default:
+		b.WriteByte('_')
+	}
+	return true
+}
+
 // unknownParameters reports properties the parameter schema does not allow, recursing into
 // structs and lists of structs. KubeVela silently ignores such typos; Ferry names them.
 func (t *instance) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError) []FieldError {

@@ -29,6 +29,12 @@ type instance struct {
 	value cuelang.Value
 	// closed caches close(<parameter path>) values used to find unknown parameters.
 	closed map[string]cuelang.Value
+	// schema is the template's parameter schema; it does not exist when there is none.
+	schema cuelang.Value
+	// unknown remembers the unknown-parameter errors by the shape of the given properties:
+	// which keys, nested how, but not their values. A render of an app whose values changed
+	// and whose keys did not (the usual change) does not walk the schema again.
+	unknown map[string][]FieldError
 }
 
 // Name identifies the template in errors.
@@ -173,9 +179,8 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 // checkParameters reports unknown parameters and values that do not fit the schema.
 func (t *instance) checkParameters(v cuelang.Value, given map[string]any) []FieldError {
 	var errs []FieldError
-	schema := t.value.LookupPath(pathParameter)
-	if schema.Exists() {
-		errs = t.unknownParameters(schema, nil, given, errs)
+	if t.schema.Exists() {
+		errs = t.unknownParametersByShape(given)
 	}
 	param := v.LookupPath(pathParameter)
 	if len(errs) == 0 && param.Validate(cuelang.Concrete(true)) == nil {
