@@ -337,3 +337,40 @@ func TestConcurrentRenders(t *testing.T) {
 	}
 	require.Equal(t, 2, e.Stats().Compiles, "one template and one expression compiled, once each")
 }
+
+// TestUnknownParametersRememberedByShape renders properties of the same shape with other
+// values, and of other shapes: the remembered check must answer exactly as a fresh one.
+func TestUnknownParametersRememberedByShape(t *testing.T) {
+	e := NewEngine(Options{MaxResults: -1})
+	tmpl, err := e.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+	require.NoError(t, err)
+	render := func(params map[string]any) []string {
+		_, err := tmpl.Render(Input{Parameter: params, Context: Context{Name: "web"}})
+		if err == nil {
+			return nil
+		}
+		var perr *ParameterError
+		require.ErrorAs(t, err, &perr)
+		var paths []string
+		for _, f := range perr.Errors {
+			paths = append(paths, f.PathString()+": "+f.Message)
+		}
+		return paths
+	}
+	for _, tt := range []struct {
+		name   string
+		params map[string]any
+		want   []string
+	}{
+		{"typo", map[string]any{"image": "a", "imagee": "b"}, []string{`imagee: unknown parameter (did you mean "image"?)`}},
+		{"same shape, other values", map[string]any{"image": "c", "imagee": int64(3)}, []string{`imagee: unknown parameter (did you mean "image"?)`}},
+		{"no typo", map[string]any{"image": "c"}, nil},
+		{"typo in a list element", map[string]any{"image": "c", "ports": []any{map[string]any{"port": int64(1)}, map[string]any{"prot": int64(2)}}},
+			[]string{`ports[1].port: required but not given (expected int)`, `ports[1].prot: unknown parameter (did you mean "port"?)`}},
+		{"same keys, the list element fixed", map[string]any{"image": "c", "ports": []any{map[string]any{"port": int64(1)}, map[string]any{"port": int64(2)}}}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, render(tt.params))
+		})
+	}
+}
