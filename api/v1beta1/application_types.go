@@ -17,6 +17,8 @@ const (
 	LabelWorkloadType = "workload.oam.dev/type"
 	// LabelTraitType is the trait type that rendered a dispatched object.
 	LabelTraitType = "trait.oam.dev/type"
+	// LabelShardID names the controller shard an Application belongs to, e.g. shard-0.
+	LabelShardID = "controller.core.oam.dev/shard-id"
 	// LabelTraitResource is the output name of a trait's object.
 	LabelTraitResource = "trait.oam.dev/resource"
 	// AnnotationPublishVersion freezes a workflow run to a published version.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/memlimit"
+	"github.com/ferryhq/ferry/pkg/shard"
 )
 
 func main() {
@@ -45,6 +46,8 @@ func main() {
 	fs.StringVar(&o.Webhook.Host, "webhook-host", "", "address the webhook binds to and its certificate is valid for: the host of ferry install --webhook-url, for a controller outside the cluster (all addresses when empty)")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's serving certificate (a temporary one when empty); the certificate itself is kept in the Secret "+controller.WebhookCertSecretName)
 	fs.BoolVar(&o.Pprof, "enable-pprof", false, "serve /debug/pprof/ on the metrics address")
+	fs.IntVar(&o.Shards, "shards", 0, "split Applications among this many replicas by the "+shard.Label+" label (0: no sharding); each replica holds one shard's lease")
+	fs.IntVar(&o.ShardID, "shard-id", -1, "the shard this replica holds, below --shards (the first free one when negative)")
 	fs.Float64Var(&memFrac, "memory-limit-fraction", memlimit.DefaultFraction, "Go memory limit as a fraction of the container's (cgroup's) memory limit; GOMEMLIMIT, when set, wins")
 	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS when 0); each holds its own compiled templates")
 	zapOpts := zap.Options{}

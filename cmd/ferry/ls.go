@@ -44,8 +44,19 @@ func runLs(ctx context.Context, s streams, o *lsOptions) error {
 	if err := c.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("list applications: %w", err)
 	}
+	// The SHARD column appears when the controller runs sharded (some app has a shard).
+	sharded := false
+	for _, a := range list.Items {
+		if a.Labels[v1beta1.LabelShardID] != "" {
+			sharded = true
+		}
+	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tNAME\tCOMPONENTS\tPHASE\tHEALTHY\tREVISION\tAGE")
+	header := "NAMESPACE\tNAME\tCOMPONENTS\tPHASE\tHEALTHY\tREVISION\tAGE"
+	if sharded {
+		header += "\tSHARD"
+	}
+	fmt.Fprintln(tw, header)
 	for _, a := range list.Items {
 		healthy := 0
 		for _, svc := range a.Status.Services {
@@ -57,8 +68,12 @@ func runLs(ctx context.Context, s streams, o *lsOptions) error {
 		if a.Status.LatestRevision != nil {
 			rev = a.Status.LatestRevision.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\t%s\n", a.Namespace, a.Name, len(a.Spec.Components), orNone(string(a.Status.Phase), "-"),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\t%s", a.Namespace, a.Name, len(a.Spec.Components), orNone(string(a.Status.Phase), "-"),
 			healthy, len(a.Status.Services), rev, duration.HumanDuration(time.Since(a.CreationTimestamp.Time)))
+		if sharded {
+			fmt.Fprintf(tw, "\t%s", orNone(a.Labels[v1beta1.LabelShardID], "-"))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/shard"
 )
 
 // ApplicationReconciler delivers Applications to the hub cluster: it renders them, keeps
@@ -109,7 +110,10 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1beta1.WorkflowStepDefinition{}, handler.EnqueueRequestsFromMapFunc(r.appsSeeing)).
 		// A process may run several managers one after another (tests, restarts): the name
 		// check is only about metric names, which the managers share on purpose.
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true)}).
+		// With shards every replica reconciles its own shard; only the shard scheduler is
+		// elected.
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true),
+			NeedLeaderElection: ptrBool(r.opts.Shard == nil)}).
 		Named("application").
 		Build(r)
 	return err
@@ -213,10 +217,21 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	start := r.opts.Now()
 	r.inflight.Store(req.NamespacedName, start)
 	defer r.inflight.Delete(req.NamespacedName)
+	if r.opts.Shard != nil && !r.opts.Shard.Held() {
+		// The shard's lease is not current: its Applications may be moving to another
+		// replica, which must be the only one working on them. This replica stops soon.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	app := &v1beta1.Application{}
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		r.ownWrites.Delete(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.opts.Observe != nil {
+		shardID := app.Labels[shard.Label]
+		defer func() {
+			r.opts.Observe(Observation{App: req.NamespacedName, Shard: shardID, Start: start, End: r.opts.Now()})
+		}()
 	}
 	if app.Annotations[v1beta1.AnnotationPause] == "true" {
 		r.metrics.paused.Inc()

@@ -47,21 +47,7 @@ func startHub(t *testing.T) *hub {
 // startController runs a controller until the returned stop is called (or the test ends).
 func (h *hub) startController(opts controller.Options) (stop func()) {
 	h.t.Helper()
-	mgr, _, err := controller.NewManager(h.cfg, controller.ManagerOptions{Reconciler: opts})
-	require.NoError(h.t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			require.NoError(h.t, <-done)
-		}
-	}
-	h.t.Cleanup(stop)
-	return stop
+	return h.startManager(controller.ManagerOptions{Reconciler: opts})
 }
 
 func (h *hub) apply(doc string) *v1beta1.Application {
@@ -211,4 +197,25 @@ func metricValue(t *testing.T, name, label, value string) float64 {
 		}
 	}
 	return total
+}
+
+// startManager runs a controller with manager options until the returned stop is called (or
+// the test ends).
+func (h *hub) startManager(opts controller.ManagerOptions) (stop func()) {
+	h.t.Helper()
+	mgr, _, err := controller.NewManager(h.cfg, opts)
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			require.NoError(h.t, <-done)
+		}
+	}
+	h.t.Cleanup(stop)
+	return stop
 }

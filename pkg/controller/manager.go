@@ -12,7 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -26,6 +28,7 @@ import (
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/clustersource"
+	"github.com/ferryhq/ferry/pkg/shard"
 )
 
 // ManagerOptions configure the controller manager.
@@ -45,6 +48,15 @@ type ManagerOptions struct {
 	Webhook WebhookOptions
 	// Pprof serves Go's /debug/pprof/ handlers next to the metrics.
 	Pprof bool
+	// Shards splits Applications among replicas (see package shard); 0 turns sharding off.
+	// Run joins a shard slot (ShardID, or any free one when negative) before it starts.
+	Shards  int
+	ShardID int
+	// ShardIdentity names this replica in shard leases (the host name and a random suffix
+	// when empty).
+	ShardIdentity string
+	// ShardTiming is how shard leases, and the shard scheduler's election, are held.
+	ShardTiming shard.Timing
 }
 
 // WebhookOptions configure the admission webhook server.
@@ -82,6 +94,13 @@ func Run(ctx context.Context, cfg *rest.Config, o ManagerOptions) error {
 			return fmt.Errorf("webhook certificate: %w", err)
 		}
 	}
+	if o.Shards > 0 {
+		member, err := joinShard(ctx, cfg, o)
+		if err != nil {
+			return err
+		}
+		o.Reconciler.Shard = member
+	}
 	mgr, _, err := NewManager(cfg, o)
 	if err != nil {
 		return err
@@ -90,9 +109,27 @@ func Run(ctx context.Context, cfg *rest.Config, o ManagerOptions) error {
 	return mgr.Start(ctx)
 }
 
+// joinShard takes a shard slot for this replica.
+func joinShard(ctx context.Context, cfg *rest.Config, o ManagerOptions) (*shard.Member, error) {
+	c, err := ferryscheme.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	identity := o.ShardIdentity
+	if identity == "" {
+		host, _ := os.Hostname()
+		identity = host + "_" + string(uuid.NewUUID())
+	}
+	id := o.ShardID
+	return shard.Join(ctx, shard.MemberOptions{Client: c, Namespace: o.Reconciler.withDefaults().SystemNamespace,
+		Shards: o.Shards, ID: id, Identity: identity, Timing: o.ShardTiming})
+}
+
 // NewManager returns a manager running the Application reconciler. Its cache holds Ferry's
 // own kinds and, of every other kind, only objects carrying the app.oam.dev/name label: the
-// objects Applications deploy. Anything else is read from the API server when needed.
+// objects Applications deploy. Anything else is read from the API server when needed. With a
+// shard (o.Reconciler.Shard) it caches only the shard's Applications, keeps the shard's lease
+// and, when elected, runs the shard scheduler.
 func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationReconciler, error) {
 	cfg = rest.CopyConfig(cfg)
 	if o.QPS > 0 {
@@ -107,8 +144,22 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		return nil, nil, err
 	}
 	all := cache.ByObject{Label: labels.Everything()}
+	apps := all
+	member := o.Reconciler.Shard
+	if member != nil {
+		apps = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{shard.Label: member.Shard()})}
+		o.LeaderElection = true // of the shard scheduler
+		if o.LeaderElectionNamespace == "" {
+			o.LeaderElectionNamespace = o.Reconciler.withDefaults().SystemNamespace
+		}
+	}
+	electionID := "ferry-controller.core.oam.dev"
+	if member != nil {
+		electionID = "ferry-shard-scheduler.core.oam.dev"
+	}
+	timing := o.ShardTiming.WithDefaults()
 	byObject := map[client.Object]cache.ByObject{
-		&v1beta1.Application{}: all, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
+		&v1beta1.Application{}: apps, &v1beta1.ApplicationRevision{}: all, &v1beta1.ResourceTracker{}: all,
 		&v1beta1.ComponentDefinition{}: all, &v1beta1.TraitDefinition{}: all,
 		&v1beta1.PolicyDefinition{}: all, &v1beta1.WorkflowStepDefinition{}: all,
 	}
@@ -126,8 +177,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		Metrics:                 metricsserver.Options{BindAddress: orDefault(o.MetricsAddr, "0"), ExtraHandlers: pprofHandlers(o.Pprof)},
 		HealthProbeBindAddress:  orDefault(o.ProbeAddr, "0"),
 		LeaderElection:          o.LeaderElection,
-		LeaderElectionID:        "ferry-controller.core.oam.dev",
+		LeaderElectionID:        electionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		LeaseDuration:           &timing.LeaseDuration,
+		RenewDeadline:           &timing.RenewDeadline,
+		RetryPeriod:             &timing.RetryPeriod,
 		GracefulShutdownTimeout: ptrDuration(10 * time.Second),
 		Cache: cache.Options{
 			// managedFields are often a third of an object and nothing here reads them.
@@ -168,6 +222,23 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, nil, err
+	}
+	if member != nil {
+		md, err := metadata.NewForConfig(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		lc, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := mgr.Add(member); err != nil {
+			return nil, nil, err
+		}
+		if err := mgr.Add(shard.NewScheduler(shard.SchedulerOptions{Client: lc, Metadata: md,
+			Namespace: o.Reconciler.withDefaults().SystemNamespace, Shards: o.Shards, Interval: timing.RetryPeriod})); err != nil {
+			return nil, nil, err
+		}
 	}
 	if o.Webhook.Port != 0 {
 		if err := setupWebhook(mgr, r); err != nil {

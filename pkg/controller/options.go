@@ -3,7 +3,10 @@ package controller
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/shard"
 	"github.com/ferryhq/ferry/pkg/workflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
 )
@@ -43,6 +46,20 @@ type Options struct {
 	RenderRuntimes int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Shard, when set, is the shard this replica holds: it reconciles only while the shard's
+	// lease is current (the manager caches only the shard's Applications).
+	Shard *shard.Member
+	// Observe, when set, is told of every reconcile of an Application that exists, when it
+	// ended: for tracing, and for tests that check two replicas never overlap.
+	Observe func(Observation)
+}
+
+// Observation is one reconcile of one Application.
+type Observation struct {
+	App types.NamespacedName
+	// Shard is the app's shard label when the reconcile began.
+	Shard      string
+	Start, End time.Time
 }
 
 func (o Options) withDefaults() Options {
