@@ -102,6 +102,17 @@ func TestClusterCommands(t *testing.T) {
 	code, out, errOut = run(t, "", append([]string{"ls"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
 	require.Regexp(t, `default\s+hello\s+1\s+running\s+1/1\s+hello-v1`, out)
+	require.NotContains(t, out, "SHARD", "no shard column without sharding")
+	// With a sharded controller every app has a shard; ls shows it.
+	sharded := &v1beta1.Application{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "hello"}, sharded))
+	patch := client.MergeFrom(sharded.DeepCopy())
+	sharded.Labels = map[string]string{v1beta1.LabelShardID: "shard-2"}
+	require.NoError(t, writer.Patch(ctx, sharded, patch))
+	code, out, errOut = run(t, "", append([]string{"ls"}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `AGE\s+SHARD\n`, out)
+	require.Regexp(t, `default\s+hello\s+1\s+running\s+1/1\s+hello-v1\s+\S+\s+shard-2\n`, out)
 
 	code, out, errOut = run(t, "", append([]string{"live-diff", "-f", file}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
