@@ -91,7 +91,8 @@ demo:
 demo-down:
 	go run ./hack/demo down
 
-## load: the controller under load against a real API server (make load APPS=5000)
+## load: the controller under load against a real API server (make load APPS=10000 LOAD_ARGS="--definition-change 10")
 APPS ?= 1000
+LOAD_ARGS ?=
 load:
-	go run ./hack/load --apps $(APPS)
+	go run ./hack/load --apps $(APPS) $(LOAD_ARGS)

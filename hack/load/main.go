@@ -1,14 +1,18 @@
 // Command load measures the hub controller against a real kube-apiserver and etcd (the test
 // control plane): it creates N Applications (webservice with a Service and an Ingress, a worker,
 // and a ConfigMap: 5 objects each), plays the Deployment controller, and reports how long until
-// all are running, the controller's CPU-seconds and peak RSS, API requests per app, and the
-// controller's CPU while every app is running and settled.
+// all are running, the controllers' CPU-seconds (and as a ratio to the API server's and
+// etcd's) and peak RSS, API requests per app, and the controllers' CPU while every app is
+// running and settled.
 //
 //	go run ./hack/load --apps 1000
-//	go run ./hack/load --apps 5000 --steady 2m
+//	go run ./hack/load --apps 10000 --steady 2m --definition-change 10
+//	go run ./hack/load --apps 3000 --replicas 3 --kill-one
 //
-// The controller runs as its own process (built from ./cmd/ferry-controller) so that its CPU
-// and memory are its own. Figures go to stdout; nothing is asserted: this is a measurement.
+// Each controller runs as its own process (built from ./cmd/ferry-controller) with the shipped
+// defaults, in a memory cgroup with the limit of the shipped Deployment (as the kubelet would
+// run it; needs root), so that its CPU and memory are its own. Figures go to stdout; nothing
+// is asserted: this is a measurement.
 package main
 
 import (
@@ -35,6 +39,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
@@ -52,31 +57,84 @@ import (
 )
 
 type options struct {
-	apps        int
-	concurrency int
-	steady      time.Duration
-	resync      time.Duration
-	timeout     time.Duration
-	qps         int
-	memLimit    string
-	clusters    int
+	apps         int
+	concurrency  int
+	steady       time.Duration
+	resync       time.Duration
+	timeout      time.Duration
+	qps          int
+	memLimit     string
+	cgroupMemory string
+	clusters     int
+	replicas     int
+	defChange    int
+	killOne      bool
 }
 
 func main() {
 	o := options{}
 	flag.IntVar(&o.apps, "apps", 1000, "Applications to create")
-	flag.IntVar(&o.concurrency, "concurrency", 8, "the controller's --concurrency")
+	flag.IntVar(&o.concurrency, "concurrency", 0, "the controller's --concurrency (its default when 0)")
 	flag.DurationVar(&o.steady, "steady", time.Minute, "how long to measure the controller once every app runs")
-	flag.DurationVar(&o.resync, "resync", 5*time.Minute, "the controller's --resync-interval")
+	flag.DurationVar(&o.resync, "resync", 0, "the controller's --resync-interval (its default when 0)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
-	flag.IntVar(&o.qps, "qps", 100, "the controller's --kube-api-qps (burst is twice that)")
+	flag.IntVar(&o.qps, "qps", 0, "the controller's --kube-api-qps, burst twice that (its default when 0)")
 	flag.IntVar(&o.clusters, "clusters", 0, "managed clusters (ManagedClusters without agents) every app is delivered to; 0: the hub only")
-	flag.StringVar(&o.memLimit, "controller-gomemlimit", "", "GOMEMLIMIT of the controller process only, e.g. 250MiB")
+	flag.StringVar(&o.memLimit, "controller-gomemlimit", "", "GOMEMLIMIT of the controller processes, e.g. 250MiB (none: the controller sets its own from its cgroup)")
+	flag.StringVar(&o.cgroupMemory, "cgroup-memory", "shipped", "memory limit of each controller's cgroup, as a container's: 'shipped' (the limit of the Deployment ferry install applies), a quantity such as 1Gi, or 0 for no cgroup")
+	flag.IntVar(&o.replicas, "replicas", 1, "controller replicas; more than one runs them sharded (--shards N --shard-id i)")
+	flag.IntVar(&o.defChange, "definition-change", 0, "percent of apps whose worker uses its own copy of the worker definition, which is changed once all run; reports how long until all of them have a new revision")
+	flag.BoolVar(&o.killOne, "kill-one", false, "with several replicas: SIGKILL replica 0 once all run and report how long until its apps run on the others")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+// fleet is the running controllers.
+type fleet []*replica
+
+// running sums the apps each live replica reports running.
+func (f fleet) running() int {
+	total := 0
+	for _, r := range f {
+		if r.cmd.ProcessState != nil {
+			continue
+		}
+		if n, err := countRunning(r.metrics); err == nil {
+			total += n
+		}
+	}
+	return total
+}
+
+// stats sums CPU-seconds and peak RSS (KiB) of the live replicas, and returns the largest RSS.
+func (f fleet) stats() (cpu float64, rss, maxRSS int) {
+	for _, r := range f {
+		if r.cmd.ProcessState != nil {
+			continue
+		}
+		c, m, err := procStats(r.pid)
+		if err != nil {
+			continue
+		}
+		cpu += c
+		rss += m
+		maxRSS = max(maxRSS, m)
+	}
+	return cpu, rss, maxRSS
+}
+
+func (f fleet) scrape(name string) float64 {
+	total := 0.0
+	for _, r := range f {
+		if r.cmd.ProcessState == nil {
+			v, _ := scrape(r.metrics, name)
+			total += v
+		}
+	}
+	return total
 }
 
 func run(o options) error {
@@ -102,6 +160,20 @@ func run(o options) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build the controller: %w", err)
 	}
+	var memLimit int64
+	switch o.cgroupMemory {
+	case "shipped":
+		if memLimit, err = shippedMemoryLimit(); err != nil {
+			return err
+		}
+	case "0", "":
+	default:
+		q, err := resource.ParseQuantity(o.cgroupMemory)
+		if err != nil {
+			return fmt.Errorf("--cgroup-memory: %w", err)
+		}
+		memLimit = q.Value()
+	}
 
 	env := &envtest.Environment{BinaryAssetsDirectory: bins.Dir, CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")}}
 	env.ControlPlane.GetAPIServer().Configure().Set("max-requests-inflight", "1000").Set("max-mutating-requests-inflight", "500").
@@ -111,6 +183,7 @@ func run(o options) error {
 		return fmt.Errorf("start the API server: %w", err)
 	}
 	defer func() { _ = env.Stop() }()
+	apiserver, etcd := childPID("kube-apiserver"), childPID("etcd")
 	cfg.QPS, cfg.Burst = 2000, 4000
 	c, err := ferryscheme.NewClient(cfg)
 	if err != nil {
@@ -123,6 +196,11 @@ func run(o options) error {
 	if err := install.Apply(ctx, c, objs); err != nil {
 		return err
 	}
+	if o.defChange > 0 {
+		if err := copyDefinition(ctx, c, "worker", changedWorker); err != nil {
+			return err
+		}
+	}
 	if o.clusters > 0 {
 		if err := makeClusters(ctx, cfg, c, bins, o.clusters); err != nil {
 			return err
@@ -132,104 +210,121 @@ func run(o options) error {
 	if err := testenv.WriteKubeconfig(kubeconfig, cfg); err != nil {
 		return err
 	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return err
+	var ctls fleet
+	defer func() {
+		for _, r := range ctls {
+			r.stop()
+		}
+	}()
+	for i := range max(o.replicas, 1) {
+		r, err := startReplica(o, i, ctlBin, kubeconfig, work, memLimit)
+		if err != nil {
+			return err
+		}
+		ctls = append(ctls, r)
 	}
-	ctl := exec.Command(ctlBin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--enable-pprof",
-		"--concurrency", strconv.Itoa(o.concurrency), "--resync-interval", o.resync.String(),
-		"--kube-api-qps", strconv.Itoa(o.qps), "--kube-api-burst", strconv.Itoa(2*o.qps))
-	logFile, err := os.Create(filepath.Join(work, "controller.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	ctl.Stdout, ctl.Stderr = logFile, logFile
-	ctl.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if o.memLimit != "" {
-		ctl.Env = append(os.Environ(), "GOMEMLIMIT="+o.memLimit)
-	}
-	if err := ctl.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _ = ctl.Wait() }()
-	pid := ctl.Process.Pid
 
 	if err := playKubelets(ctx, cfg); err != nil {
 		return err
 	}
-	fmt.Printf("apps: %d (5 objects each), controller concurrency %d, client QPS %d, resync %s, controller GOMEMLIMIT %q\n",
-		o.apps, o.concurrency, o.qps, o.resync, o.memLimit)
+	fmt.Printf("apps: %d (5 objects each), %d controller replica(s) with the shipped defaults", o.apps, len(ctls))
+	if memLimit > 0 {
+		fmt.Printf(", each in a cgroup of %d MiB", memLimit>>20)
+	}
+	if o.concurrency > 0 || o.qps > 0 || o.resync > 0 || o.memLimit != "" {
+		fmt.Printf(" except concurrency %d, QPS %d, resync %s, GOMEMLIMIT %q (0: default)", o.concurrency, o.qps, o.resync, o.memLimit)
+	}
+	fmt.Println()
 	start := time.Now()
-	if err := createApps(ctx, c, o.apps, o.clusters > 0); err != nil {
+	apiCPU0 := cpuOf(apiserver) + cpuOf(etcd)
+	if err := createApps(ctx, c, o); err != nil {
 		return err
 	}
 	if o.clusters > 0 {
-		return measureDispatch(ctx, c, o, start, metricsAddr, pid)
+		return measureDispatch(ctx, c, o, start, ctls[0].metrics, ctls[0].pid)
 	}
 	created := time.Since(start)
 	fmt.Printf("created %d apps in %s\n", o.apps, created.Round(time.Millisecond))
-	for {
-		running, err := countRunning(metricsAddr)
-		if err != nil {
-			running = 0 // the controller is starting
+	for _, r := range ctls {
+		if line := r.memoryLine(); line != "" {
+			fmt.Printf("%s: %s\n", r.name, line)
 		}
-		if running == o.apps {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("only %d of %d apps running after %s", running, o.apps, time.Since(start))
-		case <-time.After(2 * time.Second):
-		}
+	}
+	if err := waitRunning(ctx, ctls, o.apps, start); err != nil {
+		return err
 	}
 	converged := time.Since(start)
-	cpu, rss, err := procStats(pid)
-	if err != nil {
-		return err
-	}
-	requests, err := scrape(metricsAddr, "rest_client_requests_total")
-	if err != nil {
-		return err
-	}
-	reconciles, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	cpu, rss, maxRSS := ctls.stats()
+	apiCPU := cpuOf(apiserver) + cpuOf(etcd) - apiCPU0
+	requests := ctls.scrape("rest_client_requests_total")
+	reconciles := ctls.scrape("ferry_application_reconcile_total")
 	fmt.Printf("all running after %s (%.1f apps/s)\n", converged.Round(time.Millisecond), float64(o.apps)/converged.Seconds())
-	fmt.Printf("controller until then: %.1f CPU-seconds, peak RSS %d MiB, %.1f API requests per app, %.1f reconciles per app\n",
-		cpu, rss/1024, requests/float64(o.apps), reconciles/float64(o.apps))
-
-	if err := saveHeap(metricsAddr, filepath.Join(work, "heap.pprof")); err != nil {
+	fmt.Printf("controllers until then: %.1f CPU-seconds (%.2f of the API server's and etcd's %.1f), peak RSS %d MiB (largest replica %d MiB), %.1f API requests per app, %.1f reconciles per app\n",
+		cpu, cpu/apiCPU, apiCPU, rss/1024, maxRSS/1024, requests/float64(o.apps), reconciles/float64(o.apps))
+	if len(ctls) > 1 {
+		for _, r := range ctls {
+			n, _ := countRunning(r.metrics)
+			_, m, _ := procStats(r.pid)
+			fmt.Printf("  %s (%s): %d apps running, peak RSS %d MiB\n", r.name, r.shard, n, m/1024)
+		}
+	}
+	if err := saveHeap(ctls[0].metrics, filepath.Join(work, "heap.pprof")); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second) // the last status writes settle
-	cpu0, _, _ := procStats(pid)
-	req0, _ := scrape(metricsAddr, "rest_client_requests_total")
-	rec0, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	cpu0, _, _ := ctls.stats()
+	req0, rec0 := ctls.scrape("rest_client_requests_total"), ctls.scrape("ferry_application_reconcile_total")
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(o.steady):
 	}
-	cpu1, rss1, _ := procStats(pid)
-	if os.Getenv("LOAD_DEBUG") != "" {
-		resp, err := http.Get("http://" + metricsAddr + "/metrics")
-		if err == nil {
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "rest_client_requests_total{") || strings.HasPrefix(sc.Text(), "ferry_objects_applied_total{") {
-					fmt.Println(sc.Text())
-				}
-			}
-			resp.Body.Close()
-		}
-	}
-	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
-	rec1, _ := scrape(metricsAddr, "ferry_application_reconcile_total")
+	cpu1, rss1, _ := ctls.stats()
+	req1, rec1 := ctls.scrape("rest_client_requests_total"), ctls.scrape("ferry_application_reconcile_total")
 	fmt.Printf("steady state over %s: %.2f%% of a core, %.1f API requests/s, %.1f reconciles/s, RSS peak %d MiB\n",
 		o.steady, 100*(cpu1-cpu0)/o.steady.Seconds(), (req1-req0)/o.steady.Seconds(), (rec1-rec0)/o.steady.Seconds(), rss1/1024)
+
+	if o.defChange > 0 {
+		if err := measureDefinitionChange(ctx, c, ctls); err != nil {
+			return err
+		}
+	}
+	if o.killOne && len(ctls) > 1 {
+		if err := measureKill(ctx, c, ctls, o.apps); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func appFor(i int, fanOut bool) *v1beta1.Application {
+func waitRunning(ctx context.Context, ctls fleet, apps int, start time.Time) error {
+	for {
+		if ctls.running() == apps {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d apps running after %s", ctls.running(), apps, time.Since(start))
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// cpuOf returns a process's CPU-seconds; 0 when it cannot be read.
+func cpuOf(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	cpu, _, _ := procStats(pid)
+	return cpu
+}
+
+func appFor(i int, o options) *v1beta1.Application {
+	fanOut := o.clusters > 0
+	workerType := "worker"
+	if o.defChange > 0 && i%(100/o.defChange) == 0 {
+		workerType = changedWorker
+	}
 	raw := func(s string) *runtime.RawExtension { return &runtime.RawExtension{Raw: []byte(s)} }
 	name := fmt.Sprintf("load-%05d", i)
 	app := &v1beta1.Application{
@@ -237,9 +332,12 @@ func appFor(i int, fanOut bool) *v1beta1.Application {
 		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{
 			{Name: name + "-web", Type: "webservice", Properties: raw(`{"image":"nginx:1.27","ports":[{"port":80}]}`),
 				Traits: []v1beta1.ApplicationTrait{{Type: "gateway", Properties: raw(`{"domain":"` + name + `.example.com","http":{"/":80}}`)}}},
-			{Name: name + "-worker", Type: "worker", Properties: raw(`{"image":"busybox:1.36","cmd":["sleep","1d"]}`)},
+			{Name: name + "-worker", Type: workerType, Properties: raw(`{"image":"busybox:1.36","cmd":["sleep","1d"]}`)},
 			{Name: name + "-config", Type: "k8s-objects", Properties: raw(`{"objects":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `-config"},"data":{"mode":"load"}}]}`)},
 		}},
+	}
+	if workerType == changedWorker {
+		app.Labels = map[string]string{changedLabel: "yes"}
 	}
 	if fanOut {
 		app.Spec.Policies = []v1beta1.AppPolicy{{Name: "fleet", Type: "topology", Properties: raw(`{"clusterLabelSelector":{"load":"yes"}}`)}}
@@ -316,7 +414,8 @@ func measureDispatch(ctx context.Context, c client.Client, o options, start time
 	return nil
 }
 
-func createApps(ctx context.Context, c client.Client, n int, fanOut bool) error {
+func createApps(ctx context.Context, c client.Client, o options) error {
+	n := o.apps
 	work := make(chan int)
 	errs := make(chan error, 16)
 	var wg sync.WaitGroup
@@ -325,7 +424,7 @@ func createApps(ctx context.Context, c client.Client, n int, fanOut bool) error 
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				if err := c.Create(ctx, appFor(i, fanOut)); err != nil {
+				if err := c.Create(ctx, appFor(i, o)); err != nil {
 					errs <- err
 					return
 				}
