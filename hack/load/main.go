@@ -274,6 +274,12 @@ func run(o options) error {
 	time.Sleep(5 * time.Second) // the last status writes settle
 	cpu0, _, _ := ctls.stats()
 	req0, rec0 := ctls.scrape("rest_client_requests_total"), ctls.scrape("ferry_application_reconcile_total")
+	set0, gc0 := ctls.scrape("ferry_application_settled_checks_total"), ctls.scrape("go_gc_duration_seconds_count")
+	// A CPU profile of the first replica over the steady window: what a settled fleet costs.
+	profiled := make(chan error, 1)
+	go func() {
+		profiled <- saveProfile(ctls[0].metrics, filepath.Join(work, "steady-cpu.pprof"), o.steady-5*time.Second)
+	}()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -281,8 +287,13 @@ func run(o options) error {
 	}
 	cpu1, rss1, _ := ctls.stats()
 	req1, rec1 := ctls.scrape("rest_client_requests_total"), ctls.scrape("ferry_application_reconcile_total")
-	fmt.Printf("steady state over %s: %.2f%% of a core, %.1f API requests/s, %.1f reconciles/s, RSS peak %d MiB\n",
-		o.steady, 100*(cpu1-cpu0)/o.steady.Seconds(), (req1-req0)/o.steady.Seconds(), (rec1-rec0)/o.steady.Seconds(), rss1/1024)
+	set1, gc1 := ctls.scrape("ferry_application_settled_checks_total"), ctls.scrape("go_gc_duration_seconds_count")
+	fmt.Printf("steady state over %s: %.2f%% of a core, %.1f API requests/s, %.1f reconciles/s, %.1f settled checks/s, %.1f GC cycles/min, RSS peak %d MiB\n",
+		o.steady, 100*(cpu1-cpu0)/o.steady.Seconds(), (req1-req0)/o.steady.Seconds(), (rec1-rec0)/o.steady.Seconds(),
+		(set1-set0)/o.steady.Seconds(), 60*(gc1-gc0)/o.steady.Seconds(), rss1/1024)
+	if err := <-profiled; err != nil {
+		fmt.Printf("steady-state CPU profile: %v\n", err)
+	}
 
 	if o.defChange > 0 {
 		if err := measureDefinitionChange(ctx, c, ctls); err != nil {
@@ -573,6 +584,22 @@ func scrapeLabel(addr, name, label string) (float64, error) {
 		sum += v
 	}
 	return sum, sc.Err()
+}
+
+// saveProfile writes a CPU profile of the controller over d (go tool pprof it).
+func saveProfile(addr, file string, d time.Duration) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // saveHeap writes the controller's heap profile (go tool pprof it).

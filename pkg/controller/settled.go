@@ -55,8 +55,8 @@ func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.A
 	}
 	for key, rv := range s.objects {
 		parts := strings.SplitN(key, "|", 4)
-		live, err := r.hub.Get(ctx, schema.FromAPIVersionAndKind(parts[0], parts[1]), parts[2], parts[3])
-		if err != nil || (live == nil) != (rv == "") || (live != nil && live.GetResourceVersion() != rv) {
+		liveRV, err := r.hub.ResourceVersion(ctx, schema.FromAPIVersionAndKind(parts[0], parts[1]), parts[2], parts[3])
+		if err != nil || liveRV != rv {
 			return false
 		}
 	}

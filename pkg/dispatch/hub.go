@@ -114,29 +114,54 @@ func (h *Hub) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, n
 	return h.getCached(ctx, gvk, namespace, name)
 }
 
-// getCached reads through the Client, typed when the scheme knows the kind.
-func (h *Hub) getCached(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
-	if h.opts.Cacheable != nil && !h.opts.Cacheable(ctx, gvk) {
-		return get(ctx, h.opts.APIReader, gvk, namespace, name)
+// ResourceVersion returns an object's resourceVersion as the Client sees it, "" when it does
+// not exist. It reads like Get but does not convert a typed object: checking that nothing
+// changed costs a cache read, not a conversion.
+func (h *Hub) ResourceVersion(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (string, error) {
+	obj, err := h.read(ctx, gvk, namespace, name)
+	if err != nil || obj == nil {
+		return "", err
 	}
-	if h.opts.Scheme == nil || !h.opts.Scheme.Recognizes(gvk) {
-		return get(ctx, h.opts.Client, gvk, namespace, name)
+	return obj.GetResourceVersion(), nil
+}
+
+// read reads through the Client, typed when the scheme knows the kind; nil when the object
+// does not exist.
+func (h *Hub) read(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (client.Object, error) {
+	var obj client.Object
+	var reader client.Reader = h.opts.Client
+	switch {
+	case h.opts.Cacheable != nil && !h.opts.Cacheable(ctx, gvk):
+		reader = h.opts.APIReader
+	case h.opts.Scheme != nil && h.opts.Scheme.Recognizes(gvk):
+		if o, err := h.opts.Scheme.New(gvk); err == nil {
+			obj, _ = o.(client.Object)
+		}
 	}
-	obj, err := h.opts.Scheme.New(gvk)
-	if err != nil {
-		return nil, err
+	if obj == nil {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		obj = u
 	}
-	typed, ok := obj.(client.Object)
-	if !ok {
-		return get(ctx, h.opts.Client, gvk, namespace, name)
-	}
-	if err := h.opts.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, typed); err != nil {
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	return obj, nil
+}
+
+// getCached reads through the Client, typed when the scheme knows the kind.
+func (h *Hub) getCached(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	obj, err := h.read(ctx, gvk, namespace, name)
+	if err != nil || obj == nil {
+		return nil, err
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		return nil, err
 	}
