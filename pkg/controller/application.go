@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -68,6 +69,9 @@ type ApplicationReconciler struct {
 	settled sync.Map
 	// inflight holds when each running reconcile started, by app (see stalled).
 	inflight sync.Map
+	// defEpoch counts definition events; settled apps re-read their definitions only after
+	// one (see stillSettled).
+	defEpoch atomic.Uint64
 }
 
 // NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder, and
@@ -141,6 +145,7 @@ func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersi
 // every one for the system namespace. Apps that do not use it stay settled at the cost of a few
 // cache reads (see settledApp).
 func (r *ApplicationReconciler) appsSeeing(ctx context.Context, def client.Object) []reconcile.Request {
+	r.defEpoch.Add(1)
 	var apps v1beta1.ApplicationList
 	var opts []client.ListOption
 	if def.GetNamespace() != r.opts.SystemNamespace {

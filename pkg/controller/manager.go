@@ -224,7 +224,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 		return nil, nil, err
 	}
 	if member != nil {
-		md, err := metadata.NewForConfig(cfg)
+		// Moving a dead shard's apps is a burst of small label patches: let them through faster
+		// than the reconciler's own client rate.
+		mdCfg := rest.CopyConfig(cfg)
+		mdCfg.QPS, mdCfg.Burst = max(cfg.QPS, 500), max(cfg.Burst, 1000)
+		md, err := metadata.NewForConfig(mdCfg)
 		if err != nil {
 			return nil, nil, err
 		}

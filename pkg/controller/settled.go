@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +28,9 @@ type settledApp struct {
 	// objects are live objects by "apiVersion|kind|namespace|name" → resourceVersion, "" when
 	// the object did not exist.
 	objects map[string]string
+	// defEpoch is the reconciler's definition epoch when defs were last found current: while
+	// no definition anywhere changed since, they need not be read again.
+	defEpoch atomic.Uint64
 }
 
 // stillSettled reports whether nothing the app depends on changed since it settled.
@@ -42,7 +46,11 @@ func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.A
 	if s.appRV != app.ResourceVersion || app.Status.ObservedGeneration != app.Generation {
 		return false
 	}
+	epoch := r.defEpoch.Load()
 	for key, rv := range s.defs {
+		if s.defEpoch.Load() == epoch {
+			break // no definition event since they were read
+		}
 		parts := strings.SplitN(key, "/", 3)
 		obj := definition.NewObject(definition.Kind(parts[0]))
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: parts[1], Name: parts[2]}, obj); err != nil || obj.GetResourceVersion() != rv {
@@ -53,6 +61,7 @@ func (r *ApplicationReconciler) stillSettled(ctx context.Context, app *v1beta1.A
 			return false
 		}
 	}
+	s.defEpoch.Store(epoch)
 	for key, rv := range s.objects {
 		parts := strings.SplitN(key, "|", 4)
 		liveRV, err := r.hub.ResourceVersion(ctx, schema.FromAPIVersionAndKind(parts[0], parts[1]), parts[2], parts[3])
@@ -80,15 +89,25 @@ func (r *ApplicationReconciler) rememberSettled(ctx context.Context, run *appRun
 		}
 	}
 	s := &settledApp{appRV: run.app.ResourceVersion, defs: map[string]string{}, objects: map[string]string{}}
+	// Taken before the definitions are read: an event while reading makes the next check
+	// read them again.
+	s.defEpoch.Store(r.defEpoch.Load())
 	for _, d := range run.plan.Definitions {
 		def, err := run.definition(ctx, definition.Kind(d.Kind), d.Name)
-		if err != nil {
+		if err != nil || def.Source().Key != d.Hash {
+			// Changed since this reconcile rendered with it: the change's event has queued
+			// the app again, and that reconcile must render.
 			r.settled.Delete(key)
 			return
 		}
 		ns, name, _ := strings.Cut(def.Filename, "/") // set by convert: namespace/name
 		obj := definition.NewObject(definition.Kind(d.Kind))
 		if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			r.settled.Delete(key)
+			return
+		}
+		// Read again after the resourceVersion: the version recorded is the one rendered.
+		if again, err := run.definition(ctx, definition.Kind(d.Kind), d.Name); err != nil || again.Source().Key != d.Hash {
 			r.settled.Delete(key)
 			return
 		}

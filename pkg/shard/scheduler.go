@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -19,6 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
+
+// patchWorkers bound the label patches in flight.
+const patchWorkers = 16
 
 // applications is the resource the scheduler labels.
 var applications = schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "applications"}
@@ -127,17 +131,36 @@ func (s *Scheduler) assign(ctx context.Context, store toolscache.Store) error {
 	for _, sh := range liveShards {
 		isLive[sh] = true
 	}
-	var errs []error
+	var moving []*metav1.PartialObjectMetadata
 	for _, obj := range store.List() {
-		app, ok := obj.(*metav1.PartialObjectMetadata)
-		if !ok || isLive[app.Labels[Label]] {
-			continue
-		}
-		target := Pick(liveShards, app.Namespace+"/"+app.Name)
-		if err := s.label(ctx, app, target); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("application %s/%s: %w", app.Namespace, app.Name, err))
+		if app, ok := obj.(*metav1.PartialObjectMetadata); ok && !isLive[app.Labels[Label]] {
+			moving = append(moving, app)
 		}
 	}
+	// A dead shard's thousand apps are a thousand patches: send them side by side.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next = make(chan *metav1.PartialObjectMetadata)
+	)
+	for range min(patchWorkers, len(moving)) {
+		wg.Go(func() {
+			for app := range next {
+				target := Pick(liveShards, app.Namespace+"/"+app.Name)
+				if err := s.label(ctx, app, target); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("application %s/%s: %w", app.Namespace, app.Name, err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, app := range moving {
+		next <- app
+	}
+	close(next)
+	wg.Wait()
 	if len(errs) > 0 {
 		return fmt.Errorf("%d applications not labelled, first: %w", len(errs), errs[0])
 	}
