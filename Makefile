@@ -20,7 +20,7 @@ TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit race fuzz generate verify lint bench clean testbin demo demo-down load
+.PHONY: all build test unit race benchcheck fuzz generate verify lint bench clean testbin demo demo-down load
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 ## test: every check and every test (what CI runs)
-test: verify unit race fuzz
+test: verify unit race benchcheck fuzz
 
 ## unit: all Go tests, including envtest and the e2e tests on real apiservers and work agents
 unit: testbin
@@ -69,6 +69,10 @@ verify: generate
 ## lint: golangci-lint alone (.golangci.yml)
 lint:
 	$(GOLANGCI_LINT) run ./...
+
+## benchcheck: every benchmark once, so none rots (timing belongs to make bench)
+benchcheck:
+	go test -run='^$$' -bench=. -benchtime=1x ./pkg/appfile ./pkg/cue ./pkg/workflow ./cmd/ferry
 
 ## bench: rendering and dry-run benchmarks
 bench:

@@ -176,8 +176,13 @@ func BenchmarkBuiltinDefinitions(b *testing.B) {
 			require.NoError(b, err)
 			afs, err := Parse(def.Name+".app.yaml", data)
 			require.NoError(b, err)
+			var objects []map[string]any
+			if data, err := os.ReadFile(filepath.Join("testdata", "builtin", def.Name+".objects.yaml")); err == nil {
+				objects, err = ParseObjects(def.Name+".objects.yaml", data)
+				require.NoError(b, err)
+			}
 			b.Run(string(kind)+"/"+def.Name, func(b *testing.B) {
-				p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: clusters}), Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
+				p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: clusters, Objects: objects}), Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1})})
 				_, err := p.Plan(context.Background(), afs[0], PlanOptions{})
 				require.NoError(b, err)
 				b.ReportAllocs()
