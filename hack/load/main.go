@@ -268,7 +268,7 @@ func run(o options) error {
 			fmt.Printf("  %s (%s): %d apps running, peak RSS %d MiB\n", r.name, r.shard, n, m/1024)
 		}
 	}
-	if err := saveHeap(ctls[0].metrics, filepath.Join(work, "heap.pprof")); err != nil {
+	if err := savePprof(ctls[0].metrics, "heap", filepath.Join(work, "heap.pprof")); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second) // the last status writes settle
@@ -278,7 +278,7 @@ func run(o options) error {
 	// A CPU profile of the first replica over the steady window: what a settled fleet costs.
 	profiled := make(chan error, 1)
 	go func() {
-		profiled <- saveProfile(ctls[0].metrics, filepath.Join(work, "steady-cpu.pprof"), o.steady-5*time.Second)
+		profiled <- savePprof(ctls[0].metrics, fmt.Sprintf("profile?seconds=%d", max(1, int((o.steady-5*time.Second).Seconds()))), filepath.Join(work, "steady-cpu.pprof"))
 	}()
 	select {
 	case <-ctx.Done():
@@ -586,25 +586,10 @@ func scrapeLabel(addr, name, label string) (float64, error) {
 	return sum, sc.Err()
 }
 
-// saveProfile writes a CPU profile of the controller over d (go tool pprof it).
-func saveProfile(addr, file string, d time.Duration) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
-}
-
-// saveHeap writes the controller's heap profile (go tool pprof it).
-func saveHeap(addr, file string) error {
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+// savePprof writes one of the controller's pprof endpoints, e.g. "heap" or
+// "profile?seconds=30", to a file (go tool pprof it).
+func savePprof(addr, endpoint, file string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + endpoint)
 	if err != nil {
 		return err
 	}
