@@ -101,6 +101,7 @@ func Join(ctx context.Context, opts MemberOptions) (*Member, error) {
 	opts.Timing = opts.Timing.WithDefaults()
 	m := &Member{opts: opts, id: -1}
 	logger := log.FromContext(ctx).WithName("shard")
+	waited := 0
 	for {
 		slots := []int{opts.ID}
 		if opts.ID < 0 {
@@ -121,6 +122,10 @@ func Join(ctx context.Context, opts MemberOptions) (*Member, error) {
 				return m, nil
 			}
 		}
+		if waited%30 == 0 {
+			logger.Info("waiting for a free shard slot: all are held by live replicas", "shards", opts.Shards, "slot", opts.ID)
+		}
+		waited++
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("no shard slot free among %d: %w", opts.Shards, ctx.Err())
