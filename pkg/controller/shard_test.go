@@ -161,3 +161,38 @@ spec:
 	// is its apps' shard until they moved.
 	require.Empty(t, log.problems(shardOf))
 }
+
+// TestRunJoinsAShard runs the controller as ferry-controller --shards 2 does (controller.Run):
+// it takes a free slot, labels a new app for itself (the only live shard) and delivers it, and
+// gives the slot back when it stops.
+func TestRunJoinsAShard(t *testing.T) {
+	h := startHub(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- controller.Run(ctx, h.cfg, controller.ManagerOptions{Shards: 2, ShardID: -1, ShardIdentity: "run-test",
+			ShardTiming: shard.Timing{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond}})
+	}()
+	h.apply(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: sharded}
+spec:
+  components:
+    - name: cfg
+      type: k8s-objects
+      properties:
+        objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: sharded-cfg}, data: {v: "1"}}]
+`)
+	app := h.waitApp("sharded", "running", phaseIs(v1beta1.ApplicationRunning))
+	require.Equal(t, "shard-0", app.Labels[shard.Label], "the first free slot, the only live shard")
+	live, err := shard.Live(context.Background(), h.c, "ferry-system", 2, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, []string{"shard-0"}, live)
+
+	cancel()
+	require.NoError(t, <-done)
+	live, err = shard.Live(context.Background(), h.c, "ferry-system", 2, time.Now())
+	require.NoError(t, err)
+	require.Empty(t, live, "a replica that stops gives its slot back")
+}
