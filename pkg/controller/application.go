@@ -57,6 +57,8 @@ type ApplicationReconciler struct {
 	ctrl    controller.Controller
 	cache   cache.Cache
 	watched sync.Map
+	// informed holds the kinds whose informer runs in the cache (see cachedResourceVersion).
+	informed sync.Map
 
 	// noClusters is set when the hub does not serve ManagedClusters: asking would cost a
 	// discovery request every time.
@@ -138,7 +140,9 @@ func (r *ApplicationReconciler) watch(ctx context.Context, gvk schema.GroupVersi
 	if err := r.ctrl.Watch(source.Kind[client.Object](r.cache, r.hub.NewObject(gvk), handler.EnqueueRequestsFromMapFunc(appOfObject))); err != nil {
 		r.watched.Delete(gvk)
 		ctrl.LoggerFrom(ctx).Error(err, "watch deployed kind", "kind", gvk.String())
+		return
 	}
+	r.informed.Store(gvk, true)
 }
 
 // appsSeeing maps a definition to the Applications that may use it: those of its namespace, or
