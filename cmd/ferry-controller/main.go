@@ -49,7 +49,7 @@ func main() {
 	fs.IntVar(&o.Shards, "shards", 0, "split Applications among this many replicas by the "+shard.Label+" label (0: no sharding); each replica holds one shard's lease")
 	fs.IntVar(&o.ShardID, "shard-id", -1, "the shard this replica holds, below --shards (the first free one when negative)")
 	fs.Float64Var(&memFrac, "memory-limit-fraction", memlimit.DefaultFraction, "Go memory limit as a fraction of the container's (cgroup's) memory limit; GOMEMLIMIT, when set, wins")
-	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS when 0); each holds its own compiled templates")
+	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS, at most 4, when 0); each holds its own compiled templates")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])

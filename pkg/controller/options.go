@@ -42,7 +42,8 @@ type Options struct {
 	// AdmissionEngine renders for the admission webhook (a new one when nil). It is not the
 	// reconciler's, so admission never waits for a reconcile's render.
 	AdmissionEngine *cue.Engine
-	// RenderRuntimes is how many renders run at the same time (GOMAXPROCS when zero).
+	// RenderRuntimes is how many renders run at the same time (GOMAXPROCS, at most 4, when
+	// zero).
 	RenderRuntimes int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time

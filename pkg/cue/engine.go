@@ -23,11 +23,14 @@ type Options struct {
 	// MaxResults bounds the memo of render results keyed by template and inputs; 0 means
 	// 4096, a negative value turns the memo off.
 	MaxResults int
-	// Runtimes is how many CUE runtimes render at the same time; 0 means GOMAXPROCS. Each
-	// runtime compiles the templates it renders once, so memory for compiled templates grows
-	// with this number.
+	// Runtimes is how many CUE runtimes render at the same time; 0 means GOMAXPROCS, at most
+	// DefaultMaxRuntimes. Each runtime compiles the templates it renders once, so memory for
+	// compiled templates grows with this number.
 	Runtimes int
 }
+
+// DefaultMaxRuntimes bounds the runtimes of an engine whose Options.Runtimes is 0.
+const DefaultMaxRuntimes = 4
 
 // Engine compiles templates once and renders them many times. It is safe for concurrent use.
 // CUE values of one runtime must not be evaluated concurrently, so the engine keeps a pool of
@@ -76,7 +79,9 @@ type Stats struct {
 func NewEngine(opts Options) *Engine {
 	n := opts.Runtimes
 	if n <= 0 {
-		n = goruntime.GOMAXPROCS(0)
+		// A controller without a CPU limit sees every core of its node; a runtime per core
+		// there would hold dozens of copies of the compiled templates.
+		n = min(goruntime.GOMAXPROCS(0), DefaultMaxRuntimes)
 	}
 	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
 		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{}}
