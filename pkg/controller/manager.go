@@ -120,9 +120,8 @@ func joinShard(ctx context.Context, cfg *rest.Config, o ManagerOptions) (*shard.
 		host, _ := os.Hostname()
 		identity = host + "_" + string(uuid.NewUUID())
 	}
-	id := o.ShardID
 	return shard.Join(ctx, shard.MemberOptions{Client: c, Namespace: o.Reconciler.withDefaults().SystemNamespace,
-		Shards: o.Shards, ID: id, Identity: identity, Timing: o.ShardTiming})
+		Shards: o.Shards, ID: o.ShardID, Identity: identity, Timing: o.ShardTiming})
 }
 
 // NewManager returns a manager running the Application reconciler. Its cache holds Ferry's
@@ -145,17 +144,15 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	}
 	all := cache.ByObject{Label: labels.Everything()}
 	apps := all
+	electionID := "ferry-controller.core.oam.dev"
 	member := o.Reconciler.Shard
 	if member != nil {
 		apps = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{shard.Label: member.Shard()})}
 		o.LeaderElection = true // of the shard scheduler
+		electionID = "ferry-shard-scheduler.core.oam.dev"
 		if o.LeaderElectionNamespace == "" {
 			o.LeaderElectionNamespace = o.Reconciler.withDefaults().SystemNamespace
 		}
-	}
-	electionID := "ferry-controller.core.oam.dev"
-	if member != nil {
-		electionID = "ferry-shard-scheduler.core.oam.dev"
 	}
 	timing := o.ShardTiming.WithDefaults()
 	byObject := map[client.Object]cache.ByObject{

@@ -69,7 +69,13 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	factory := metadatainformer.NewSharedInformerFactory(s.opts.Metadata, 0)
 	informer := factory.ForResource(applications).Informer()
 	wake := make(chan struct{}, 1)
-	poke := func(any) {
+	// Only an app without a shard needs labelling at once: every status write is an update
+	// event, and looking at every app for each would be most of the scheduler's work while a
+	// fleet converges. Apps of a shard that died are found at the next tick.
+	poke := func(obj any) {
+		if app, ok := obj.(metav1.Object); !ok || app.GetLabels()[Label] != "" {
+			return
+		}
 		select {
 		case wake <- struct{}{}:
 		default:
