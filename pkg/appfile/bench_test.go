@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/memlimit"
 )
 
 // typicalApp is a webservice with four traits and a worker, deployed by label to three clusters
@@ -201,7 +203,13 @@ func BenchmarkBuiltinDefinitions(b *testing.B) {
 // with --concurrency 8 does, on an engine with one CUE runtime (every render waits for the
 // one before: the old engine-wide lock) and on one with a runtime per core. Compare ns/op:
 // it is the time per plan with all goroutines working.
+//
+// It runs with the controller's GC target (memlimit.GCPercent, which ferry-controller sets
+// under its memory limit). That is still harder on the collector than the controller: here
+// the live heap is a few MiB, so a collection comes every few plans; a controller's informer
+// caches make its live heap tens to hundreds of MiB, and collections that much rarer.
 func BenchmarkConcurrentPlans(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(memlimit.GCPercent))
 	reg, err := definition.Builtin()
 	require.NoError(b, err)
 	af := parseOne(b, typicalApp)

@@ -18,6 +18,14 @@ import (
 // spikes between two collections.
 const DefaultFraction = 0.8
 
+// GCPercent is the garbage collector's target (GOGC) Set uses while a memory limit is in
+// effect and GOGC is not set. With a limit bounding the heap, collecting every time the heap
+// doubles (GOGC=100) spends CPU on memory the process is allowed to use: at 400 the heap may
+// grow to five times what is live before a collection, and never past the limit, near which
+// the collector runs as often as it must. A controller's live heap is mostly its informer
+// caches, so this cuts its collections (and their CPU) several-fold when it is idle or busy.
+const GCPercent = 400
+
 // Options say where to look and what to set.
 type Options struct {
 	// Fraction of the cgroup limit to use; DefaultFraction when 0.
@@ -28,6 +36,9 @@ type Options struct {
 	ProcSelfCgroup string
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
+	// GCPercent is the GC target set when a limit is in effect and GOGC is not set:
+	// GCPercent when 0, left as it is when negative.
+	GCPercent int
 }
 
 // Result says what was decided.
@@ -38,29 +49,38 @@ type Result struct {
 	CgroupLimit int64
 	// Source says where the limit came from: "GOMEMLIMIT", the cgroup file, or "none".
 	Source string
+	// GCPercent is the GC target Set chose with the limit; 0 when it left GOGC alone.
+	GCPercent int
 }
 
 func (r Result) String() string {
 	if r.Limit == 0 {
 		return "no memory limit (" + r.Source + ")"
 	}
-	if r.Source == "GOMEMLIMIT" {
-		return fmt.Sprintf("memory limit %s from GOMEMLIMIT", mib(r.Limit))
+	gc := ""
+	if r.GCPercent != 0 {
+		gc = fmt.Sprintf(", GOGC=%d", r.GCPercent)
 	}
-	return fmt.Sprintf("memory limit %s (of the cgroup's %s, %s)", mib(r.Limit), mib(r.CgroupLimit), r.Source)
+	if r.Source == "GOMEMLIMIT" {
+		return fmt.Sprintf("memory limit %s from GOMEMLIMIT%s", mib(r.Limit), gc)
+	}
+	return fmt.Sprintf("memory limit %s (of the cgroup's %s, %s)%s", mib(r.Limit), mib(r.CgroupLimit), r.Source, gc)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%dMiB", n>>20) }
 
 // Set sets the Go memory limit to a fraction of the cgroup's memory limit, unless GOMEMLIMIT
-// is set (the Go runtime has applied it already) or there is no cgroup limit.
+// is set (the Go runtime has applied it already) or there is no cgroup limit. With a limit in
+// effect from either, it raises the GC target to GCPercent unless GOGC is set.
 func Set(o Options) (Result, error) {
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if getenv("GOMEMLIMIT") != "" {
-		return Result{Limit: debug.SetMemoryLimit(-1), Source: "GOMEMLIMIT"}, nil
+		res := Result{Limit: debug.SetMemoryLimit(-1), Source: "GOMEMLIMIT"}
+		res.GCPercent = setGCPercent(o, getenv)
+		return res, nil
 	}
 	limit, file, err := CgroupLimit(o)
 	if err != nil {
@@ -75,7 +95,20 @@ func Set(o Options) (Result, error) {
 	}
 	goLimit := int64(float64(limit) * fraction)
 	debug.SetMemoryLimit(goLimit)
-	return Result{Limit: goLimit, CgroupLimit: limit, Source: file}, nil
+	return Result{Limit: goLimit, CgroupLimit: limit, Source: file, GCPercent: setGCPercent(o, getenv)}, nil
+}
+
+// setGCPercent raises the GC target now that a limit bounds the heap, and says to what.
+func setGCPercent(o Options, getenv func(string) string) int {
+	if getenv("GOGC") != "" || o.GCPercent < 0 {
+		return 0
+	}
+	percent := o.GCPercent
+	if percent == 0 {
+		percent = GCPercent
+	}
+	debug.SetGCPercent(percent)
+	return percent
 }
 
 // unlimited is at or above what cgroup v1 reports for "no limit" (the largest page-aligned

@@ -1,6 +1,7 @@
 package memlimit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -94,7 +95,8 @@ func TestCgroupLimitGarbage(t *testing.T) {
 
 func TestSet(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	gcBefore := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(before); debug.SetGCPercent(gcBefore) })
 	root := tree(t, map[string]string{"self": "0::/\n", "cg/memory.max": "536870912\n"})
 	opts := Options{Root: filepath.Join(root, "cg"), ProcSelfCgroup: filepath.Join(root, "self"), Getenv: func(string) string { return "" }}
 
@@ -104,6 +106,9 @@ func TestSet(t *testing.T) {
 	require.Equal(t, int64(limit*DefaultFraction), res.Limit)
 	require.Equal(t, res.Limit, debug.SetMemoryLimit(-1), "the runtime's limit is set")
 	require.Contains(t, res.String(), "memory limit 409MiB (of the cgroup's 512MiB")
+	require.Equal(t, GCPercent, res.GCPercent)
+	require.Equal(t, GCPercent, debug.SetGCPercent(100), "with a limit bounding the heap, the GC target is raised")
+	require.Contains(t, res.String(), fmt.Sprintf("GOGC=%d", GCPercent))
 
 	debug.SetMemoryLimit(before)
 	opts.Getenv = func(k string) string {
@@ -116,4 +121,29 @@ func TestSet(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "GOMEMLIMIT", res.Source)
 	require.Equal(t, before, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins: the limit is left as the runtime set it")
+	require.Equal(t, GCPercent, debug.SetGCPercent(100), "a limit from GOMEMLIMIT bounds the heap too")
+
+	// GOGC, when set, wins; so does a negative GCPercent.
+	for _, o := range []Options{
+		{Root: opts.Root, ProcSelfCgroup: opts.ProcSelfCgroup, Getenv: func(k string) string {
+			if k == "GOGC" {
+				return "150"
+			}
+			return ""
+		}},
+		{Root: opts.Root, ProcSelfCgroup: opts.ProcSelfCgroup, Getenv: func(string) string { return "" }, GCPercent: -1},
+	} {
+		res, err = Set(o)
+		require.NoError(t, err)
+		require.Zero(t, res.GCPercent)
+		require.Equal(t, 100, debug.SetGCPercent(100), "the GC target is left alone")
+		require.NotContains(t, res.String(), "GOGC")
+	}
+
+	// Without a limit the GC target is left alone: nothing else bounds the heap.
+	noLimit := tree(t, map[string]string{"self": "0::/\n", "cg/memory.max": "max\n"})
+	res, err = Set(Options{Root: filepath.Join(noLimit, "cg"), ProcSelfCgroup: filepath.Join(noLimit, "self"), Getenv: func(string) string { return "" }})
+	require.NoError(t, err)
+	require.Zero(t, res.Limit)
+	require.Equal(t, 100, debug.SetGCPercent(100))
 }
