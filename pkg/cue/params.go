@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	cuelang "cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 
 	"github.com/ferryhq/ferry/pkg/suggest"
 )
@@ -84,6 +86,9 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 	}
 	var closed []cuelang.Value
 	for i, alt := range alternatives {
+		if declaredOpen(alt) {
+			return errs // {...}: every key is allowed
+		}
 		if c, ok := t.closedAt(path, i, alt); ok {
 			closed = append(closed, c)
 		} else {
@@ -105,7 +110,7 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 			}
 		}
 		if branch < 0 {
-			errs = append(errs, FieldError{Path: childPath,
+			errs = append(errs, FieldError{Path: childPath, Unknown: true,
 				Message: "unknown parameter" + suggest.Hint(k, fieldNames(schema))})
 			continue
 		}
@@ -117,11 +122,8 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 		case map[string]any:
 			errs = t.unknownParameters(child, childPath, val, errs)
 		case []any:
-			if child.IncompleteKind() != cuelang.ListKind {
-				continue
-			}
-			elem := child.LookupPath(cuelang.MakePath(cuelang.AnyIndex))
-			if !elem.Exists() {
+			elem, ok := listElement(child)
+			if !ok {
 				continue
 			}
 			for i, item := range val {
@@ -132,6 +134,68 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 		}
 	}
 	return errs
+}
+
+// listElement returns the element schema of a list parameter. With a default, as in
+// *[] | [...{...}], the value itself is the default (an empty list, without elements), so the
+// element comes from the disjunction's branches.
+func listElement(schema cuelang.Value) (cuelang.Value, bool) {
+	if schema.IncompleteKind() != cuelang.ListKind {
+		return cuelang.Value{}, false
+	}
+	candidates := []cuelang.Value{schema}
+	if _, args := schema.Expr(); len(args) > 0 {
+		candidates = append(candidates, args...)
+	}
+	for _, c := range candidates {
+		if c.IncompleteKind() != cuelang.ListKind {
+			continue
+		}
+		if elem := c.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() {
+			return elem, true
+		}
+	}
+	return cuelang.Value{}, false
+}
+
+// declaredOpen reports a struct schema written open, {...} (alone or as a branch of a
+// disjunction, *{} | {...}): close() would reject every key.
+func declaredOpen(schema cuelang.Value) bool {
+	if openSyntax(schema.Source(), 0) {
+		return true
+	}
+	_, args := schema.Expr()
+	for _, a := range args {
+		if openSyntax(a.Source(), 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func openSyntax(node ast.Node, depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	switch n := node.(type) {
+	case *ast.Field:
+		return openSyntax(n.Value, depth+1)
+	case *ast.UnaryExpr: // *{...}
+		return openSyntax(n.X, depth+1)
+	case *ast.ParenExpr:
+		return openSyntax(n.X, depth+1)
+	case *ast.BinaryExpr:
+		if n.Op == token.OR {
+			return openSyntax(n.X, depth+1) || openSyntax(n.Y, depth+1)
+		}
+	case *ast.StructLit:
+		for _, el := range n.Elts {
+			if _, ok := el.(*ast.Ellipsis); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // closedAt returns close(schema) for a parameter path, cached per template. List indices share
