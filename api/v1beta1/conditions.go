@@ -47,6 +47,9 @@ const (
 	ReasonRendering = "Rendering"
 	// ReasonRevision (Normal event): a new ApplicationRevision was created.
 	ReasonRevision = "Revision"
+	// ReasonIgnoredFields (a Warning event with a new revision): the app sets what Ferry
+	// accepts and ignores, such as parameters its definitions do not declare.
+	ReasonIgnoredFields = "IgnoredFields"
 	// ReasonWorkflowRestarted (Normal event): a new revision starts the workflow again.
 	ReasonWorkflowRestarted = "WorkflowRestarted"
 	// ReasonWorkflow (event): the workflow finished; the message says how.

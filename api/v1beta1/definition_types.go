@@ -2,6 +2,7 @@ package v1beta1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Schematic holds the template of a definition.
@@ -9,6 +10,27 @@ type Schematic struct {
 	// CUE is a CUE template.
 	// +optional
 	CUE *CUESchematic `json:"cue,omitempty"`
+	// Terraform is KubeVela's Terraform schematic. Accepted so that KubeVela definition files
+	// load; Ferry renders only CUE, so an Application using such a definition is refused with
+	// that reason.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	Terraform *runtime.RawExtension `json:"terraform,omitempty"`
+	// Kube is KubeVela's older Kubernetes-template schematic; accepted and refused on use as
+	// Terraform is.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	Kube *runtime.RawExtension `json:"kube,omitempty"`
+}
+
+// DefinitionReference names the CRD a KubeVela definition stands for. Accepted for KubeVela
+// compatibility and ignored; planning warns when set.
+type DefinitionReference struct {
+	Name string `json:"name"`
+	// +optional
+	Version string `json:"version,omitempty"`
 }
 
 // CUESchematic is a CUE template using the parameter/output/outputs/patch conventions.
@@ -81,6 +103,12 @@ type ComponentDefinitionSpec struct {
 	// Status evaluates health and a message on the live objects.
 	// +optional
 	Status *StatusTemplates `json:"status,omitempty"`
+	// Extension is free-form data of KubeVela definitions. Accepted and ignored; planning
+	// warns when set.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	Extension *runtime.RawExtension `json:"extension,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -146,6 +174,16 @@ type TraitDefinitionSpec struct {
 	// Status evaluates health and a message on the live objects.
 	// +optional
 	Status *StatusTemplates `json:"status,omitempty"`
+	// DefinitionRef names the CRD the definition stands for (KubeVela). Accepted and ignored;
+	// planning warns when set.
+	// +optional
+	DefinitionRef *DefinitionReference `json:"definitionRef,omitempty"`
+	// Extension is free-form data of KubeVela definitions. Accepted and ignored; planning
+	// warns when set.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	Extension *runtime.RawExtension `json:"extension,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -180,6 +218,10 @@ type PolicyDefinitionSpec struct {
 	// compatibility and ignored; planning warns when set.
 	// +optional
 	ManageHealthCheck bool `json:"manageHealthCheck,omitempty"`
+	// DefinitionRef names the CRD the definition stands for (KubeVela). Accepted and ignored;
+	// planning warns when set.
+	// +optional
+	DefinitionRef *DefinitionReference `json:"definitionRef,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -210,6 +252,10 @@ type WorkflowStepDefinition struct {
 type WorkflowStepDefinitionSpec struct {
 	// Schematic holds the template.
 	Schematic *Schematic `json:"schematic"`
+	// DefinitionRef names the CRD the definition stands for (KubeVela). Accepted and ignored;
+	// planning warns when set.
+	// +optional
+	DefinitionRef *DefinitionReference `json:"definitionRef,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -61,6 +61,24 @@ func TestDryRunExamples(t *testing.T) {
 	}
 }
 
+// TestDryRunJSONNothingRendered: an app whose workflow deploys nothing prints "items": [],
+// not null, which tools reading the list would have to special-case.
+func TestDryRunJSONNothingRendered(t *testing.T) {
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: nothing}
+spec:
+  components:
+    - {name: a, type: webservice, properties: {image: nginx}}
+  workflow:
+    steps:
+      - {name: wait, type: suspend}
+`
+	code, out, errOut := run(t, app, "dry-run", "-f", "-", "-o", "json")
+	require.Equal(t, exitOK, code, errOut)
+	require.JSONEq(t, `{"items": []}`, out)
+}
+
 func TestDryRunJSONShape(t *testing.T) {
 	code, out, errOut := run(t, "", "dry-run", "-f", "../../examples/multi-env/app.yaml", "--clusters", "../../examples/multi-env/clusters.yaml", "-o", "json")
 	require.Equal(t, exitOK, code, errOut)
@@ -254,4 +272,93 @@ func TestAPanicIsAnInternalError(t *testing.T) {
 	var errOut bytes.Buffer
 	require.Equal(t, exitInternalError, runRoot(t.Context(), root, nil, &errOut))
 	require.Equal(t, "Error: internal error, please report it: a bug\n", errOut.String())
+}
+
+// TestDryRunValidate: an unknown parameter fails a dry-run with a suggestion by default;
+// --validate=warn renders without it and says so on stderr; ignore says nothing.
+func TestDryRunValidate(t *testing.T) {
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: stale}
+spec:
+  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx, imagee: typo}
+`
+	const problem = `parameter imagee: unknown parameter (did you mean "image"?)`
+	code, out, errOut := run(t, app, "dry-run", "-f", "-")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "<stdin>:8:")
+	require.Contains(t, errOut, problem)
+	require.Empty(t, out)
+
+	code, out, errOut = run(t, app, "dry-run", "-f", "-", "--validate=warn")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, `Warning: application "stale": <stdin>:8:`)
+	require.Contains(t, errOut, problem+", ignored")
+	require.Contains(t, out, "kind: Deployment")
+	require.NotContains(t, out, "typo")
+
+	code, out, errOut = run(t, app, "dry-run", "-f", "-", "--validate", "ignore")
+	require.Equal(t, exitOK, code, errOut)
+	require.Empty(t, errOut)
+	require.Contains(t, out, "kind: Deployment")
+
+	code, _, errOut = run(t, app, "dry-run", "-f", "-", "--validate", "lenient")
+	require.Equal(t, exitUsageError, code)
+	require.Contains(t, errOut, `unknown validation "lenient": use strict, warn or ignore`)
+}
+
+// TestDryRunKubeVelaDefinitionFile: a KubeVela definition file with a duplicate key, ignored
+// fields and a Terraform component loads; an app using its CUE trait renders with warnings, and
+// one using the Terraform component is refused with the reason, at the component's type.
+func TestDryRunKubeVelaDefinitionFile(t *testing.T) {
+	dir := t.TempDir()
+	defs := `apiVersion: core.oam.dev/v1beta1
+kind: TraitDefinition
+metadata:
+  name: team-label
+  annotations:
+    definition.oam.dev/description: first
+    definition.oam.dev/description: second
+spec:
+  definitionRef: {name: teamlabels.example.com}
+  schematic:
+    cue:
+      template: |
+        patch: metadata: labels: team: parameter.team
+        parameter: team: string
+---
+apiVersion: core.oam.dev/v1beta1
+kind: ComponentDefinition
+metadata: {name: alibaba-rds}
+spec:
+  schematic:
+    terraform: {configuration: "https://example.com/rds.git", type: remote}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "vela.yaml"), []byte(defs), 0o600))
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: vela}
+spec:
+  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx}
+      traits:
+        - {type: team-label, properties: {team: a}}
+`
+	code, out, errOut := run(t, app, "dry-run", "-f", "-", "-d", dir)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "team: a")
+	require.Contains(t, errOut, `duplicate key "definition.oam.dev/description": the one at line 7 is used (trait "team-label")`)
+	require.Contains(t, errOut, `trait "team-label" sets definitionRef, which Ferry accepts and ignores`)
+
+	rds := app + `    - {name: db, type: alibaba-rds, properties: {instance: x}}
+`
+	code, _, errOut = run(t, rds, "dry-run", "-f", "-", "-d", dir)
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, `<stdin>:11:`)
+	require.Contains(t, errOut, `component "alibaba-rds" cannot be rendered: it has a Terraform schematic (spec.schematic.terraform); Ferry renders CUE templates only`)
 }

@@ -42,7 +42,11 @@ func readAppfiles(s streams, files []string, namespace string) ([]*appfile.Appfi
 // clusterPlanner plans with the definitions, managed clusters and versions of the cluster, the
 // same way the controller will: a problem is reported with its file:line before anything is
 // sent.
-func (k *kubeFlags) clusterPlanner(c client.Client) (*appfile.Planner, error) {
+func (k *kubeFlags) clusterPlanner(c client.Client, validate validateFlag) (*appfile.Planner, error) {
+	opts, err := validate.plannerOptions()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := k.restConfig()
 	if err != nil {
 		return nil, err
@@ -52,7 +56,7 @@ func (k *kubeFlags) clusterPlanner(c client.Client) (*appfile.Planner, error) {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
 	}
 	src := clustersource.New(clustersource.Options{Reader: c, Version: dc, SystemNamespace: install.DefaultNamespace})
-	return appfile.NewPlanner(src, appfile.Options{}), nil
+	return appfile.NewPlanner(src, opts), nil
 }
 
 // planOnCluster plans one Application; an error says what is wrong with it.

@@ -75,6 +75,9 @@ func runDefApply(ctx context.Context, s streams, o *defApplyOptions, files []str
 		}
 		for _, d := range parsed {
 			if !remove {
+				if d.Unsupported != "" {
+					return fmt.Errorf("%s: not applied: %s", d.DisplayName(), d.Unsupported)
+				}
 				if _, err := engine.Compile(d.Source()); err != nil {
 					return fmt.Errorf("%s: %w", d.DisplayName(), err)
 				}

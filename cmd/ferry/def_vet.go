@@ -36,7 +36,7 @@ func runDefVet(s streams, files []string) error {
 	engine := cue.NewEngine(cue.Options{})
 	var problems []string
 	for _, file := range files {
-		problems = append(problems, vetFile(engine, file)...)
+		problems = append(problems, vetFile(s, engine, file)...)
 	}
 	switch len(problems) {
 	case 0:
@@ -50,7 +50,7 @@ func runDefVet(s streams, files []string) error {
 }
 
 // vetFile returns every problem of one file.
-func vetFile(engine *cue.Engine, file string) []string {
+func vetFile(s streams, engine *cue.Engine, file string) []string {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return []string{err.Error()}
@@ -61,6 +61,13 @@ func vetFile(engine *cue.Engine, file string) []string {
 	}
 	var problems []string
 	for _, d := range defs {
+		for _, w := range d.LoadWarnings {
+			fmt.Fprintf(s.err, "Warning: %s (%s)\n", w, d.DisplayName())
+		}
+		if d.Unsupported != "" {
+			fmt.Fprintf(s.err, "Warning: %s:%d: %s loads, but an Application using it is refused: %s\n", d.Filename, d.Line, d.DisplayName(), d.Unsupported)
+			continue
+		}
 		tmpl, err := engine.Compile(d.Source())
 		if err != nil {
 			var terr *cue.TemplateError

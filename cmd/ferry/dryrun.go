@@ -23,6 +23,7 @@ type dryRunOptions struct {
 	clustersFile string
 	objectsFile  string
 	output       string
+	validate     validateFlag
 }
 
 func newDryRunCmd(s streams) *cobra.Command {
@@ -46,6 +47,7 @@ the clusters come from --clusters (a YAML list of {name, labels}); without it th
 	cmd.Flags().StringVar(&o.clustersFile, "clusters", "", "YAML list of clusters {name, labels} to deploy to offline")
 	cmd.Flags().StringVar(&o.objectsFile, "objects", "", "YAML stream of existing objects that ref-objects components read offline")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
+	o.validate.bind(cmd)
 	return cmd
 }
 
@@ -55,6 +57,10 @@ func runDryRun(ctx context.Context, s streams, o *dryRunOptions) error {
 	}
 	if o.output != "yaml" && o.output != "json" {
 		return usageError{fmt.Errorf("unknown output format %q: use yaml or json", o.output)}
+	}
+	planOpts, err := o.validate.plannerOptions()
+	if err != nil {
+		return err
 	}
 	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		// A dry-run renders and exits: collecting garbage only once the heap reaches 512 MiB
@@ -74,8 +80,8 @@ func runDryRun(ctx context.Context, s streams, o *dryRunOptions) error {
 	if err != nil {
 		return err
 	}
-	planner := appfile.NewPlanner(appfile.Offline(appfile.OfflineOptions{Definitions: reg, Clusters: clusters, Objects: objects}), appfile.Options{})
-	var items []appfile.Item
+	planner := appfile.NewPlanner(appfile.Offline(appfile.OfflineOptions{Definitions: reg, Clusters: clusters, Objects: objects}), planOpts)
+	items := []appfile.Item{} // "items": [] in JSON when nothing renders, never null
 	var failures []error
 	for _, file := range o.files {
 		data, name, err := readInput(s.in, file)

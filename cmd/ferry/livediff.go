@@ -18,8 +18,9 @@ import (
 )
 
 type liveDiffOptions struct {
-	kube  kubeFlags
-	files []string
+	kube     kubeFlags
+	files    []string
+	validate validateFlag
 }
 
 func newLiveDiffCmd(s streams) *cobra.Command {
@@ -38,6 +39,7 @@ Objects for managed clusters show as changes to their ManifestWorks. Nothing is 
 	}
 	o.kube.bind(cmd)
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin")
+	o.validate.bind(cmd)
 	return cmd
 }
 
@@ -50,7 +52,7 @@ func runLiveDiff(ctx context.Context, s streams, o *liveDiffOptions) error {
 	if err != nil {
 		return err
 	}
-	planner, err := o.kube.clusterPlanner(c)
+	planner, err := o.kube.clusterPlanner(c, o.validate)
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,11 @@ import (
 const cliFieldManager = "ferry-cli"
 
 type upOptions struct {
-	kube    kubeFlags
-	files   []string
-	wait    bool
-	timeout time.Duration
+	kube     kubeFlags
+	files    []string
+	wait     bool
+	timeout  time.Duration
+	validate validateFlag
 }
 
 func newUpCmd(s streams) *cobra.Command {
@@ -42,6 +43,7 @@ they change, until the app runs, waits for approval, fails, or --timeout passes.
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "Application YAML file, or - for stdin (repeatable)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until the Application runs (or fails) and show progress")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long --wait waits")
+	o.validate.bind(cmd)
 	return cmd
 }
 
@@ -54,7 +56,7 @@ func runUp(ctx context.Context, s streams, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	planner, err := o.kube.clusterPlanner(c)
+	planner, err := o.kube.clusterPlanner(c, o.validate)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,9 @@ type run struct {
 	used map[string]DefinitionRef
 	// ignoring maps the definitions used that set fields Ferry ignores to those fields.
 	ignoring map[string][]string
+	// moreWarnings are the warnings about unknown parameters the engine lets through and
+	// about what loading a used definition's file let pass.
+	moreWarnings map[string]bool
 	// resourcePolicies collects the policies about applying and collecting objects.
 	resourcePolicies ResourcePolicies
 	// clusters are the known clusters by name, order their names: the hub, then the managed
@@ -68,7 +71,7 @@ type run struct {
 	workflow *workflow.Spec
 	// sourceErr is a failure to read a source (not the Application's fault).
 	sourceErr error
-	// shared guards used, ignoring and versions, which renders running in parallel share.
+	// shared guards used, ignoring, moreWarnings and versions, which renders running in parallel share.
 	shared *sync.Mutex
 }
 
@@ -77,13 +80,20 @@ func (r *run) definition(kind definition.Kind, name string) (*definition.Definit
 	r.shared.Lock()
 	defer r.shared.Unlock()
 	def, err := r.p.src.Definitions.Definition(r.ctx, r.namespace, kind, name)
-	if err == nil {
-		r.used[string(kind)+"/"+name] = DefinitionRef{Kind: string(kind), Name: name, Hash: def.Source().Key}
-		if len(def.Ignored) > 0 {
-			r.ignoring[def.DisplayName()] = def.Ignored
-		}
+	if err != nil {
+		return nil, err
 	}
-	return def, err
+	if def.Unsupported != "" {
+		return nil, fmt.Errorf("%s cannot be rendered: %s", def.DisplayName(), def.Unsupported)
+	}
+	r.used[string(kind)+"/"+name] = DefinitionRef{Kind: string(kind), Name: name, Hash: def.Source().Key}
+	if len(def.Ignored) > 0 {
+		r.ignoring[def.DisplayName()] = def.Ignored
+	}
+	for _, w := range def.LoadWarnings {
+		r.moreWarnings[w+" ("+def.DisplayName()+")"] = true
+	}
+	return def, nil
 }
 
 // Plan validates the Application, renders it and evaluates its policies. It returns an
@@ -94,7 +104,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 		return nil, errors.New("no Application given")
 	}
 	r := &run{p: p, ctx: ctx, opts: opts, af: af, app: af.App, policies: map[string]*policy{}, seenErrs: map[string]bool{},
-		used: map[string]DefinitionRef{}, ignoring: map[string][]string{}, versions: map[string]cue.ClusterVersion{}, shared: &sync.Mutex{}}
+		used: map[string]DefinitionRef{}, ignoring: map[string][]string{}, moreWarnings: map[string]bool{}, versions: map[string]cue.ClusterVersion{}, shared: &sync.Mutex{}}
 	r.namespace = r.app.Namespace
 	if r.namespace == "" {
 		r.namespace = "default"
@@ -117,11 +127,12 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 		return nil, r.errs
 	}
 
-	plan := &Plan{App: r.app.Name, Namespace: r.namespace, Policies: r.resourcePolicies, Workflow: r.workflow, Warnings: r.warnings()}
+	plan := &Plan{App: r.app.Name, Namespace: r.namespace, Policies: r.resourcePolicies, Workflow: r.workflow}
 	for _, name := range r.order {
 		plan.Clusters = append(plan.Clusters, r.clusters[name])
 	}
-	defer func() { plan.Definitions = sortedRefs(r.used) }()
+	// Renders find definitions (and their warnings) and unknown parameters on the way.
+	defer func() { plan.Definitions, plan.Warnings = sortedRefs(r.used), r.warnings() }()
 	// Every component of every target renders independently, in parallel; the results are
 	// put together in order, so a plan and its errors do not depend on which finished first.
 	type stepTargets struct {
@@ -198,7 +209,26 @@ func (r *run) warnings() []string {
 	for _, name := range names {
 		out = append(out, fmt.Sprintf("%s sets %s, which Ferry accepts and ignores", name, strings.Join(r.ignoring[name], ", ")))
 	}
-	return out
+	unknown := make([]string, 0, len(r.moreWarnings))
+	for w := range r.moreWarnings {
+		unknown = append(unknown, w)
+	}
+	sort.Strings(unknown)
+	return append(out, unknown...)
+}
+
+// warnUnknownParameters records the unknown parameters a render let through (--validate=warn).
+func (r *run) warnUnknownParameters(warnings []cue.FieldError, propsPath, subject string) {
+	if len(warnings) == 0 {
+		return
+	}
+	r.shared.Lock()
+	defer r.shared.Unlock()
+	for _, f := range warnings {
+		e := &Error{Where: r.paramWhere(propsPath, f.Path), Subject: subject,
+			Message: fmt.Sprintf("parameter %s: %s, ignored", f.PathString(), f.Message)}
+		r.moreWarnings[e.Error()] = true
+	}
 }
 
 // loadClusters reads the managed clusters once per plan.

@@ -106,10 +106,12 @@ func (r *run) validateParameters(def *definition.Definition, props map[string]an
 		r.reportRenderError(err, propsPath, subject)
 		return false
 	}
-	if _, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")}); err != nil {
+	res, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")})
+	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
 		return false
 	}
+	r.warnUnknownParameters(res.Warnings, propsPath, subject)
 	return true
 }
 

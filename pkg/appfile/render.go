@@ -182,6 +182,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 		r.checkTraitParameters(c, ctx, subject)
 		return nil, cue.Context{}, false
 	}
+	r.warnUnknownParameters(res.Warnings, c.path+".properties", subject)
 	if res.Output == nil {
 		r.addError(r.af.Where(c.path+".type"), subject, fmt.Sprintf("%s renders no `output`", c.def.DisplayName()))
 		return nil, cue.Context{}, false
@@ -246,6 +247,7 @@ func (r *run) applyTrait(rc *rendering, c *component, tr trait, ctx cue.Context,
 		r.reportRenderError(err, tr.path+".properties", subject)
 		return false
 	}
+	r.warnUnknownParameters(res.Warnings, tr.path+".properties", subject)
 	ok := true
 	if res.Patch != nil {
 		patched, err := res.Patch.Apply(rc.workload)

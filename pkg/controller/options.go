@@ -82,11 +82,14 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency == 0 {
 		o.Concurrency = 4
 	}
+	// Unknown parameters are warnings on the server, as kubectl's field validation makes
+	// them: admission returns them to kubectl, which prints them, and the controller records
+	// them in an event; an existing KubeVela Application with stale fields still applies.
 	if o.Engine == nil {
-		o.Engine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes})
+		o.Engine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes, Validation: cue.ValidateWarn})
 	}
 	if o.AdmissionEngine == nil {
-		o.AdmissionEngine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes})
+		o.AdmissionEngine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes, Validation: cue.ValidateWarn})
 	}
 	if o.Mailer == nil {
 		o.Mailer = cuestep.SMTPMailer{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -136,6 +137,9 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 	run.revName, run.revNum = RevisionName(run.app.Name, next), next
 	if created {
 		r.event(run, "Normal", v1beta1.ReasonRevision, fmt.Sprintf("revision %s (%s)", run.revName, hash))
+		if len(run.plan.Warnings) > 0 {
+			r.event(run, "Warning", v1beta1.ReasonIgnoredFields, fmt.Sprintf("revision %s: %s", run.revName, strings.Join(run.plan.Warnings, "; ")))
+		}
 	}
 	if err := r.plan(ctx, run); err != nil { // context.appRevision changed
 		return err

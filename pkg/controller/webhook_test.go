@@ -10,17 +10,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
@@ -68,6 +72,21 @@ func TestTwoReplicasShareOneWebhookCertificate(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Create(ctx, good.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond,
 		"the API server calls the first replica and trusts its certificate")
 
+	// A parameter the definition does not declare (a stale field of a KubeVela app) is an
+	// admission warning, which the API server passes to the client as kubectl shows it, not a
+	// refusal; the controller renders without it.
+	warnings := &warningCollector{}
+	wcfg := rest.CopyConfig(cfg)
+	wcfg.WarningHandler = warnings
+	wc, err := ferryscheme.NewClient(wcfg)
+	require.NoError(t, err)
+	stale := good.DeepCopy()
+	stale.Name = "stale"
+	stale.Spec.Components[0].Name = "stale-web"
+	stale.Spec.Components[0].Properties = &runtime.RawExtension{Raw: []byte(`{"image": "nginx", "imagee": "typo"}`)}
+	require.NoError(t, wc.Create(ctx, stale))
+	require.Contains(t, warnings.text(), `parameter imagee: unknown parameter (did you mean "image"?), ignored`)
+
 	// One certificate, in the Secret, served by both; its CA is what the API server trusts.
 	secret := &corev1.Secret{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: controller.WebhookCertSecretName}, secret))
@@ -107,6 +126,40 @@ func TestTwoReplicasShareOneWebhookCertificate(t *testing.T) {
 		app := &v1beta1.Application{}
 		return c.Get(ctx, client.ObjectKeyFromObject(good), app) == nil && app.Status.LatestRevision != nil
 	}, 30*time.Second, 200*time.Millisecond, "the leader reconciles the app")
+	require.Eventually(t, func() bool {
+		events := &corev1.EventList{}
+		if c.List(ctx, events, client.InNamespace("default")) != nil {
+			return false
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "stale" && e.Reason == v1beta1.ReasonIgnoredFields && strings.Contains(e.Message, "parameter imagee: unknown parameter") {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 200*time.Millisecond, "the app with a stale parameter gets a revision and a warning event")
+	dep := &appsv1.Deployment{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "stale-web"}, dep) == nil
+	}, 30*time.Second, 200*time.Millisecond, "the app with a stale parameter is delivered")
+}
+
+// warningCollector keeps the warnings the API server sends.
+type warningCollector struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warningCollector) text() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.msgs, "\n")
 }
 
 // review sends an AdmissionReview for app to the webhook on port and returns its answer.

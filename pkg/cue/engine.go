@@ -27,6 +27,32 @@ type Options struct {
 	// DefaultMaxRuntimes. Each runtime compiles the templates it renders once, so memory for
 	// compiled templates grows with this number.
 	Runtimes int
+	// Validation says what an unknown parameter (a property the definition does not declare)
+	// is: an error (ValidateStrict, the default), a warning in Result.Warnings
+	// (ValidateWarn), or nothing (ValidateIgnore). KubeVela ignores such properties, and old
+	// Applications carry them; Kubernetes' field validation has the same three levels.
+	Validation Validation
+}
+
+// Validation is how unknown parameters are treated, as kubectl's --validate.
+type Validation string
+
+// The levels of Validation.
+const (
+	ValidateStrict Validation = "strict"
+	ValidateWarn   Validation = "warn"
+	ValidateIgnore Validation = "ignore"
+)
+
+// ParseValidation reads a --validate value; empty means strict.
+func ParseValidation(s string) (Validation, error) {
+	switch v := Validation(s); v {
+	case "", ValidateStrict:
+		return ValidateStrict, nil
+	case ValidateWarn, ValidateIgnore:
+		return v, nil
+	}
+	return "", fmt.Errorf("unknown validation %q: use strict, warn or ignore", s)
 }
 
 // DefaultMaxRuntimes bounds the runtimes of an engine whose Options.Runtimes is 0.

@@ -16,6 +16,8 @@ type FieldError struct {
 	Path []string
 	// Message says what was expected and what was given.
 	Message string
+	// Unknown marks a property the definition does not declare.
+	Unknown bool
 }
 
 // PathString renders the path as a.b[0].c.

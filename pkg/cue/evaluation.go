@@ -45,7 +45,9 @@ func (t *Template) Evaluate(in Input) (*Evaluation, error) {
 		if err != nil {
 			return err
 		}
-		if fieldErrs := inst.checkParameters(v, params); len(fieldErrs) > 0 {
+		// A step's unknown parameters were reported when the app was planned; here only
+		// errors stop it.
+		if fieldErrs, _ := inst.checkParameters(v, params); len(fieldErrs) > 0 {
 			return &ParameterError{Template: t.name, Errors: fieldErrs}
 		}
 		ev = &Evaluation{t: inst, value: v}

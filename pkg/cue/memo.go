@@ -61,7 +61,7 @@ func (e *Engine) remember(key [32]byte, res *Result) {
 
 // clone deep-copies a result so callers may change what they get without touching the memo.
 func (r *Result) clone() *Result {
-	out := &Result{}
+	out := &Result{Warnings: append([]FieldError(nil), r.Warnings...)}
 	if r.Output != nil {
 		out.Output, _ = deepCopy(r.Output).(map[string]any)
 	}

@@ -374,3 +374,95 @@ func TestUnknownParametersRememberedByShape(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownParametersInDisjunctionsAndOpenStructs: the unknown-parameter check looks into
+// the elements of a list parameter with a default (*[] | [...{...}]), and leaves alone what a
+// schema declares open ({...}, with or without a default), where every key is allowed.
+func TestUnknownParametersInDisjunctionsAndOpenStructs(t *testing.T) {
+	const template = `
+output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name}
+parameter: {
+	items: *[] | [...{name: string, size?: int}]
+	tags?: [...{key: string}]
+	data: *{} | {...}
+	open: {...}
+	labels: *{} | {[string]: string}
+	nested: *[] | [...{inner: *{} | {...}, deep: *[] | [...{leaf?: string}]}]
+}`
+	e := NewEngine(Options{MaxResults: -1})
+	tmpl, err := e.Compile(Source{Name: "t", Filename: "t.cue", Text: template})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name   string
+		params map[string]any
+		want   []string
+	}{
+		{"known fields in list elements", map[string]any{"items": []any{map[string]any{"name": "a", "size": int64(1)}}}, nil},
+		{"typo in an element of a defaulted list", map[string]any{"items": []any{map[string]any{"name": "a", "szie": int64(1)}}},
+			[]string{`items[0].szie: unknown parameter (did you mean "size"?)`}},
+		{"typo in an element of an optional list", map[string]any{"tags": []any{map[string]any{"key": "a", "value": "b"}}},
+			[]string{`tags[0].value: unknown parameter`}},
+		{"any key in an open struct with a default", map[string]any{"data": map[string]any{"a": "b", "c": map[string]any{"d": "e"}}}, nil},
+		{"any key in an open struct", map[string]any{"open": map[string]any{"x": int64(1)}}, nil},
+		{"any key in a pattern struct", map[string]any{"labels": map[string]any{"x": "y"}}, nil},
+		{"deeper lists and open structs", map[string]any{"nested": []any{map[string]any{
+			"inner": map[string]any{"anything": "goes"},
+			"deep":  []any{map[string]any{"leaf": "a"}, map[string]any{"laef": "b"}},
+		}}}, []string{`nested[0].deep[1].laef: unknown parameter (did you mean "leaf"?)`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			_, err := tmpl.Render(Input{Parameter: tt.params, Context: Context{Name: "x"}})
+			if err != nil {
+				var perr *ParameterError
+				require.ErrorAs(t, err, &perr)
+				for _, f := range perr.Errors {
+					got = append(got, f.PathString()+": "+f.Message)
+				}
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestValidationLevels: an unknown parameter is an error (strict, the default), a warning in
+// the result (warn) or nothing (ignore); the render goes on without it in the last two, and a
+// wrong value stays an error in all three.
+func TestValidationLevels(t *testing.T) {
+	given := map[string]any{"image": "nginx", "imagee": "typo"}
+	for _, tt := range []struct {
+		mode     Validation
+		wantErr  string
+		warnings []string
+	}{
+		{"", `parameter imagee: unknown parameter (did you mean "image"?)`, nil},
+		{ValidateStrict, `parameter imagee: unknown parameter (did you mean "image"?)`, nil},
+		{ValidateWarn, "", []string{`imagee: unknown parameter (did you mean "image"?)`}},
+		{ValidateIgnore, "", nil},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			e := NewEngine(Options{Validation: tt.mode})
+			tmpl, err := e.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
+			require.NoError(t, err)
+			for range 2 { // the second render comes from the memo and must say the same
+				res, err := tmpl.Render(Input{Parameter: given, Context: Context{Name: "web"}})
+				if tt.wantErr != "" {
+					require.ErrorContains(t, err, tt.wantErr)
+					continue
+				}
+				require.NoError(t, err)
+				var got []string
+				for _, w := range res.Warnings {
+					require.True(t, w.Unknown)
+					got = append(got, w.PathString()+": "+w.Message)
+				}
+				require.Equal(t, tt.warnings, got)
+				require.NotContains(t, fmt.Sprint(res.Output), "typo", "the unknown parameter is not rendered")
+			}
+			_, err = tmpl.Render(Input{Parameter: map[string]any{"image": int64(3), "imagee": "typo"}, Context: Context{Name: "web"}})
+			require.ErrorContains(t, err, "parameter image:", "a wrong value is an error at every level")
+		})
+	}
+	_, err := ParseValidation("lenient")
+	require.EqualError(t, err, `unknown validation "lenient": use strict, warn or ignore`)
+}

@@ -70,6 +70,8 @@ type Result struct {
 	// References are objects the template asks to read (`references: [...]`); the caller
 	// reads them and renders again with them in context.references, in the same order.
 	References []map[string]any
+	// Warnings are unknown parameters the engine's Validation lets through (ValidateWarn).
+	Warnings []FieldError
 }
 
 var (
@@ -118,11 +120,12 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	if fieldErrs := t.checkParameters(v, params); len(fieldErrs) > 0 {
+	fieldErrs, warnings := t.checkParameters(v, params)
+	if len(fieldErrs) > 0 {
 		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
 	}
 
-	res := &Result{}
+	res := &Result{Warnings: warnings}
 	if out := v.LookupPath(pathOutput); out.Exists() {
 		obj, err := t.decodeObject(out, "output")
 		if err != nil {
@@ -176,15 +179,21 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 	return res, nil
 }
 
-// checkParameters reports unknown parameters and values that do not fit the schema.
-func (t *instance) checkParameters(v cuelang.Value, given map[string]any) []FieldError {
-	var errs []FieldError
+// checkParameters reports unknown parameters and values that do not fit the schema: errors,
+// and the unknown parameters the engine's Validation turns into warnings.
+func (t *instance) checkParameters(v cuelang.Value, given map[string]any) (errs, warnings []FieldError) {
 	if t.schema.Exists() {
 		errs = t.unknownParametersByShape(given)
+		if mode := t.engine.opts.Validation; mode == ValidateWarn || mode == ValidateIgnore {
+			if mode == ValidateWarn {
+				warnings = errs
+			}
+			errs = nil
+		}
 	}
 	param := v.LookupPath(pathParameter)
 	if len(errs) == 0 && param.Validate(cuelang.Concrete(true)) == nil {
-		return nil // the common case: one walk
+		return nil, warnings // the common case: one walk
 	}
 	// Validate field by field: CUE reports a missing value only when nothing else in the same
 	// value is wrong, and users must see every problem at once.
@@ -198,7 +207,7 @@ func (t *instance) checkParameters(v cuelang.Value, given map[string]any) []Fiel
 		}
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return FormatPath(errs[i].Path) < FormatPath(errs[j].Path) })
-	return errs
+	return errs, warnings
 }
 
 type namedValue struct {

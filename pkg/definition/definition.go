@@ -61,6 +61,14 @@ type Definition struct {
 	// Ignored names the fields of the definition's CR that KubeVela defines and Ferry accepts
 	// without acting on them (e.g. workloadRefPath); planning warns when they are set.
 	Ignored []string
+	// Unsupported says why Ferry cannot render the definition (a KubeVela Terraform or kube
+	// schematic instead of CUE); empty for every definition Ferry renders. Such a definition
+	// loads, so a KubeVela definition file loads whole, and an Application that uses it is
+	// refused with this reason.
+	Unsupported string
+	// LoadWarnings are what loading its file let pass, e.g. a duplicate YAML key whose last
+	// value was kept, as KubeVela's loader does.
+	LoadWarnings []string
 
 	sourceOnce sync.Once
 	source     ferrycue.Source

@@ -145,3 +145,68 @@ func TestParseYAMLRejectsOtherKinds(t *testing.T) {
 	_, err := ParseYAML("x.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"))
 	require.EqualError(t, err, `x.yaml:1: kind "ConfigMap" is not a definition (want ComponentDefinition, TraitDefinition, PolicyDefinition or WorkflowStepDefinition)`)
 }
+
+// TestParseYAMLKubeVelaFiles: KubeVela definition files load whole. A duplicate key keeps its
+// last value with a warning (as KubeVela's loader does); definitionRef and extension are
+// accepted and ignored; a Terraform or kube schematic loads as a definition Ferry cannot render,
+// which is an error only for an Application that uses it.
+func TestParseYAMLKubeVelaFiles(t *testing.T) {
+	const file = `apiVersion: core.oam.dev/v1beta1
+kind: TraitDefinition
+metadata:
+  name: labels2
+  annotations:
+    definition.oam.dev/description: first
+    definition.oam.dev/description: second
+spec:
+  definitionRef: {name: labels2.example.com}
+  extension: {install: {helm: {repo: x}}}
+  schematic:
+    cue:
+      template: |
+        patch: metadata: labels: parameter
+        parameter: [string]: string
+---
+apiVersion: core.oam.dev/v1beta1
+kind: ComponentDefinition
+metadata: {name: alibaba-rds}
+spec:
+  workload: {definition: {apiVersion: terraform.core.oam.dev/v1beta2, kind: Configuration}}
+  schematic:
+    terraform:
+      configuration: https://example.com/rds.git
+      type: remote
+---
+apiVersion: core.oam.dev/v1beta1
+kind: WorkflowStepDefinition
+metadata: {name: old-step}
+spec:
+  definitionRef: {name: old-step, version: v1}
+  schematic:
+    kube:
+      template: {apiVersion: v1, kind: ConfigMap}
+`
+	defs, err := ParseYAML("vela.yaml", []byte(file))
+	require.NoError(t, err)
+	require.Len(t, defs, 3)
+
+	labels := defs[0]
+	require.Equal(t, "second", labels.Description, "the last of a duplicate key wins")
+	require.Equal(t, []string{`vela.yaml:6:5: duplicate key "definition.oam.dev/description": the one at line 7 is used`}, labels.LoadWarnings)
+	require.Equal(t, []string{"definitionRef", "extension"}, labels.Ignored)
+	require.Empty(t, labels.Unsupported)
+	require.Equal(t, 14, labels.Line, "positions still point into the file")
+
+	rds := defs[1]
+	require.Equal(t, KindComponent, rds.Kind)
+	require.Contains(t, rds.Unsupported, "Terraform schematic")
+	require.Empty(t, rds.LoadWarnings)
+
+	step := defs[2]
+	require.Equal(t, []string{"definitionRef"}, step.Ignored)
+	require.Contains(t, step.Unsupported, "kube schematic")
+
+	// Still an error: a definition with no schematic at all.
+	_, err = ParseYAML("none.yaml", []byte("apiVersion: core.oam.dev/v1beta1\nkind: TraitDefinition\nmetadata: {name: x}\nspec: {}\n"))
+	require.ErrorContains(t, err, "spec.schematic.cue.template is required")
+}

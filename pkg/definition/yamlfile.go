@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v4"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -31,6 +32,8 @@ func ParseYAML(filename string, data []byte) ([]*Definition, error) {
 		if len(node.Content) == 0 {
 			continue
 		}
+		var warnings []string
+		dropDuplicateKeys(filename, &node, &warnings, 0)
 		doc, err := yamlv3.Marshal(&node)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filename, err)
@@ -40,6 +43,7 @@ func ParseYAML(filename string, data []byte) ([]*Definition, error) {
 			return nil, err
 		}
 		if d != nil {
+			d.LoadWarnings = warnings
 			out = append(out, d)
 		}
 	}
@@ -91,6 +95,35 @@ func parseCR(filename string, doc []byte, node *yamlv3.Node) (*Definition, error
 	return d, nil
 }
 
+// dropDuplicateKeys keeps the last of keys written twice in a mapping, as KubeVela's loader
+// (and Kubernetes' non-strict decoding) does, and says so in warnings.
+func dropDuplicateKeys(filename string, n *yamlv3.Node, warnings *[]string, depth int) {
+	if depth > 100 {
+		return
+	}
+	if n.Kind == yamlv3.MappingNode {
+		last := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			last[n.Content[i].Value] = i
+		}
+		if len(last)*2 < len(n.Content) {
+			kept := make([]*yamlv3.Node, 0, 2*len(last))
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i]
+				if j := last[key.Value]; j != i {
+					*warnings = append(*warnings, fmt.Sprintf("%s:%d:%d: duplicate key %q: the one at line %d is used", filename, key.Line, key.Column, key.Value, n.Content[j].Line))
+					continue
+				}
+				kept = append(kept, key, n.Content[i+1])
+			}
+			n.Content = kept
+		}
+	}
+	for _, c := range n.Content {
+		dropDuplicateKeys(filename, c, warnings, depth+1)
+	}
+}
+
 // templateLine finds the line where spec.schematic.cue.template's text starts.
 func templateLine(doc *yamlv3.Node) int {
 	n := doc
@@ -130,11 +163,27 @@ func padToLine(text string, line int) string {
 	return strings.Repeat("\n", line-1) + text
 }
 
-func template(s *v1beta1.Schematic) (string, error) {
-	if s == nil || s.CUE == nil || strings.TrimSpace(s.CUE.Template) == "" {
-		return "", fmt.Errorf("spec.schematic.cue.template is required")
+// template returns the CUE template of a schematic, or why Ferry cannot render it.
+func template(s *v1beta1.Schematic) (tmpl, unsupported string, err error) {
+	switch {
+	case s != nil && s.CUE != nil && strings.TrimSpace(s.CUE.Template) != "":
+		return s.CUE.Template, "", nil
+	case s != nil && s.Terraform != nil:
+		return "", "it has a Terraform schematic (spec.schematic.terraform); Ferry renders CUE templates only", nil
+	case s != nil && s.Kube != nil:
+		return "", "it has a kube schematic (spec.schematic.kube); Ferry renders CUE templates only", nil
 	}
-	return s.CUE.Template, nil
+	return "", "", fmt.Errorf("spec.schematic.cue.template is required")
+}
+
+// ignoreKubeVelaFields records the KubeVela fields a definition sets that Ferry ignores.
+func ignoreKubeVelaFields(d *Definition, definitionRef *v1beta1.DefinitionReference, extension *runtime.RawExtension) {
+	if definitionRef != nil {
+		d.Ignored = append(d.Ignored, "definitionRef")
+	}
+	if extension != nil {
+		d.Ignored = append(d.Ignored, "extension")
+	}
 }
 
 func base(kind Kind, name string, annotations, labels map[string]string) *Definition {
@@ -151,12 +200,13 @@ func statusOf(s *v1beta1.StatusTemplates) ferrycue.StatusTemplates {
 
 // FromComponentDefinition converts a ComponentDefinition CR.
 func FromComponentDefinition(obj *v1beta1.ComponentDefinition) (*Definition, error) {
-	t, err := template(obj.Spec.Schematic)
+	t, unsupported, err := template(obj.Spec.Schematic)
 	if err != nil {
 		return nil, fmt.Errorf("ComponentDefinition %q: %w", obj.Name, err)
 	}
 	d := base(KindComponent, obj.Name, obj.Annotations, obj.Labels)
-	d.Template = t
+	d.Template, d.Unsupported = t, unsupported
+	ignoreKubeVelaFields(d, nil, obj.Spec.Extension)
 	d.Workload = WorkloadType{APIVersion: obj.Spec.Workload.Definition.APIVersion, Kind: obj.Spec.Workload.Definition.Kind, Type: obj.Spec.Workload.Type}
 	d.Status = statusOf(obj.Spec.Status)
 	return d, nil
@@ -164,12 +214,13 @@ func FromComponentDefinition(obj *v1beta1.ComponentDefinition) (*Definition, err
 
 // FromTraitDefinition converts a TraitDefinition CR.
 func FromTraitDefinition(obj *v1beta1.TraitDefinition) (*Definition, error) {
-	t, err := template(obj.Spec.Schematic)
+	t, unsupported, err := template(obj.Spec.Schematic)
 	if err != nil {
 		return nil, fmt.Errorf("TraitDefinition %q: %w", obj.Name, err)
 	}
 	d := base(KindTrait, obj.Name, obj.Annotations, obj.Labels)
-	d.Template = t
+	d.Template, d.Unsupported = t, unsupported
+	ignoreKubeVelaFields(d, obj.Spec.DefinitionRef, obj.Spec.Extension)
 	d.Status = statusOf(obj.Spec.Status)
 	d.AppliesToWorkloads, d.ConflictsWith = obj.Spec.AppliesToWorkloads, obj.Spec.ConflictsWith
 	d.PodDisruptive, d.Stage = obj.Spec.PodDisruptive, obj.Spec.Stage
@@ -187,12 +238,13 @@ func FromTraitDefinition(obj *v1beta1.TraitDefinition) (*Definition, error) {
 
 // FromPolicyDefinition converts a PolicyDefinition CR.
 func FromPolicyDefinition(obj *v1beta1.PolicyDefinition) (*Definition, error) {
-	t, err := template(obj.Spec.Schematic)
+	t, unsupported, err := template(obj.Spec.Schematic)
 	if err != nil {
 		return nil, fmt.Errorf("PolicyDefinition %q: %w", obj.Name, err)
 	}
 	d := base(KindPolicy, obj.Name, obj.Annotations, obj.Labels)
-	d.Template = t
+	d.Template, d.Unsupported = t, unsupported
+	ignoreKubeVelaFields(d, obj.Spec.DefinitionRef, nil)
 	if obj.Spec.ManageHealthCheck {
 		d.Ignored = append(d.Ignored, "manageHealthCheck")
 	}
@@ -201,11 +253,12 @@ func FromPolicyDefinition(obj *v1beta1.PolicyDefinition) (*Definition, error) {
 
 // FromWorkflowStepDefinition converts a WorkflowStepDefinition CR.
 func FromWorkflowStepDefinition(obj *v1beta1.WorkflowStepDefinition) (*Definition, error) {
-	t, err := template(obj.Spec.Schematic)
+	t, unsupported, err := template(obj.Spec.Schematic)
 	if err != nil {
 		return nil, fmt.Errorf("WorkflowStepDefinition %q: %w", obj.Name, err)
 	}
 	d := base(KindWorkflowStep, obj.Name, obj.Annotations, obj.Labels)
-	d.Template = t
+	d.Template, d.Unsupported = t, unsupported
+	ignoreKubeVelaFields(d, obj.Spec.DefinitionRef, nil)
 	return d, nil
 }

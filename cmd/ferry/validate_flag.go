@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/cue"
+)
+
+// validateFlag is --validate: what a parameter the definition does not declare is. The CLI is
+// strict by default and suggests the name meant; warn prints a warning and renders without it;
+// ignore says nothing, as KubeVela does. The controller and its admission webhook warn.
+type validateFlag struct{ value string }
+
+func (v *validateFlag) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&v.value, "validate", string(cue.ValidateStrict),
+		"unknown parameters: strict (an error), warn (a warning; rendered without them) or ignore")
+}
+
+// plannerOptions returns planner options with an engine that validates as asked.
+func (v *validateFlag) plannerOptions() (appfile.Options, error) {
+	mode, err := cue.ParseValidation(v.value)
+	if err != nil {
+		return appfile.Options{}, usageError{err}
+	}
+	return appfile.Options{Engine: cue.NewEngine(cue.Options{Validation: mode})}, nil
+}
