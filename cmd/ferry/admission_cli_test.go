@@ -56,7 +56,7 @@ var badApps = []struct {
     - {name: gc, type: garbage-collect, properties: {keepLegacyResource: true}}
   workflow:
     steps:
-      - {name: ship, type: deploy, properties: {policies: [gc]}}`, `a deploy step takes topology and override policies`},
+      - {name: ship, type: deploy, properties: {policies: [gc]}}`, `a deploy step takes topology, override and replication policies`},
 	{"unknown dependency", `
   components:
     - {name: web, type: webservice, properties: {image: nginx}, dependsOn: [db]}`, `dependsOn names unknown component "db"`},

@@ -47,6 +47,15 @@ func TestErrors(t *testing.T) {
 			want: []string{`app.yaml:1:1: expected apiVersion core.oam.dev/v1beta1 and kind Application, got apiVersion "v1" and kind "ConfigMap"`},
 		},
 		{
+			name: "replication keys given twice and a selected component that does not exist",
+			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
+				"  policies:\n    - {name: r, type: replication, properties: {keys: [eu, eu], selector: [wbe]}}\n",
+			want: []string{
+				`app.yaml:9:60: policy "r" (replication): key "eu" is empty or given twice`,
+				`app.yaml:9:76: policy "r" (replication): component "wbe" does not exist`,
+			},
+		},
+		{
 			name: "unknown field",
 			yaml: appHeader + "  components:\n    - name: web\n      type: webservice\n      trait: []\n",
 			want: []string{`app.yaml:9:14: unknown field "spec.components[0].trait"`},

@@ -113,3 +113,20 @@ func TestCompatDefinitions(t *testing.T) {
 	p := NewPlanner(Offline(OfflineOptions{Definitions: reg}), Options{Engine: cue.NewEngine(cue.Options{})})
 	checkGolden(t, filepath.Join("testdata", "compat", "legacy.golden.yaml"), planFile(t, p, filepath.Join("testdata", "compat", "legacy.app.yaml")))
 }
+
+// TestCompatCases renders one KubeVela construct per file in testdata/compat/cases, each with
+// the objects KubeVela renders for it in its golden file.
+func TestCompatCases(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	apps, err := filepath.Glob(filepath.Join("testdata", "compat", "cases", "*.app.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, apps)
+	for _, app := range apps {
+		name := strings.TrimSuffix(filepath.Base(app), ".app.yaml")
+		t.Run(name, func(t *testing.T) {
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg}), Options{Engine: cue.NewEngine(cue.Options{})})
+			checkGolden(t, filepath.Join("testdata", "compat", "cases", name+".golden.yaml"), planFile(t, p, app))
+		})
+	}
+}

@@ -37,13 +37,23 @@ func IsClusterScoped(obj map[string]any) bool {
 	return clusterScoped[group+"/"+kind]
 }
 
-// finishObject sets the target namespace (unless the object names its own) and the labels that
-// record which Application, component and trait own the object.
+// finishObject sets the target namespace (unless the object names its own), the name of a
+// component's object that has none, and the labels that record which Application, component
+// and trait own the object.
 func (r *run) finishObject(m *Manifest, c *component, t target) {
 	meta, _ := m.Object["metadata"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
 		m.Object["metadata"] = meta
+	}
+	// A component's object without a name is named after the component, as KubeVela does:
+	// templates and k8s-objects often leave the workload's name out.
+	if m.Trait == "" {
+		name, _ := meta["name"].(string)
+		generateName, _ := meta["generateName"].(string)
+		if name == "" && generateName == "" {
+			meta["name"] = c.name
+		}
 	}
 	if IsClusterScoped(m.Object) {
 		delete(meta, "namespace")

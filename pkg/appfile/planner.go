@@ -29,6 +29,8 @@ type component struct {
 	def        *definition.Definition
 	// path is where the component is written, e.g. spec.components[0].
 	path string
+	// replicaKey is the key of a copy a replication policy made (context.replicaKey).
+	replicaKey string
 }
 
 type trait struct {

@@ -6,23 +6,50 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 )
 
 // Policy types whose behaviour the planner implements.
 const (
-	PolicyTopology = "topology"
-	PolicyOverride = "override"
+	PolicyTopology    = "topology"
+	PolicyOverride    = "override"
+	PolicyReplication = "replication"
 )
 
 // policy is a validated policy of the Application.
 type policy struct {
-	name     string
-	typ      string
-	path     string
-	topology *topologySpec
-	override *overrideSpec
+	name        string
+	typ         string
+	path        string
+	topology    *topologySpec
+	override    *overrideSpec
+	replication *replicationSpec
+}
+
+// replicationSpec are the properties of a replication policy: a deploy step using it renders
+// each selected component once per key, named <component>-<key>, with context.replicaKey set.
+type replicationSpec struct {
+	Keys     []string `json:"keys"`
+	Selector []string `json:"selector,omitempty"`
+}
+
+// apply replaces each selected component with one copy per key.
+func (s *replicationSpec) apply(comps []*component) []*component {
+	out := make([]*component, 0, len(comps)*max(1, len(s.Keys)))
+	for _, c := range comps {
+		if len(s.Selector) > 0 && !slices.Contains(s.Selector, c.name) {
+			out = append(out, c)
+			continue
+		}
+		for _, key := range s.Keys {
+			cp := *c
+			cp.name, cp.replicaKey = c.name+"-"+key, key
+			out = append(out, &cp)
+		}
+	}
+	return out
 }
 
 // topologySpec are the properties of a topology policy.
@@ -88,6 +115,13 @@ func (r *run) resolvePolicies() {
 			}
 			normalizeOverride(pol.override)
 			r.checkOverride(pol)
+		case PolicyReplication:
+			pol.replication = &replicationSpec{}
+			if err := decodeInto(props, pol.replication); err != nil {
+				r.addError(r.af.Where(path+".properties"), subject, err.Error())
+				continue
+			}
+			r.checkReplication(pol)
 		default:
 			if err := addResourcePolicy(&r.resourcePolicies, ap.Type, props); err != nil {
 				r.addError(r.af.Where(path+".properties"), subject, err.Error())
@@ -304,4 +338,22 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// checkReplication reports keys that would name two copies alike and selected components that
+// do not exist.
+func (r *run) checkReplication(pol *policy) {
+	subject := fmt.Sprintf("policy %q (%s)", pol.name, pol.typ)
+	seen := map[string]bool{}
+	for i, key := range pol.replication.Keys {
+		if key == "" || seen[key] {
+			r.addError(r.af.Where(fmt.Sprintf("%s.properties.keys[%d]", pol.path, i)), subject, fmt.Sprintf("key %q is empty or given twice", key))
+		}
+		seen[key] = true
+	}
+	for i, name := range pol.replication.Selector {
+		if !slices.ContainsFunc(r.app.Spec.Components, func(c v1beta1.ApplicationComponent) bool { return c.Name == name }) {
+			r.addError(r.af.Where(fmt.Sprintf("%s.properties.selector[%d]", pol.path, i)), subject, fmt.Sprintf("component %q does not exist", name))
+		}
+	}
 }

@@ -56,6 +56,11 @@ func (r *run) componentsFor(s deployStep, t target) []*component {
 			comps = pol.override.apply(comps)
 		}
 	}
+	for _, pol := range s.policies {
+		if pol.replication != nil {
+			comps = pol.replication.apply(comps)
+		}
+	}
 	return comps
 }
 
@@ -160,6 +165,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 		return nil, cue.Context{}, false
 	}
 	ctx := r.baseContext(c.name)
+	ctx.ReplicaKey = c.replicaKey
 	ctx.Cluster, ctx.Namespace = t.cluster.Name, t.namespace
 	version, err := r.clusterVersion(t.cluster.Name)
 	if err != nil {
@@ -308,6 +314,7 @@ func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Con
 func (r *run) checkParameters() {
 	for _, c := range r.components {
 		ctx := r.baseContext(c.name)
+		ctx.ReplicaKey = c.replicaKey
 		subject := componentSubject(c.name, c.typ)
 		if c.def != nil {
 			if tmpl, err := r.p.opts.Engine.Compile(c.def.Source()); err == nil {

@@ -3,7 +3,9 @@ package appfile
 import (
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
@@ -51,8 +53,61 @@ func (r *run) validateWorkflow() {
 		if props == nil {
 			props = map[string]any{}
 		}
-		r.validateParameters(def, props, s.Path+".properties", workflow.StepSubject(s.Name, s.Type))
+		var fromInputs []string
+		for _, in := range s.Inputs {
+			if in.ParameterKey != "" {
+				fromInputs = append(fromInputs, in.ParameterKey)
+			}
+		}
+		r.validateStepParameters(def, props, s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs)
 	})
+}
+
+// validateStepParameters checks a step's parameters; one that an input supplies when the step
+// runs (inputs[].parameterKey) is not missing.
+func (r *run) validateStepParameters(def *definition.Definition, props map[string]any, propsPath, subject string, fromInputs []string) {
+	if len(fromInputs) == 0 {
+		r.validateParameters(def, props, propsPath, subject)
+		return
+	}
+	tmpl, err := r.p.opts.Engine.Compile(def.Source())
+	if err != nil {
+		r.reportRenderError(err, propsPath, subject)
+		return
+	}
+	res, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")})
+	var perr *cue.ParameterError
+	if errors.As(err, &perr) {
+		var kept []cue.FieldError
+		for _, f := range perr.Errors {
+			if !f.Missing || !suppliedByInput(cue.FormatPath(f.Path), fromInputs) {
+				kept = append(kept, f)
+			}
+		}
+		if len(kept) == 0 {
+			return
+		}
+		err = &cue.ParameterError{Template: perr.Template, Errors: kept}
+	}
+	if err != nil {
+		r.reportRenderError(err, propsPath, subject)
+		return
+	}
+	r.warnUnknownParameters(res.Warnings, propsPath, subject)
+}
+
+// suppliedByInput reports whether an input's parameterKey gives the parameter at path, one of
+// its parents (the input brings the whole struct) or a part of it (url.value for url).
+func suppliedByInput(path string, keys []string) bool {
+	within := func(inner, outer string) bool {
+		return inner == outer || strings.HasPrefix(inner, outer+".") || strings.HasPrefix(inner, outer+"[")
+	}
+	for _, k := range keys {
+		if within(path, k) || within(k, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // eachStep calls f on every step, sub-steps after their group.
@@ -97,9 +152,9 @@ func (r *run) deployStep(s workflow.Step) deployStep {
 			}
 			continue
 		}
-		if pol.topology == nil && pol.override == nil {
+		if pol.topology == nil && pol.override == nil && pol.replication == nil {
 			r.addError(r.af.Where(fmt.Sprintf("%s.properties.policies[%d]", s.Path, i)), subject,
-				fmt.Sprintf("policy %q is of type %q; a deploy step takes topology and override policies", name, pol.typ))
+				fmt.Sprintf("policy %q is of type %q; a deploy step takes topology, override and replication policies", name, pol.typ))
 			continue
 		}
 		step.policies = append(step.policies, pol)

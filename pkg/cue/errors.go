@@ -18,6 +18,8 @@ type FieldError struct {
 	Message string
 	// Unknown marks a property the definition does not declare.
 	Unknown bool
+	// Missing marks a required parameter that was not given.
+	Missing bool
 }
 
 // PathString renders the path as a.b[0].c.
@@ -136,9 +138,11 @@ func (t *instance) parameterErrors(err error, given map[string]any) []FieldError
 		msg := fmt.Sprintf(format, args...)
 		value, present := lookupGiven(given, path)
 		expected := t.schemaString(path)
+		missing := false
 		switch {
 		case !present && (strings.Contains(msg, "incomplete value") || strings.Contains(msg, "non-concrete")):
 			msg = fmt.Sprintf("required but not given (expected %s)", expected)
+			missing = true
 		case strings.Contains(msg, "conflicting values") || strings.Contains(msg, "empty disjunction") ||
 			strings.Contains(msg, "mismatched types"):
 			msg = fmt.Sprintf("expected %s, got %s", expected, formatGiven(value))
@@ -147,7 +151,7 @@ func (t *instance) parameterErrors(err error, given map[string]any) []FieldError
 		case present:
 			msg = fmt.Sprintf("%s (expected %s, got %s)", msg, expected, formatGiven(value))
 		}
-		out = append(out, FieldError{Path: path, Message: msg})
+		out = append(out, FieldError{Path: path, Message: msg, Missing: missing})
 	}
 	return out
 }
