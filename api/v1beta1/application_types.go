@@ -1,6 +1,8 @@
 package v1beta1
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -50,16 +52,16 @@ type Application struct {
 
 // ApplicationSpec is what an application team asks for.
 type ApplicationSpec struct {
-	// Components to deliver, each rendered through its ComponentDefinition.
-	// +kubebuilder:validation:MinItems=1
-	// +listType=map
-	// +listMapKey=name
-	Components []ApplicationComponent `json:"components"`
-
-	// Policies choose targets (topology), vary properties (override) and control delivery.
+	// Components to deliver, each rendered through its ComponentDefinition. An Application
+	// may have none and only run its workflow, as in KubeVela.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
+	Components []ApplicationComponent `json:"components,omitempty"`
+
+	// Policies choose targets (topology), vary properties (override) and control delivery.
+	// +optional
+	// +listType=atomic
 	Policies []AppPolicy `json:"policies,omitempty"`
 
 	// Workflow delivers the components. Without it, every component is deployed to the targets
@@ -124,10 +126,13 @@ type ApplicationTrait struct {
 
 // AppPolicy is one policy of an Application.
 type AppPolicy struct {
-	// Name of the policy, referenced by workflow steps.
+	// Name of the policy, referenced by workflow steps. A policy without a name (KubeVela
+	// allows it) cannot be referenced; it still applies to the whole Application, and a
+	// topology or override policy to the default workflow's deploy step.
+	// +optional
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +kubebuilder:validation:MaxLength=63
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// Type names the PolicyDefinition.
 	// +kubebuilder:validation:MinLength=1
@@ -474,4 +479,13 @@ type ApplicationList struct {
 
 func init() {
 	SchemeBuilder.Register(&Application{}, &ApplicationList{})
+}
+
+// PolicyKey names the i-th policy of an Application: its name, or "policies[i]" for a policy
+// without one, which no step can reference (a policy name cannot contain brackets).
+func PolicyKey(i int, p AppPolicy) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return fmt.Sprintf("policies[%d]", i)
 }

@@ -42,7 +42,7 @@ func planFile(t testing.TB, p *Planner, file string) []byte {
 	require.NoError(t, err)
 	afs, err := Parse(filepath.ToSlash(file), data)
 	require.NoError(t, err)
-	var items []Item
+	items := []Item{}
 	for _, af := range afs {
 		plan, err := p.Plan(context.Background(), af, PlanOptions{})
 		require.NoError(t, err)

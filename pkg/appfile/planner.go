@@ -337,9 +337,6 @@ func (r *run) validateStructure() {
 		r.addError(r.af.Where("metadata.name"), "", fmt.Sprintf("metadata.name has %d characters, at most %d are allowed: it becomes the %s label of everything the app deploys",
 			len(app.Name), validation.LabelValueMaxLength, v1beta1.LabelAppName))
 	}
-	if len(app.Spec.Components) == 0 {
-		r.addError(r.af.Where("spec"), "", "spec.components needs at least one component")
-	}
 	names := map[string]bool{}
 	for i, c := range app.Spec.Components {
 		path := fmt.Sprintf("spec.components[%d]", i)
@@ -368,9 +365,7 @@ func (r *run) validateStructure() {
 	policyNames := map[string]bool{}
 	for i, p := range app.Spec.Policies {
 		path := fmt.Sprintf("spec.policies[%d]", i)
-		if p.Name == "" {
-			r.addError(r.af.Where(path), "", path+".name is required")
-		} else if policyNames[p.Name] {
+		if p.Name != "" && policyNames[p.Name] {
 			r.addError(r.af.Where(path+".name"), fmt.Sprintf("policy %q", p.Name), "duplicate policy name")
 		}
 		policyNames[p.Name] = true

@@ -88,17 +88,18 @@ type overrideTrait struct {
 func (r *run) resolvePolicies() {
 	for i, ap := range r.app.Spec.Policies {
 		path := fmt.Sprintf("spec.policies[%d]", i)
-		subject := fmt.Sprintf("policy %q (%s)", ap.Name, ap.Type)
+		key := v1beta1.PolicyKey(i, ap)
+		subject := fmt.Sprintf("policy %q (%s)", key, ap.Type)
 		def, err := r.definition(definition.KindPolicy, ap.Type)
 		if err != nil {
-			r.addError(r.af.Where(path+".type"), fmt.Sprintf("policy %q", ap.Name), err.Error())
+			r.addError(r.af.Where(path+".type"), fmt.Sprintf("policy %q", key), err.Error())
 			continue
 		}
 		props := r.decodeProperties(ap.Properties, path+".properties", subject)
 		if !r.validateParameters(def, props, path+".properties", subject) {
 			continue
 		}
-		pol := &policy{name: ap.Name, typ: ap.Type, path: path}
+		pol := &policy{name: key, typ: ap.Type, path: path}
 		switch ap.Type {
 		case PolicyTopology:
 			pol.topology = &topologySpec{}
@@ -128,7 +129,7 @@ func (r *run) resolvePolicies() {
 				continue
 			}
 		}
-		r.policies[ap.Name] = pol
+		r.policies[key] = pol
 	}
 }
 

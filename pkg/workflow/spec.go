@@ -122,9 +122,9 @@ func FromApplication(app *v1beta1.Application) (*Spec, error) {
 	}
 	if wf == nil || len(wf.Steps) == 0 {
 		var policies []any
-		for _, p := range app.Spec.Policies {
+		for i, p := range app.Spec.Policies {
 			if p.Type == "topology" || p.Type == "override" {
-				policies = append(policies, p.Name)
+				policies = append(policies, v1beta1.PolicyKey(i, p))
 			}
 		}
 		return &Spec{Steps: []Step{{Name: DefaultStepName, Type: TypeDeploy,
