@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,40 @@ func TestDefVetReportsEveryProblem(t *testing.T) {
 	code, out, errOut := run(t, "", "def", "vet", "../../definitions/components/webservice.cue", "../../definitions/traits/storage.cue")
 	require.Equal(t, exitOK, code, errOut)
 	require.Equal(t, "ok: 2 definition files\n", out)
+}
+
+// TestDefVetProviderPackages: KubeVela-style definitions that import each provider package
+// (vela/kube, vela/builtin, vela/http, vela/email, vela/util, vela/config, vela/query,
+// vela/metrics, vela/multicluster) compile; a name a package does not have is reported where it
+// is written.
+func TestDefVetProviderPackages(t *testing.T) {
+	files, err := filepath.Glob("testdata/provider-packages/*.cue")
+	require.NoError(t, err)
+	imported := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, p := range definition.LibraryImportPaths() {
+			if strings.Contains(string(data), `"`+p+`"`) {
+				imported[p] = true
+			}
+		}
+	}
+	for _, p := range definition.LibraryImportPaths() {
+		if p != definition.OpImportPath {
+			require.True(t, imported[p], "no test definition imports %s", p)
+		}
+	}
+	code, out, errOut := run(t, "", append([]string{"def", "vet"}, files...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, fmt.Sprintf("ok: %d definition files\n", len(files)), out)
+
+	typo := filepath.Join(t.TempDir(), "typo.cue")
+	require.NoError(t, os.WriteFile(typo, []byte("import \"vela/kube\"\n\ntypo: {type: \"workflow-step\"}\n\ntemplate: {\n\tapply: kube.#Aply & {$params: value: {}}\n\tparameter: {}\n}\n"), 0o600))
+	code, _, errOut = run(t, "", "def", "vet", typo)
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "typo.cue:6:")
+	require.Contains(t, errOut, "#Aply")
 }
 
 // TestDefGetRoundTrips prints every built-in as a CR and loads it back: the CR renders the same.

@@ -83,6 +83,9 @@ func vetFile(s streams, engine *cue.Engine, file string) []string {
 		if !tmpl.HasParameter() {
 			problems = append(problems, fmt.Sprintf("%s:%d: %s: the template has no `parameter` block; declare one, even `parameter: {}`", d.Filename, d.Line, d.DisplayName()))
 		}
+		for _, p := range tmpl.ReferenceProblems() {
+			problems = append(problems, fmt.Sprintf("%s (%s)", p, d.DisplayName()))
+		}
 		for _, p := range tmpl.ObjectProblems() {
 			problems = append(problems, fmt.Sprintf("%s (%s)", p, d.DisplayName()))
 		}

@@ -10,6 +10,7 @@ import (
 
 	cuelang "cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
@@ -160,9 +161,22 @@ type Source struct {
 	Text string
 	// Snippet marks a status snippet, which reads `parameter` without declaring it.
 	Snippet bool
+	// Packages are the CUE packages the template imports besides CUE's standard library,
+	// e.g. vela/kube: what `import "vela/kube"` resolves to.
+	Packages []Package
 	// Key is the cache key, Hash() of the rest; computed on every Compile when empty, so a
 	// caller that compiles the same source often sets it once.
 	Key string
+}
+
+// Package is a CUE package a template can import.
+type Package struct {
+	// ImportPath is what the template imports, e.g. "vela/kube".
+	ImportPath string
+	// Filename names the package's source in errors.
+	Filename string
+	// Text is the package's source, starting with its package clause.
+	Text string
 }
 
 // Hash returns the content hash that keys the compiled-template cache.
@@ -173,6 +187,12 @@ func (s Source) Hash() string {
 	h.Write([]byte(s.Text))
 	if s.Snippet {
 		h.Write([]byte{1})
+	}
+	for _, p := range s.Packages {
+		h.Write([]byte{2})
+		h.Write([]byte(p.ImportPath))
+		h.Write([]byte{0})
+		h.Write([]byte(p.Text))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -267,6 +287,7 @@ func (e *Engine) parse(src Source, key string) (*Template, *ast.File, error) {
 		hash:        key,
 		filename:    src.Filename,
 		text:        text,
+		packages:    src.Packages,
 		annotations: collectPatchAnnotations(file),
 		reads:       scanContextReads(src.Text),
 	}, file, nil
@@ -274,7 +295,16 @@ func (e *Engine) parse(src Source, key string) (*Template, *ast.File, error) {
 
 // build compiles a parsed template on a runtime the caller holds and remembers it there.
 func (t *Template) build(rt *runtime, file *ast.File) (*instance, error) {
-	value := rt.ctx.BuildFile(file, cuelang.Filename(t.filename))
+	var value cuelang.Value
+	if len(t.packages) == 0 {
+		value = rt.ctx.BuildFile(file, cuelang.Filename(t.filename))
+	} else {
+		inst, err := t.buildInstance(file)
+		if err != nil {
+			return nil, newTemplateError(t.name, "compile template", err)
+		}
+		value = rt.ctx.BuildInstance(inst)
+	}
 	if err := value.Err(); err != nil && isStaticError(err) {
 		return nil, newTemplateError(t.name, "compile template", err)
 	}
@@ -285,6 +315,31 @@ func (t *Template) build(rt *runtime, file *ast.File) (*instance, error) {
 	}
 	rt.compiled[t.hash] = in
 	return in, nil
+}
+
+// buildInstance makes the template a CUE instance that imports its packages. Each build parses
+// the packages anew: CUE's compiler writes into the syntax trees it compiles, so two runtimes
+// must not share them.
+func (t *Template) buildInstance(file *ast.File) (*build.Instance, error) {
+	ctx := build.NewContext()
+	inst := ctx.NewInstance("", nil)
+	if err := inst.AddSyntax(file); err != nil {
+		return nil, err
+	}
+	for _, p := range t.packages {
+		f, err := parser.ParseFile(p.Filename, p.Text, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.ImportPath, err)
+		}
+		pkg := ctx.NewInstance(p.ImportPath, nil)
+		pkg.ImportPath = p.ImportPath
+		pkg.PkgName = f.PackageName()
+		if err := pkg.AddSyntax(f); err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.ImportPath, err)
+		}
+		inst.Imports = append(inst.Imports, pkg)
+	}
+	return inst, nil
 }
 
 // on returns the template compiled on a runtime the caller holds, compiling it there the first

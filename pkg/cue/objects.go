@@ -2,9 +2,11 @@ package cue
 
 import (
 	"fmt"
+	"strings"
 
 	cuelang "cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	cueerrors "cuelang.org/go/cue/errors"
 )
 
 // ObjectProblems lists the `output` and `outputs.<name>` values of a template that cannot be
@@ -78,4 +80,35 @@ func (t *Template) HasParameter() bool {
 		return nil
 	})
 	return has
+}
+
+// ReferenceProblems reports references to definitions (#Name) that do not exist anywhere in
+// the template, e.g. an action a package does not have (kube.#Aply). Compiling reports them only at the top
+// level; a render reaches them only when it evaluates that field.
+func (t *Template) ReferenceProblems() []string {
+	var out []string
+	_ = t.use(func(in *instance) error {
+		err := in.value.Validate(cuelang.Concrete(true)) // only then does CUE report them
+		seen := map[string]bool{}
+		for _, ce := range cueerrors.Errors(err) {
+			format, args := ce.Msg()
+			msg := fmt.Sprintf(format, args...)
+			// Only definitions (#Name): a regular field may come with context or parameter,
+			// which are open until a render fills them.
+			if !strings.Contains(msg, "undefined field: #") {
+				continue
+			}
+			where := strings.Join(ce.Path(), ".")
+			if pos := ce.Position(); pos.IsValid() {
+				where = fmt.Sprintf("%s:%d:%d: %s", pos.Filename(), pos.Line(), pos.Column(), where)
+			}
+			line := fmt.Sprintf("%s: %s", where, msg)
+			if !seen[line] {
+				seen[line] = true
+				out = append(out, line)
+			}
+		}
+		return nil
+	})
+	return out
 }

@@ -14,7 +14,9 @@ type Template struct {
 	hash     string
 	filename string
 	// text is the source as compiled, with the declarations the engine adds.
-	text        string
+	text string
+	// packages are what the template's imports of non-standard packages resolve to.
+	packages    []Package
 	annotations annotations
 	// reads says which large context values the template reads; only those are filled in, so
 	// render cost stays linear in components and traits that never look at the workload do

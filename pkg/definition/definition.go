@@ -87,17 +87,16 @@ func (d *Definition) DisplayName() string {
 	return fmt.Sprintf("%s %q", d.Kind, d.Name)
 }
 
-// Source is the template as pkg/cue compiles it, with the `vela/op` action library resolved.
-// A template whose imports cannot be read is returned as it is: compiling it reports the
-// error with its position.
+// Source is the template as pkg/cue compiles it, with the packages of its `vela/...` imports
+// (the action library and KubeVela's provider packages). A template whose imports cannot be
+// read is returned without them: compiling it reports the error with its position.
 // It is worked out once per definition: renders call it on their hot path.
 func (d *Definition) Source() ferrycue.Source {
 	d.sourceOnce.Do(func() {
-		text := d.Template
-		if resolved, err := withLibrary(d.Filename, text); err == nil {
-			text = resolved
+		d.source = ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: d.Template}
+		if pkgs, err := libraryPackages(d.Filename, d.Template); err == nil {
+			d.source.Packages = pkgs
 		}
-		d.source = ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: text}
 		d.source.Key = d.source.Hash()
 	})
 	return d.source

@@ -1,13 +1,16 @@
 package definition
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"path"
+	"sort"
 	"strconv"
 	"strings"
 
-	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
+
+	ferrycue "github.com/ferryhq/ferry/pkg/cue"
 )
 
 // OpImportPath is the import path of the action library.
@@ -16,44 +19,60 @@ const OpImportPath = "vela/op"
 //go:embed op.cue
 var opLibrary string
 
-// withLibrary replaces `import "vela/op"` — the action library workflow steps use, see
-// pkg/workflow/cuestep — by the library, bound to the import's name with a
-// top-level let. The import is blanked out rather than removed, so CUE positions in errors are
-// still those of the definition file.
-func withLibrary(filename, text string) (string, error) {
+//go:embed pkgs/*.cue
+var providerPackages embed.FS
+
+// libraries are the CUE packages definitions import by KubeVela's import paths, without their
+// package clause: vela/op, the action library, and the provider packages (vela/kube, vela/builtin, vela/http, vela/email,
+// vela/util, vela/config, vela/metrics, vela/multicluster, vela/query) with KubeVela's names and
+// $params/$returns field shapes, mapped onto the same actions (see pkg/workflow/cuestep).
+var libraries = func() map[string]string {
+	libs := map[string]string{OpImportPath: opLibrary}
+	entries, err := providerPackages.ReadDir("pkgs")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	for _, e := range entries {
+		data, err := providerPackages.ReadFile("pkgs/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		libs["vela/"+strings.TrimSuffix(e.Name(), ".cue")] = string(data)
+	}
+	return libs
+}()
+
+// LibraryImportPaths lists the import paths definitions may use besides CUE's standard library.
+func LibraryImportPaths() []string {
+	paths := make([]string, 0, len(libraries))
+	for p := range libraries {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// libraryPackages returns the packages of the libraries above that a template imports, for
+// CUE to resolve its imports with: the template's text is compiled as written.
+func libraryPackages(filename, text string) ([]ferrycue.Package, error) {
 	f, err := parser.ParseFile(filename, text, parser.ImportsOnly)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var name string
-	blank := []byte(text)
-	for _, decl := range f.Decls {
-		imp, ok := decl.(*ast.ImportDecl)
-		if !ok {
+	var pkgs []ferrycue.Package
+	seen := map[string]bool{}
+	for spec := range f.ImportSpecs() {
+		p, err := strconv.Unquote(spec.Path.Value)
+		if err != nil || seen[p] {
 			continue
 		}
-		for _, spec := range imp.Specs {
-			path, err := strconv.Unquote(spec.Path.Value)
-			if err != nil || path != OpImportPath {
-				continue
-			}
-			name = "op"
-			if spec.Name != nil {
-				name = spec.Name.Name
-			}
-			from, to := spec.Pos().Offset(), spec.End().Offset()
-			if len(imp.Specs) == 1 {
-				from, to = imp.Pos().Offset(), imp.End().Offset()
-			}
-			for i := from; i < to; i++ {
-				if blank[i] != '\n' {
-					blank[i] = ' '
-				}
-			}
+		lib, known := libraries[p]
+		if !known {
+			continue
 		}
+		seen[p] = true
+		pkgs = append(pkgs, ferrycue.Package{ImportPath: p, Filename: p + ".cue",
+			Text: fmt.Sprintf("package %s\n\n%s", path.Base(p), lib)})
 	}
-	if name == "" {
-		return text, nil
-	}
-	return fmt.Sprintf("%s\nlet %s = {\n%s\n}\n", strings.TrimRight(string(blank), "\n"), name, opLibrary), nil
+	return pkgs, nil
 }

@@ -13,12 +13,39 @@ import (
 // fill puts a result into an action field. When the live object conflicts with what the
 // template wrote (a server default, a normalised quantity) only its status is filled in.
 func (r *run) fill(a cue.Action, field string, value any) {
+	if r.returns[a.Path] {
+		r.fillReturns(a, field, value)
+		return
+	}
 	if err := r.ev.Fill(a, field, value); err == nil {
 		return
 	}
 	if obj, ok := value.(map[string]any); ok {
 		if status, ok := obj["status"]; ok {
 			_ = r.ev.Fill(a, field, map[string]any{"status": status})
+		}
+	}
+}
+
+// fillReturns fills a result of a provider package's action into $returns, under the names
+// those packages use: a list's objects are $returns.values, an HTTP response's fields are
+// $returns itself.
+func (r *run) fillReturns(a cue.Action, field string, value any) {
+	var returns any
+	switch field {
+	case "list":
+		returns = map[string]any{"values": value}
+	case "response":
+		returns = value
+	default:
+		returns = map[string]any{field: value}
+	}
+	if err := r.ev.Fill(a, returnsField, returns); err == nil {
+		return
+	}
+	if obj, ok := value.(map[string]any); ok && field == "value" {
+		if status, ok := obj["status"]; ok {
+			_ = r.ev.Fill(a, returnsField, map[string]any{field: map[string]any{"status": status}})
 		}
 	}
 }

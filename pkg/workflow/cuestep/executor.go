@@ -85,7 +85,7 @@ func (e *Executor) Execute(ctx context.Context, in workflow.StepInput) (workflow
 	if err != nil {
 		return workflow.Result{}, err
 	}
-	r := &run{e: e, ev: ev, in: in, done: map[string]bool{}}
+	r := &run{e: e, ev: ev, in: in, done: map[string]bool{}, returns: map[string]bool{}}
 	for i := 0; i < e.opts.MaxActions; i++ {
 		next := r.next()
 		switch {
@@ -99,7 +99,14 @@ func (e *Executor) Execute(ctx context.Context, in workflow.StepInput) (workflow
 				Message: fmt.Sprintf("action %s (%s) cannot run: %v", next.Path, next.Do, next.Incomplete)}, nil
 		}
 		r.done[next.Path] = true
-		if res, stop := r.run(ctx, *next); stop {
+		act := *next
+		if params, ok := act.Fields[paramsField].(map[string]any); ok {
+			// A provider package's action (vela/kube, vela/http...): its fields are in $params
+			// and its results go to $returns.
+			act.Fields = params
+			r.returns[act.Path] = true
+		}
+		if res, stop := r.run(ctx, act); stop {
 			return res, nil
 		}
 	}
@@ -124,7 +131,15 @@ type run struct {
 	in       workflow.StepInput
 	done     map[string]bool
 	messages []string
+	// returns marks the actions written in the provider packages' form ($params/$returns).
+	returns map[string]bool
 }
+
+// The fields of an action in the provider packages' form.
+const (
+	paramsField  = "$params"
+	returnsField = "$returns"
+)
 
 // next returns the first action not run yet. Actions run strictly in the order they are
 // written: one that is not concrete blocks the ones after it.
@@ -192,6 +207,9 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 	case "send-email":
 		return r.email(ctx, a)
 	default:
+		if what, ok := strings.CutPrefix(a.Do, "unsupported: "); ok {
+			return fail("%s: %s is not supported by Ferry", a.Path, what)
+		}
 		return fail("%s: unknown action %q", a.Path, a.Do)
 	}
 	return workflow.Result{}, false

@@ -1,0 +1,97 @@
+package cuestep
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// TestProviderPackages runs steps written against KubeVela's provider packages (vela/kube,
+// vela/builtin, vela/http, vela/util) in their $params/$returns form: the same actions as
+// vela/op, with results in $returns.
+func TestProviderPackages(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen", r.Method)
+		fmt.Fprint(w, `{"version":"2"}`)
+	}))
+	defer server.Close()
+	u, _ := url.Parse(server.URL)
+	kube := &memKube{objects: map[string]map[string]any{}}
+
+	e, err := New(stepDef(t, "kubevela-style", `
+import (
+	"encoding/json"
+	"vela/kube"
+	"vela/builtin"
+	"vela/http"
+	vutil "vela/util"
+)
+
+template: {
+	get: http.#HTTPGet & {$params: url: parameter.url}
+	apply: kube.#Apply & {
+		$params: value: {
+			apiVersion: "v1"
+			kind:       "ConfigMap"
+			metadata: {name: parameter.name, namespace: context.namespace}
+			data: version: json.Unmarshal(get.$returns.body).version
+		}
+	}
+	wait: builtin.#ConditionalWait & {
+		$params: {
+			continue: apply.$returns.value.status.ready
+			message:  "waiting for \(parameter.name)"
+		}
+	}
+	read: kube.#Read & {$params: value: {apiVersion: "v1", kind: "Secret", metadata: {name: "missing", namespace: "default"}}}
+	if read.$returns.err != _|_ {
+		log: vutil.#Log & {$params: data: read.$returns.err}
+		note: builtin.#Message & {$params: message: "no secret; status \(get.$returns.statusCode), seen \(get.$returns.header["X-Seen"][0])"}
+	}
+	parameter: {name: string, url: string}
+}`), Options{Kube: kube, HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}})})
+	require.NoError(t, err)
+	props := map[string]any{"name": "cm", "url": server.URL}
+
+	res := execute(t, e, props, "s-r0-a0", false)
+	require.Equal(t, workflow.OutcomeWait, res.Outcome, res.Message)
+	require.Equal(t, "2", kube.objects["/ConfigMap/default/cm"]["data"].(map[string]any)["version"], "the HTTP response's body reached the object")
+
+	kube.objects["/ConfigMap/default/cm"]["status"] = map[string]any{"ready": true}
+	res = execute(t, e, props, "s-r0-a1", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Equal(t, "no secret; status 200, seen GET", res.Message)
+	returns := res.Value["apply"].(map[string]any)["$returns"].(map[string]any)
+	require.Equal(t, true, returns["value"].(map[string]any)["status"].(map[string]any)["ready"])
+}
+
+// TestProviderPackageActionsFerryLacks: an action of a provider package Ferry does not
+// implement compiles, and a step that reaches it fails naming it.
+func TestProviderPackageActionsFerryLacks(t *testing.T) {
+	for _, tt := range []struct{ pkg, action, params, want string }{
+		{"vela/config", "#CreateConfig", `{name: "x", namespace: "default", config: {a: "b"}}`, "vela/config #CreateConfig is not supported by Ferry"},
+		{"vela/kube", "#Patch", `{value: {apiVersion: "v1", kind: "ConfigMap"}, patch: {data: a: "b"}}`, "vela/kube #Patch is not supported by Ferry"},
+		{"vela/metrics", "#PromCheck", `{query: "up", condition: ">0"}`, "vela/metrics #PromCheck is not supported by Ferry"},
+		{"vela/multicluster", "#Deploy", `{policies: []}`, "vela/multicluster #Deploy (use the deploy step) is not supported by Ferry"},
+	} {
+		t.Run(tt.pkg+tt.action, func(t *testing.T) {
+			e, err := New(stepDef(t, "lacking", fmt.Sprintf(`
+import p %q
+
+template: {
+	act: p.%s & {$params: %s}
+	parameter: {}
+}`, tt.pkg, tt.action, tt.params)), Options{Kube: &memKube{objects: map[string]map[string]any{}}})
+			require.NoError(t, err)
+			res := execute(t, e, nil, "id", false)
+			require.Equal(t, workflow.OutcomeFail, res.Outcome)
+			require.Equal(t, "act: "+tt.want, res.Message)
+		})
+	}
+}
