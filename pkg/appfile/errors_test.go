@@ -56,6 +56,15 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "an override naming a component the app lacks without its type, and a bad pattern",
+			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
+				"  policies:\n    - {name: o, type: override, properties: {components: [{name: wbe, properties: {image: x}}, {name: \"[\", properties: {}}]}}\n",
+			want: []string{
+				`app.yaml:9:66: policy "o" (override): component "wbe" does not exist in the Application; give its type to add it`,
+				`app.yaml:9:103: policy "o" (override): name "[" is not a valid pattern: syntax error in pattern`,
+			},
+		},
+		{
 			name: "unknown field",
 			yaml: appHeader + "  components:\n    - name: web\n      type: webservice\n      trait: []\n",
 			want: []string{`app.yaml:9:14: unknown field "spec.components[0].trait"`},

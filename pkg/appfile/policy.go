@@ -2,9 +2,12 @@ package appfile
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -68,7 +71,24 @@ type overrideSpec struct {
 	// Clusters and ClusterLabelSelector restrict the override to some targets (Ferry extension).
 	Clusters             []string          `json:"clusters,omitempty"`
 	ClusterLabelSelector map[string]string `json:"clusterLabelSelector,omitempty"`
+
+	// added are the components the override adds: entries naming a component the Application
+	// does not have, with a type, as KubeVela's override policy allows.
+	added []*component
 }
+
+// matchesName reports whether an override entry's name selects a component: no name or "*"
+// selects all, a glob such as "web-*" those it matches.
+func (oc overrideComponent) matchesName(name string) bool {
+	if oc.Name == "" || oc.Name == "*" {
+		return true
+	}
+	ok, err := path.Match(oc.Name, name)
+	return err == nil && ok
+}
+
+// isPattern reports whether a name selects by pattern rather than naming one component.
+func isPattern(name string) bool { return name == "" || strings.ContainsAny(name, "*?[") }
 
 type overrideComponent struct {
 	Name       string          `json:"name,omitempty"`
@@ -202,11 +222,46 @@ func (r *run) checkOverride(pol *policy) {
 	for _, c := range r.app.Spec.Components {
 		known[c.Name] = true
 	}
+	subject := fmt.Sprintf("policy %q (override)", pol.name)
 	for i, oc := range pol.override.Components {
-		if oc.Name != "" && oc.Name != "*" && !known[oc.Name] {
-			r.addError(r.af.Where(fmt.Sprintf("%s.properties.components[%d].name", pol.path, i)),
-				fmt.Sprintf("policy %q (override)", pol.name), fmt.Sprintf("component %q does not exist in the Application", oc.Name))
+		where := fmt.Sprintf("%s.properties.components[%d]", pol.path, i)
+		if _, err := path.Match(oc.Name, ""); err != nil {
+			r.addError(r.af.Where(where+".name"), subject, fmt.Sprintf("name %q is not a valid pattern: %v", oc.Name, err))
+			continue
 		}
+		if isPattern(oc.Name) || known[oc.Name] {
+			continue
+		}
+		// A component the Application does not have: the override adds it.
+		if oc.Type == "" {
+			r.addError(r.af.Where(where+".name"), subject,
+				fmt.Sprintf("component %q does not exist in the Application; give its type to add it", oc.Name))
+			continue
+		}
+		if len(validation.IsDNS1123Label(oc.Name)) > 0 {
+			r.addError(r.af.Where(where+".name"), subject, "name must be a DNS label: lower-case letters, digits and '-', at most 63 characters")
+			continue
+		}
+		def, err := r.definition(definition.KindComponent, oc.Type)
+		if err != nil {
+			r.addError(r.af.Where(where+".type"), fmt.Sprintf("%s: component %q", subject, oc.Name), err.Error())
+			continue
+		}
+		added := &component{name: oc.Name, typ: oc.Type, def: def, path: where, properties: mergeProperties(nil, oc.Properties)}
+		for j, ot := range oc.Traits {
+			if ot.Disable {
+				continue
+			}
+			tdef, err := r.definition(definition.KindTrait, ot.Type)
+			if err != nil {
+				r.addError(r.af.Where(fmt.Sprintf("%s.traits[%d].type", where, j)), fmt.Sprintf("%s: component %q", subject, oc.Name), err.Error())
+				continue
+			}
+			added.traits = append(added.traits, trait{typ: ot.Type, def: tdef, path: fmt.Sprintf("%s.traits[%d]", where, j),
+				properties: mergeProperties(nil, ot.Properties)})
+		}
+		known[oc.Name] = true
+		pol.override.added = append(pol.override.added, added)
 	}
 	for i, name := range pol.override.Selector {
 		if !known[name] {
@@ -253,12 +308,17 @@ func (o *overrideSpec) apply(comps []*component) []*component {
 			continue
 		}
 		for _, oc := range o.Components {
-			if (oc.Name != "" && oc.Name != "*" && oc.Name != c.name) || (oc.Type != "" && oc.Type != c.typ) {
+			if !oc.matchesName(c.name) || (oc.Type != "" && oc.Type != c.typ) {
 				continue
 			}
 			c = overrideComponentWith(c, oc)
 		}
 		out = append(out, c)
+	}
+	for _, c := range o.added {
+		if !slices.ContainsFunc(out, func(have *component) bool { return have.name == c.name }) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
