@@ -119,6 +119,7 @@ func TestCompatDefinitions(t *testing.T) {
 func TestCompatCases(t *testing.T) {
 	reg, err := definition.Builtin()
 	require.NoError(t, err)
+	require.NoError(t, reg.LoadDir(filepath.Join("testdata", "compat", "defs")))
 	apps, err := filepath.Glob(filepath.Join("testdata", "compat", "cases", "*.app.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, apps)

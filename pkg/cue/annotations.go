@@ -25,6 +25,9 @@ type annotation struct {
 	keys []string
 	// strategy is the `+patchStrategy=` value.
 	strategy string
+	// each marks an open list whose element applies to every element of the list patched,
+	// `containers: [...{lifecycle: ...}]`.
+	each bool
 }
 
 // annotations maps a field path (list elements as "[]", joined by ".") to its annotation.
@@ -116,6 +119,15 @@ func (w *annotationWalker) walkExpr(e ast.Expr, path string) {
 		for _, el := range e.Elts {
 			if c, ok := el.(*ast.Comprehension); ok {
 				w.walkExpr(c.Value, path+".[]")
+				continue
+			}
+			if ell, ok := el.(*ast.Ellipsis); ok {
+				if ell.Type != nil && path != "" {
+					an := w.out[path]
+					an.each = true
+					w.out[path] = an
+					w.walkExpr(ell.Type, path+".[]")
+				}
 				continue
 			}
 			w.walkExpr(el, path+".[]")

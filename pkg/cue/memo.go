@@ -87,5 +87,6 @@ func (r *Result) clone() *Result {
 
 func (p *Patch) clone() *Patch {
 	v, _ := deepCopy(p.Value).(map[string]any)
-	return &Patch{Value: v, annotations: p.annotations}
+	each, _ := deepCopy(p.each).(map[string]any)
+	return &Patch{Value: v, annotations: p.annotations, each: each}
 }

@@ -16,6 +16,9 @@ type Patch struct {
 	// Value is the evaluated patch.
 	Value       map[string]any
 	annotations annotations
+	// each holds the element of each open list the patch writes, `[...{...}]`, by path: it is
+	// merged into every element of the list patched.
+	each map[string]any
 }
 
 // PatchError says where a patch could not be merged.
@@ -48,7 +51,7 @@ func (p *Patch) Apply(base map[string]any) (map[string]any, error) {
 		merged, _ := mergePatch(deepCopy(base), p.Value).(map[string]any)
 		return merged, nil
 	}
-	m := merger{annotations: p.annotations}
+	m := merger{annotations: p.annotations, each: p.each}
 	out, err := m.merge(deepCopy(base), p.Value, "", "", root.strategy == StrategyRetainKeys)
 	if err != nil {
 		return nil, err
@@ -62,6 +65,7 @@ func (p *Patch) Apply(base map[string]any) (map[string]any, error) {
 
 type merger struct {
 	annotations annotations
+	each        map[string]any
 }
 
 // merge merges patch into orig. annPath addresses annotations (list elements as "[]");
@@ -104,6 +108,17 @@ func (m merger) merge(orig, patch any, annPath, shown string, override bool) (an
 		ol, ok := orig.([]any)
 		if !ok {
 			return nil, conflict(shown, orig, patch)
+		}
+		if elem, ok := m.each[annPath]; ok && len(pv) == 0 {
+			// [...{...}]: the element goes into every element there is.
+			for i := range ol {
+				merged, err := m.merge(ol[i], deepCopy(elem), annPath+".[]", shown+"["+strconv.Itoa(i)+"]", override)
+				if err != nil {
+					return nil, err
+				}
+				ol[i] = merged
+			}
+			return ol, nil
 		}
 		if len(an.keys) > 0 {
 			return m.mergeByKey(ol, pv, an.keys, annPath, shown, override)

@@ -64,6 +64,30 @@ parameter: image: string`,
 			},
 		},
 		{
+			name: "an open list's element goes into every element",
+			text: `
+patch: spec: template: spec: containers: [...{
+	securityContext: runAsNonRoot: parameter.nonRoot
+	// +patchKey=name
+	env: [{name: "B", value: "2"}]
+}]
+parameter: nonRoot: bool`,
+			params: map[string]any{"nonRoot": true},
+			check: func(t *testing.T, out map[string]any) {
+				cs := dig(out, "spec", "template", "spec", "containers").([]any)
+				require.Len(t, cs, 1)
+				require.Equal(t, map[string]any{"runAsNonRoot": true}, cs[0].(map[string]any)["securityContext"])
+				require.Equal(t, []any{map[string]any{"name": "A", "value": "1"}, map[string]any{"name": "B", "value": "2"}}, cs[0].(map[string]any)["env"])
+			},
+		},
+		{
+			name: "an open list whose element is not concrete still needs a key",
+			text: `
+patch: spec: template: spec: containers: [...{image: string}]
+parameter: {}`,
+			wantErr: "spec.template.spec.containers: cannot merge a list of 0 into a list of 1",
+		},
+		{
 			name: "retainKeys lets the patch win over a scalar",
 			text: `
 patch: {
@@ -247,4 +271,22 @@ parameter: {}
 			}
 		})
 	}
+}
+
+// TestOpenListPatchFromTheMemo: a repeated render, answered by the memo, keeps the element of
+// an open list.
+func TestOpenListPatchFromTheMemo(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "trait", Filename: "trait.cue", Text: `
+patch: spec: template: spec: containers: [...{stdin: parameter.stdin}]
+parameter: stdin: bool`})
+	require.NoError(t, err)
+	for range 2 {
+		res, err := tmpl.Render(Input{Parameter: map[string]any{"stdin": true}, Context: Context{Name: "web", Output: workload()}})
+		require.NoError(t, err)
+		out, err := res.Patch.Apply(workload())
+		require.NoError(t, err)
+		require.Equal(t, true, dig(out, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["stdin"])
+	}
+	require.Equal(t, 1, e.Stats().MemoHits)
 }

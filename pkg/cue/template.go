@@ -3,6 +3,7 @@ package cue
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	cuelang "cuelang.org/go/cue"
 )
@@ -155,6 +156,7 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 			return nil, err
 		}
 		res.Patch = &Patch{Value: obj, annotations: t.annotations.under("patch")}
+		res.Patch.each = t.openListElements(p, res.Patch.annotations)
 	}
 	if refs := v.LookupPath(pathReferences); refs.Exists() {
 		var list []map[string]any
@@ -257,4 +259,36 @@ func (t *instance) evaluationError(v cuelang.Value, field string, decodeErr erro
 		return newTemplateError(t.name, "evaluate "+field, err)
 	}
 	return newTemplateError(t.name, "evaluate "+field, decodeErr)
+}
+
+// openListElements decodes the element of each open list a patch writes (`[...{...}]`, marked
+// when the template was compiled) that has no elements of its own. An element that is not
+// concrete is left out: merging then fails as for any list of another length.
+func (t *instance) openListElements(patch cuelang.Value, ans annotations) map[string]any {
+	var out map[string]any
+	for path, an := range ans {
+		if !an.each || path == "" || strings.Contains(path, "[]") {
+			continue
+		}
+		var sels []cuelang.Selector
+		for _, name := range strings.Split(path, ".") {
+			sels = append(sels, cuelang.Str(name))
+		}
+		list := patch.LookupPath(cuelang.MakePath(sels...))
+		if !list.Exists() || list.IncompleteKind() != cuelang.ListKind {
+			continue
+		}
+		if it, err := list.List(); err != nil || it.Next() {
+			continue // elements of its own: merged as a list
+		}
+		var elem any
+		if err := decode(list.LookupPath(cuelang.MakePath(cuelang.AnyIndex)), &elem); err != nil || elem == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]any{}
+		}
+		out[path] = normalizeDecoded(elem)
+	}
+	return out
 }
