@@ -48,12 +48,23 @@ func TestCRDsValidateOnARealAPIServer(t *testing.T) {
 	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(valid), &got))
 	require.JSONEq(t, `{"image":"nginx","ports":[{"port":80}]}`, string(got.Spec.Components[0].Properties.Raw), "free-form properties are preserved")
 
+	// KubeVela allows both: an Application that only runs its workflow, and a policy without
+	// a name.
+	workflowOnly := app("workflow-only", func(a *v1beta1.Application) {
+		a.Spec.Components = nil
+		a.Spec.Policies = []v1beta1.AppPolicy{{Type: "garbage-collect"}}
+		a.Spec.Workflow = &v1beta1.Workflow{Steps: []v1beta1.WorkflowStep{{WorkflowStepBase: v1beta1.WorkflowStepBase{Name: "wait", Type: "suspend"}}}}
+	})
+	require.NoError(t, c.Create(ctx, workflowOnly))
+
 	invalid := []struct {
 		name    string
 		mutate  func(*v1beta1.Application)
 		message string
 	}{
-		{"no components", func(a *v1beta1.Application) { a.Spec.Components = nil }, "spec.components"},
+		{"policy name", func(a *v1beta1.Application) {
+			a.Spec.Policies = []v1beta1.AppPolicy{{Name: "Not_A_Name", Type: "topology"}}
+		}, "spec.policies[0].name"},
 		{"component name", func(a *v1beta1.Application) { a.Spec.Components[0].Name = "Web_1" }, "spec.components[0].name"},
 		{"empty type", func(a *v1beta1.Application) { a.Spec.Components[0].Type = "" }, "spec.components[0].type"},
 		{"workflow mode", func(a *v1beta1.Application) {

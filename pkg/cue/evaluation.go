@@ -41,13 +41,14 @@ func (t *Template) Evaluate(in Input) (*Evaluation, error) {
 	}
 	var ev *Evaluation
 	err := t.use(func(inst *instance) error {
+		// A step's unknown parameters were reported when the app was planned; here only
+		// errors stop it.
+		params, unknown, _ := inst.screenUnknown(params)
 		v, err := inst.rt.fill(inst.value, params, t.reads.trim(in.Context))
 		if err != nil {
 			return err
 		}
-		// A step's unknown parameters were reported when the app was planned; here only
-		// errors stop it.
-		if fieldErrs, _ := inst.checkParameters(v, params); len(fieldErrs) > 0 {
+		if fieldErrs := inst.checkParameters(v, params, unknown); len(fieldErrs) > 0 {
 			return &ParameterError{Template: t.name, Errors: fieldErrs}
 		}
 		ev = &Evaluation{t: inst, value: v}

@@ -466,3 +466,43 @@ func TestValidationLevels(t *testing.T) {
 	_, err := ParseValidation("lenient")
 	require.EqualError(t, err, `unknown validation "lenient": use strict, warn or ignore`)
 }
+
+// TestUnknownParameterInsideAClosedDefinition: a parameter typed by a definition is closed, so
+// CUE refuses an unknown field itself. Strict, it is reported once; warn and ignore render
+// without it.
+func TestUnknownParameterInsideAClosedDefinition(t *testing.T) {
+	const template = `
+#Mount: {name: string, path: string}
+output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name, data: {for m in parameter.mounts {"\(m.name)": m.path}}}
+parameter: mounts: [...#Mount]`
+	given := map[string]any{"mounts": []any{map[string]any{"name": "a", "path": "/a", "pth": "/b"}}}
+	for _, tt := range []struct {
+		mode     Validation
+		wantErrs []string
+		warnings int
+	}{
+		{ValidateStrict, []string{`mounts[0].pth: unknown parameter (did you mean "path"?)`}, 0},
+		{ValidateWarn, nil, 1},
+		{ValidateIgnore, nil, 0},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			tmpl, err := NewEngine(Options{Validation: tt.mode}).Compile(Source{Name: "t", Filename: "t.cue", Text: template})
+			require.NoError(t, err)
+			res, err := tmpl.Render(Input{Parameter: given, Context: Context{Name: "x"}})
+			if tt.wantErrs != nil {
+				var perr *ParameterError
+				require.ErrorAs(t, err, &perr)
+				var got []string
+				for _, f := range perr.Errors {
+					got = append(got, f.PathString()+": "+f.Message)
+				}
+				require.Equal(t, tt.wantErrs, got)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, res.Warnings, tt.warnings)
+			require.Equal(t, map[string]any{"a": "/a"}, res.Output["data"])
+			require.Equal(t, "/b", given["mounts"].([]any)[0].(map[string]any)["pth"], "the caller's properties are not changed")
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cue
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	cuelang "cuelang.org/go/cue"
@@ -119,12 +120,12 @@ func (t *Template) Render(in Input) (*Result, error) {
 // evaluate does the CUE work of Render on the instance's runtime.
 func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error) {
 	t.engine.count(func(s *Stats) { s.Evaluations++ })
+	params, unknown, warnings := t.screenUnknown(params)
 	v, err := t.rt.fill(t.value, params, ctx)
 	if err != nil {
 		return nil, err
 	}
-	fieldErrs, warnings := t.checkParameters(v, params)
-	if len(fieldErrs) > 0 {
+	if fieldErrs := t.checkParameters(v, params, unknown); len(fieldErrs) > 0 {
 		return nil, &ParameterError{Template: t.name, Errors: fieldErrs}
 	}
 
@@ -183,35 +184,87 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 	return res, nil
 }
 
-// checkParameters reports unknown parameters and values that do not fit the schema: errors,
-// and the unknown parameters the engine's Validation turns into warnings.
-func (t *instance) checkParameters(v cuelang.Value, given map[string]any) (errs, warnings []FieldError) {
-	if t.schema.Exists() {
-		errs = t.unknownParametersByShape(given)
-		if mode := t.engine.opts.Validation; mode == ValidateWarn || mode == ValidateIgnore {
-			if mode == ValidateWarn {
-				warnings = errs
+// screenUnknown finds the parameters the definition does not declare. Strict, they are errors
+// (unknown); otherwise they are left out of what is rendered (a closed definition in the schema
+// would refuse them), and with ValidateWarn returned as warnings.
+func (t *instance) screenUnknown(params map[string]any) (kept map[string]any, unknown, warnings []FieldError) {
+	if !t.schema.Exists() {
+		return params, nil, nil
+	}
+	found := t.unknownParametersByShape(params)
+	switch mode := t.engine.opts.Validation; {
+	case len(found) == 0:
+		return params, nil, nil
+	case mode == ValidateWarn || mode == ValidateIgnore:
+		kept = deepCopy(params).(map[string]any)
+		for _, f := range found {
+			removePath(kept, f.Path)
+		}
+		if mode == ValidateWarn {
+			warnings = found
+		}
+		return kept, nil, warnings
+	default:
+		return params, found, nil
+	}
+}
+
+// removePath deletes the value at a parameter path (list indices as numbers) from data.
+func removePath(data any, path []string) {
+	for i, p := range path {
+		last := i == len(path)-1
+		switch d := data.(type) {
+		case map[string]any:
+			if last {
+				delete(d, p)
+				return
 			}
-			errs = nil
+			data = d[p]
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(d) || last {
+				return
+			}
+			data = d[n]
+		default:
+			return
 		}
 	}
+}
+
+// checkParameters reports the unknown parameters found before and the values that do not fit
+// the schema. CUE's own "field not allowed" for an unknown parameter (inside a closed
+// definition) is not reported twice.
+func (t *instance) checkParameters(v cuelang.Value, given map[string]any, unknown []FieldError) (errs []FieldError) {
+	errs = unknown
 	param := v.LookupPath(pathParameter)
 	if len(errs) == 0 && param.Validate(cuelang.Concrete(true)) == nil {
-		return nil, warnings // the common case: one walk
+		return nil // the common case: one walk
+	}
+	reported := make(map[string]bool, len(unknown))
+	for _, f := range unknown {
+		reported[FormatPath(f.Path)] = true
+	}
+	add := func(found []FieldError) {
+		for _, f := range found {
+			if !reported[FormatPath(f.Path)] || !strings.Contains(f.Message, "not allowed") {
+				errs = append(errs, f)
+			}
+		}
 	}
 	// Validate field by field: CUE reports a missing value only when nothing else in the same
 	// value is wrong, and users must see every problem at once.
 	if it, err := param.Fields(); err != nil {
-		errs = append(errs, t.parameterErrors(err, given)...)
+		add(t.parameterErrors(err, given))
 	} else {
 		for it.Next() {
 			if err := it.Value().Validate(cuelang.Concrete(true)); err != nil {
-				errs = append(errs, t.parameterErrors(err, given)...)
+				add(t.parameterErrors(err, given))
 			}
 		}
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return FormatPath(errs[i].Path) < FormatPath(errs[j].Path) })
-	return errs, warnings
+	return errs
 }
 
 type namedValue struct {

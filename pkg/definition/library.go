@@ -19,25 +19,28 @@ const OpImportPath = "vela/op"
 //go:embed op.cue
 var opLibrary string
 
-//go:embed pkgs/*.cue
+//go:embed pkgs/vela/*.cue pkgs/ferry/*.cue
 var providerPackages embed.FS
 
 // libraries are the CUE packages definitions import by KubeVela's import paths, without their
 // package clause: vela/op, the action library, and the provider packages (vela/kube, vela/builtin, vela/http, vela/email,
 // vela/util, vela/config, vela/metrics, vela/multicluster, vela/query) with KubeVela's names and
-// $params/$returns field shapes, mapped onto the same actions (see pkg/workflow/cuestep).
+// $params/$returns field shapes, mapped onto the same actions (see pkg/workflow/cuestep); and
+// ferry/..., helpers Ferry's own definitions share.
 var libraries = func() map[string]string {
 	libs := map[string]string{OpImportPath: opLibrary}
-	entries, err := providerPackages.ReadDir("pkgs")
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	for _, e := range entries {
-		data, err := providerPackages.ReadFile("pkgs/" + e.Name())
+	for _, dir := range []string{"vela", "ferry"} {
+		entries, err := providerPackages.ReadDir("pkgs/" + dir)
 		if err != nil {
-			panic(err)
+			panic(err) // embedded at build time
 		}
-		libs["vela/"+strings.TrimSuffix(e.Name(), ".cue")] = string(data)
+		for _, e := range entries {
+			data, err := providerPackages.ReadFile("pkgs/" + dir + "/" + e.Name())
+			if err != nil {
+				panic(err)
+			}
+			libs[dir+"/"+strings.TrimSuffix(e.Name(), ".cue")] = string(data)
+		}
 	}
 	return libs
 }()
