@@ -92,6 +92,25 @@ func TestBuiltinStepDefinitions(t *testing.T) {
 				require.Equal(t, "shop in default", f.mailer.sent[0].Subject)
 				require.Equal(t, "shop deployed", f.mailer.sent[0].Body)
 			}},
+		// KubeVela's forms: URLs and passwords as {value} or {secretRef}, slack.message, dingding,
+		// lark, email.content.
+		{step: "notification", props: map[string]any{
+			"slack":    map[string]any{"url": map[string]any{"value": server.URL + "/kv-slack"}, "message": map[string]any{"text": "hi slack", "mrkdwn": true}},
+			"dingding": map[string]any{"url": map[string]any{"secretRef": map[string]any{"name": "ding", "key": "url"}}, "message": map[string]any{"msgtype": "text", "text": map[string]any{"content": "hi ding"}}},
+			"lark":     map[string]any{"url": map[string]any{"value": server.URL + "/kv-lark"}, "message": map[string]any{"msg_type": "text", "content": `{"text":"hi lark"}`}},
+			"email": map[string]any{"from": map[string]any{"address": "ferry@example.com", "host": "smtp.example.com",
+				"password": map[string]any{"secretRef": map[string]any{"name": "smtp", "key": "password"}}},
+				"to": []any{"ops@example.com"}, "content": map[string]any{"subject": "deployed", "body": "all good"}}},
+			seed: map[string]map[string]any{
+				"/Secret/default/ding": {"kind": "Secret", "data": map[string]any{"url": base64.StdEncoding.EncodeToString([]byte(server.URL + "/kv-ding"))}},
+				"/Secret/default/smtp": {"kind": "Secret", "data": map[string]any{"password": base64.StdEncoding.EncodeToString([]byte("s3cret"))}},
+			},
+			want: workflow.OutcomeSucceeded, check: func(t *testing.T, f fixture, _ workflow.Result) {
+				require.Len(t, f.mailer.sent, 1)
+				require.Equal(t, "deployed", f.mailer.sent[0].Subject)
+				require.Equal(t, "all good", f.mailer.sent[0].Body)
+				require.Equal(t, "s3cret", f.mailer.sent[0].Password)
+			}},
 		{step: "depends-on-app", props: map[string]any{"name": "db"},
 			seed: map[string]map[string]any{"/Application/default/db": {"kind": "Application", "status": map[string]any{"status": "running"}}},
 			want: workflow.OutcomeSucceeded},
@@ -138,6 +157,10 @@ func TestBuiltinStepDefinitions(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Contains(t, posts, `/secret-hook {"x":"y"}`)
+	require.Contains(t, posts, `/kv-slack {"mrkdwn":true,"text":"hi slack"}`)
+	require.Contains(t, posts, `/kv-ding {"msgtype":"text","text":{"content":"hi ding"}}`)
+	require.Contains(t, posts, `/kv-lark {"content":"{\"text\":\"hi lark\"}","msg_type":"text"}`)
+	require.Contains(t, posts, `/slack {"text":"shop deployed"}`, "the short forms still work")
 	require.Contains(t, posts, `/slack {"text":"shop deployed"}`)
 	require.Contains(t, posts, `/generic {"application":"shop","namespace":"default","message":"shop deployed"}`)
 	require.Contains(t, posts, `/hook {"application":"shop","namespace":"default"}`)
