@@ -18,6 +18,9 @@ type target struct {
 
 // targets resolves the topology policies of a step; without one, the step deploys to the hub.
 func (r *run) targets(s deployStep) []target {
+	if s.to != nil {
+		return []target{*s.to}
+	}
 	var out []target
 	seen := map[string]bool{}
 	topologies := 0
@@ -50,6 +53,14 @@ func (r *run) targets(s deployStep) []target {
 
 // componentsFor applies a step's override policies that apply on the target, in order.
 func (r *run) componentsFor(s deployStep, t target) []*component {
+	if s.component != "" {
+		for _, c := range r.components {
+			if c.name == s.component {
+				return []*component{c}
+			}
+		}
+		return nil
+	}
 	comps := r.components
 	for _, pol := range s.policies {
 		if pol.override != nil && pol.override.appliesTo(t.cluster) {

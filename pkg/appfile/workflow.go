@@ -3,6 +3,7 @@ package appfile
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -15,6 +16,9 @@ type deployStep struct {
 	name     string
 	auto     bool
 	policies []*policy
+	// component and to make an apply-component step: that component, on that target only.
+	component string
+	to        *target
 }
 
 // deployProperties are the properties of a deploy step.
@@ -126,11 +130,50 @@ func (r *run) deploySteps() []deployStep {
 	}
 	var out []deployStep
 	eachStep(r.workflow.Steps, func(s workflow.Step) {
-		if s.Type == workflow.TypeDeploy {
+		switch s.Type {
+		case workflow.TypeDeploy:
 			out = append(out, r.deployStep(s))
+		case workflow.TypeApplyComponent:
+			if step, ok := r.applyComponentStep(s); ok {
+				out = append(out, step)
+			}
 		}
 	})
 	return out
+}
+
+// applyComponentStep plans an apply-component step: its component on its cluster and
+// namespace. A component name an input gives when the step runs cannot be planned: the step
+// then fails saying so.
+func (r *run) applyComponentStep(s workflow.Step) (deployStep, bool) {
+	for _, in := range s.Inputs {
+		if in.ParameterKey == "component" || in.ParameterKey == "cluster" || in.ParameterKey == "namespace" {
+			return deployStep{}, false
+		}
+	}
+	name, _ := s.Properties["component"].(string)
+	cluster, _ := s.Properties["cluster"].(string)
+	ns, _ := s.Properties["namespace"].(string)
+	subject := workflow.StepSubject(s.Name, s.Type)
+	if name == "" {
+		return deployStep{}, false // the step's parameters are checked against its definition
+	}
+	if !slices.ContainsFunc(r.components, func(c *component) bool { return c.name == name }) {
+		r.addError(r.af.Where(s.Path+".properties.component"), subject, fmt.Sprintf("component %q does not exist in the Application", name))
+		return deployStep{}, false
+	}
+	if cluster == "" {
+		cluster = LocalCluster
+	}
+	c, ok := r.clusters[cluster]
+	if !ok {
+		r.addError(r.af.Where(s.Path+".properties.cluster"), subject, fmt.Sprintf("cluster %q is not a managed cluster", cluster))
+		return deployStep{}, false
+	}
+	if ns == "" {
+		ns = r.namespace
+	}
+	return deployStep{name: s.Name, auto: true, component: name, to: &target{cluster: c, namespace: ns}}, true
 }
 
 func (r *run) deployStep(s workflow.Step) deployStep {

@@ -88,7 +88,7 @@ type deployer struct {
 func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallelism int) (bool, string, error) {
 	sp, ok := d.run.stepPlan(step)
 	if !ok {
-		return false, "", fmt.Errorf("no plan for deploy step %q", step)
+		return false, "", fmt.Errorf("no plan for step %q: an apply-component step must name its component in its properties, not take it from an input", step)
 	}
 	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism)
 	if len(conflicts) > 0 {
@@ -167,7 +167,7 @@ func succeededDeploySteps(ws *v1beta1.WorkflowStatus) []string {
 	}
 	var out []string
 	add := func(s v1beta1.StepStatus) {
-		if s.Type == workflow.TypeDeploy && s.Phase == string(workflow.StepSucceeded) {
+		if workflow.Delivers(s.Type) && s.Phase == string(workflow.StepSucceeded) {
 			out = append(out, s.Name)
 		}
 	}

@@ -92,10 +92,12 @@ func eventType(ok bool) string {
 	return "Warning"
 }
 
-// executors builds the executors of the step types the workflow uses: deploy in Go, the others
-// from their WorkflowStepDefinitions.
+// executors builds the executors of the step types the workflow uses: deploy and
+// apply-component in Go, the others from their WorkflowStepDefinitions.
 func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec *workflow.Spec, wc *workflowContext) (map[string]workflow.Executor, error) {
-	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: &deployer{r: r, run: run}}}
+	d := &deployer{r: r, run: run}
+	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: d},
+		workflow.TypeApplyComponent: workflow.ApplyComponentExecutor{Deployer: d}}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
 		Mailer: r.opts.Mailer, Ledger: wc}
 	var add func(steps []workflow.Step)

@@ -8,6 +8,16 @@ import (
 // TypeDeploy is the step type that delivers components to the targets of its policies.
 const TypeDeploy = "deploy"
 
+// TypeApplyComponent is the step type that delivers one component to one cluster and namespace.
+// It is planned and delivered as a deploy step is.
+const TypeApplyComponent = "apply-component"
+
+// Delivers reports whether a step type delivers components: its objects are planned with the
+// Application, applied, kept by garbage collection and reported in its health.
+func Delivers(stepType string) bool {
+	return stepType == TypeDeploy || stepType == TypeApplyComponent
+}
+
 // Deployer delivers the components of a deploy step: the controller renders the step's plan
 // and applies it to each target, at most parallelism at a time. It reports done once every
 // target has the objects applied and healthy; until then the step waits (with the step's
@@ -43,6 +53,24 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 		parallelism = int(p)
 	}
 	done, message, err := d.Deployer.Deploy(ctx, in.Step.Name, policies, parallelism)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case !done:
+		return Result{Outcome: OutcomeWait, Message: message}, nil
+	}
+	return Result{Outcome: OutcomeSucceeded, Message: message}, nil
+}
+
+// ApplyComponentExecutor runs `apply-component` steps through the Deployer: the planner made
+// the step a plan of its own, one component on one target.
+type ApplyComponentExecutor struct {
+	Deployer Deployer
+}
+
+// Execute implements Executor.
+func (a ApplyComponentExecutor) Execute(ctx context.Context, in StepInput) (Result, error) {
+	done, message, err := a.Deployer.Deploy(ctx, in.Step.Name, nil, 1)
 	switch {
 	case err != nil:
 		return Result{}, err
