@@ -289,3 +289,28 @@ func TestParseStopsAliasBombs(t *testing.T) {
 	_, err := Parse("bomb.yaml", []byte(bomb))
 	require.ErrorContains(t, err, "document too large after expanding aliases")
 }
+
+// TestTwoComponentsRenderingOneObjectIsAnError: the same object from two different components is
+// still refused (they would overwrite each other); one component and its traits merge instead.
+func TestTwoComponentsRenderingOneObjectIsAnError(t *testing.T) {
+	p := newTestPlanner(t, nil)
+	afs, err := Parse("app.yaml", []byte(appHeader+`  components:
+    - {name: a, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: shared}}]}}
+    - {name: b, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: shared}}]}}
+`))
+	require.NoError(t, err)
+	_, err = p.Plan(context.Background(), afs[0], PlanOptions{})
+	require.ErrorContains(t, err, `ConfigMap default/shared is rendered twice: by component "a" (output) and by component "b" (output)`)
+
+	afs, err = Parse("app.yaml", []byte(appHeader+`  components:
+    - name: web
+      type: webservice
+      properties: {image: nginx, ports: [{port: 80, expose: true}]}
+      traits: [{type: expose, properties: {port: [80]}}]
+`))
+	require.NoError(t, err)
+	plan, err := p.Plan(context.Background(), afs[0], PlanOptions{})
+	require.NoError(t, err)
+	require.Len(t, plan.Warnings, 1)
+	require.Contains(t, plan.Warnings[0], `Service default/web is rendered by component "web" (outputs.webserviceExpose) and by component "web" trait "expose" (outputs.service); merged`)
+}

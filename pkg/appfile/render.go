@@ -223,7 +223,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 		manifests[i].ComponentType = c.typ
 		r.finishObject(&manifests[i], c, t)
 	}
-	return manifests, ctx, true
+	return r.mergeSameObjects(manifests, subject), ctx, true
 }
 
 // rendering is a component's objects while its traits are applied in turn.
@@ -410,4 +410,117 @@ func referencedObject(obj map[string]any) map[string]any {
 	}
 	out["metadata"] = kept
 	return out
+}
+
+// mergeSameObjects merges the objects of one component that are the same object, as KubeVela
+// applies them one after another: a webservice's Service and a gateway trait's, both named
+// after the component. The component's object comes first, traits in order; a later scalar
+// wins, structs merge, lists of structs merge by name (else port, else they are replaced). The
+// merged object keeps the first's ownership labels. Each merge is a warning.
+func (r *run) mergeSameObjects(manifests []Manifest, subject string) []Manifest {
+	first := map[string]int{}
+	out := manifests[:0:0]
+	for _, m := range manifests {
+		key := objectKey(m.Object)
+		i, dup := first[key]
+		if !dup {
+			first[key] = len(out)
+			out = append(out, m)
+			continue
+		}
+		kept := out[i]
+		merged, _ := mergeObjects(deepCopyMap(kept.Object), m.Object).(map[string]any)
+		if meta, ok := merged["metadata"].(map[string]any); ok {
+			if labels, ok := meta["labels"].(map[string]any); ok && kept.Trait == "" {
+				delete(labels, v1beta1.LabelTraitType)
+				delete(labels, v1beta1.LabelTraitResource)
+				labels[v1beta1.LabelWorkloadType] = kept.ComponentType
+			}
+		}
+		out[i].Object = merged
+		r.shared.Lock()
+		r.moreWarnings[fmt.Sprintf("%s: %s is rendered by %s and by %s; merged, the later winning where they differ",
+			subject, key, describeSource(kept), describeSource(m))] = true
+		r.shared.Unlock()
+	}
+	return out
+}
+
+func mergeObjects(base, over any) any {
+	switch o := over.(type) {
+	case map[string]any:
+		b, ok := base.(map[string]any)
+		if !ok {
+			return over
+		}
+		for k, v := range o {
+			b[k] = mergeObjects(b[k], v)
+		}
+		return b
+	case []any:
+		b, ok := base.([]any)
+		if !ok {
+			return over
+		}
+		for _, key := range []string{"name", "port", "containerPort"} {
+			if allHave(b, key) && allHave(o, key) {
+				return mergeListsBy(b, o, key)
+			}
+		}
+		return over
+	default:
+		return over
+	}
+}
+
+func allHave(list []any, key string) bool {
+	for _, el := range list {
+		m, ok := el.(map[string]any)
+		if !ok || m[key] == nil {
+			return false
+		}
+	}
+	return len(list) > 0
+}
+
+func mergeListsBy(base, over []any, key string) []any {
+	for _, el := range over {
+		om := el.(map[string]any)
+		found := false
+		for i, bel := range base {
+			if bm := bel.(map[string]any); fmt.Sprint(bm[key]) == fmt.Sprint(om[key]) {
+				base[i] = mergeObjects(bm, om)
+				found = true
+				break
+			}
+		}
+		if !found {
+			base = append(base, om)
+		}
+	}
+	return base
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	out, _ := deepCopyValue(m).(map[string]any)
+	return out
+}
+
+func deepCopyValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopyValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopyValue(e)
+		}
+		return out
+	default:
+		return v
+	}
 }
