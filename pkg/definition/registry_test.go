@@ -14,10 +14,10 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	r, err := Builtin()
 	require.NoError(t, err)
 	want := map[Kind][]string{
-		KindComponent: {"cron-task", "daemon", "k8s-objects", "ref-objects", "statefulset", "task", "webservice", "worker"},
+		KindComponent: {"cron-task", "daemon", "k8s-objects", "raw", "ref-objects", "statefulset", "task", "webservice", "worker"},
 		KindTrait: {"affinity", "annotations", "command", "container-image", "container-ports", "cpuscaler", "env", "expose", "gateway",
-			"hostalias", "hpa", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "lifecycle", "liveness-probe",
-			"node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",
+			"hostalias", "hpa", "ingress", "ingress-1-20", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "lifecycle", "liveness-probe",
+			"node-affinity", "node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",
 			"startup-probe", "storage", "topologyspreadconstraints"},
 		KindPolicy: {"apply-once", "garbage-collect", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
