@@ -506,3 +506,32 @@ parameter: mounts: [...#Mount]`
 		})
 	}
 }
+
+// TestUnknownParameterUnderADisjunctionIsReportedAlone: with a parameter schema that is a
+// disjunction of closed structs (KubeVela's single or `containers` form), a typo is reported as
+// the unknown parameter it is, without CUE's consequences (the other branch refusing fields).
+func TestUnknownParameterUnderADisjunctionIsReportedAlone(t *testing.T) {
+	const template = `
+#P: {image: string, containerName: *"" | string}
+output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name}
+parameter: *#P | close({containers: [...#P]})`
+	tmpl, err := NewEngine(Options{}).Compile(Source{Name: "t", Filename: "t.cue", Text: template})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		given map[string]any
+		want  []string
+	}{
+		{map[string]any{"image": "a", "imgae": "b"}, []string{`imgae: unknown parameter (did you mean "image"?)`}},
+		{map[string]any{"containers": []any{map[string]any{"image": "a", "contanerName": "x"}}},
+			[]string{`containers[0].contanerName: unknown parameter (did you mean "containerName"?)`}},
+	} {
+		_, err := tmpl.Render(Input{Parameter: tt.given, Context: Context{Name: "x"}})
+		var perr *ParameterError
+		require.ErrorAs(t, err, &perr)
+		var got []string
+		for _, f := range perr.Errors {
+			got = append(got, f.PathString()+": "+f.Message)
+		}
+		require.Equal(t, tt.want, got)
+	}
+}

@@ -241,15 +241,28 @@ func (t *instance) checkParameters(v cuelang.Value, given map[string]any, unknow
 	if len(errs) == 0 && param.Validate(cuelang.Concrete(true)) == nil {
 		return nil // the common case: one walk
 	}
-	reported := make(map[string]bool, len(unknown))
+	unknownPaths := make([]string, 0, len(unknown))
 	for _, f := range unknown {
-		reported[FormatPath(f.Path)] = true
+		unknownPaths = append(unknownPaths, FormatPath(f.Path))
+	}
+	// CUE's own complaint about an unknown parameter, at its path or at a struct (or a
+	// disjunction of structs) above it, says the same less clearly.
+	consequence := func(path string) bool {
+		for _, u := range unknownPaths {
+			if path == "" || u == path || strings.HasPrefix(u, path+".") || strings.HasPrefix(u, path+"[") {
+				return true
+			}
+		}
+		return false
 	}
 	add := func(found []FieldError) {
 		for _, f := range found {
-			if !reported[FormatPath(f.Path)] || !strings.Contains(f.Message, "not allowed") {
-				errs = append(errs, f)
+			// With an unknown parameter about, "field not allowed" anywhere is CUE closing a
+			// struct, or choosing the other branch of a disjunction, because of it.
+			if consequence(FormatPath(f.Path)) || len(unknown) > 0 && strings.Contains(f.Message, "not allowed") {
+				continue
 			}
+			errs = append(errs, f)
 		}
 	}
 	// Validate field by field: CUE reports a missing value only when nothing else in the same
