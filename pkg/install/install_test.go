@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ferryhq/ferry/pkg/definition"
 )
 
 func TestObjects(t *testing.T) {
@@ -16,7 +18,10 @@ func TestObjects(t *testing.T) {
 	}
 	require.Equal(t, 1, kinds["Namespace"])
 	require.Equal(t, 7, kinds["CustomResourceDefinition"])
-	require.Equal(t, 8, kinds["ComponentDefinition"])
+	builtin, err := definition.Builtin()
+	require.NoError(t, err)
+	require.Equal(t, len(builtin.List(definition.KindComponent)), kinds["ComponentDefinition"], "every built-in component")
+	require.Equal(t, len(builtin.List(definition.KindTrait)), kinds["TraitDefinition"], "every built-in trait")
 	require.Zero(t, kinds["Deployment"], "no controller without Controller")
 
 	all, err := Objects(Options{Namespace: "platform", Controller: true, Image: "registry.local/ferry:dev"})
