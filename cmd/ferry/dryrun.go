@@ -1,20 +1,19 @@
 package main
 
 import (
-	"math"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	yamlv2 "go.yaml.in/yaml/v2"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
 
 	"github.com/spf13/cobra"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/pkg/appfile"

@@ -15,7 +15,7 @@ func TestMarshalYAMLMatchesSigsYAML(t *testing.T) {
 		{},
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x", "labels": map[string]any{}}},
 		{"ints": []any{int64(0), int64(-3), int64(1) << 62, int64(math.MinInt64)},
-			"floats": []any{1.5, 1e6, 1e21, 1e22, 0.1, -2.25e-7, float64(3), 1e-7, 123456.789, 1.2345678e10, -0.0, 9.3e18, math.MaxFloat64}},
+			"floats": []any{1.5, 1e6, 1e21, 1e22, 0.1, -2.25e-7, float64(3), 1e-7, 123456.789, 1.2345678e10, math.Copysign(0, -1), 9.3e18, math.MaxFloat64}},
 		{"strings": []any{"", "yes", "on", "no", "null", "~", "123", "1.5", "0x1F", "a: b", "- x", "#c", "multi\nline\n", "trailing ", " lead", "tab\tin", "ünï", "'q'", "\"dq\"", "{a}", "[b]", "*x", "&y", "!t", "%p", "@at", "`bt`", "2026-11-29", "12:30", "1e3", ".5", "+1", "0o17", "NaN", ".inf"}},
 		{"bools": []any{true, false}, "null": nil, "nested": []any{[]any{}, map[string]any{"k": []any{map[string]any{"a": nil}}}}},
 		{"zKey": int64(1), "aKey": int64(2), "Key": int64(3), "1key": int64(4), "key with space": int64(5), "k:colon": int64(6), "-dash": int64(7),
