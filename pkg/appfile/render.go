@@ -502,25 +502,6 @@ func mergeListsBy(base, over []any, key string) []any {
 }
 
 func deepCopyMap(m map[string]any) map[string]any {
-	out, _ := deepCopyValue(m).(map[string]any)
+	out, _ := cue.DeepCopy(m).(map[string]any)
 	return out
-}
-
-func deepCopyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopyValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopyValue(e)
-		}
-		return out
-	default:
-		return v
-	}
 }

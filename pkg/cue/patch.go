@@ -303,6 +303,9 @@ func NormalizeJSON(v any) any {
 }
 
 // deepCopy copies maps and lists so merges never alias their inputs.
+// DeepCopy copies plain data (maps, lists and scalars) so the copy can be changed freely.
+func DeepCopy(v any) any { return deepCopy(v) }
+
 func deepCopy(v any) any {
 	switch x := v.(type) {
 	case map[string]any:

@@ -52,7 +52,11 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 	if p, ok := props["parallelism"].(int64); ok && p > 0 {
 		parallelism = int(p)
 	}
-	done, message, err := d.Deployer.Deploy(ctx, in.Step.Name, policies, parallelism)
+	return deployed(d.Deployer.Deploy(ctx, in.Step.Name, policies, parallelism))
+}
+
+// deployed turns what a Deployer said into the step's result.
+func deployed(done bool, message string, err error) (Result, error) {
 	switch {
 	case err != nil:
 		return Result{}, err
@@ -70,12 +74,5 @@ type ApplyComponentExecutor struct {
 
 // Execute implements Executor.
 func (a ApplyComponentExecutor) Execute(ctx context.Context, in StepInput) (Result, error) {
-	done, message, err := a.Deployer.Deploy(ctx, in.Step.Name, nil, 1)
-	switch {
-	case err != nil:
-		return Result{}, err
-	case !done:
-		return Result{Outcome: OutcomeWait, Message: message}, nil
-	}
-	return Result{Outcome: OutcomeSucceeded, Message: message}, nil
+	return deployed(a.Deployer.Deploy(ctx, in.Step.Name, nil, 1))
 }
