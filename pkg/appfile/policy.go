@@ -1,6 +1,7 @@
 package appfile
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -154,14 +155,28 @@ func (r *run) resolvePolicies() {
 }
 
 // validateParameters renders a definition that has no output (policy, step) to check the
-// parameters it is given.
-func (r *run) validateParameters(def *definition.Definition, props map[string]any, propsPath, subject string) bool {
+// parameters it is given. A required parameter at or around one of fromInputs (a step's
+// inputs[].parameterKey, filled when the step runs) is not missing.
+func (r *run) validateParameters(def *definition.Definition, props map[string]any, propsPath, subject string, fromInputs ...string) bool {
 	tmpl, err := r.p.opts.Engine.Compile(def.Source())
 	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
 		return false
 	}
 	res, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")})
+	var perr *cue.ParameterError
+	if len(fromInputs) > 0 && errors.As(err, &perr) {
+		var kept []cue.FieldError
+		for _, f := range perr.Errors {
+			if !f.Missing || !suppliedByInput(cue.FormatPath(f.Path), fromInputs) {
+				kept = append(kept, f)
+			}
+		}
+		if len(kept) == 0 {
+			return true
+		}
+		err = &cue.ParameterError{Template: perr.Template, Errors: kept}
+	}
 	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
 		return false

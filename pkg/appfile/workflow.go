@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
@@ -63,41 +62,8 @@ func (r *run) validateWorkflow() {
 				fromInputs = append(fromInputs, in.ParameterKey)
 			}
 		}
-		r.validateStepParameters(def, props, s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs)
+		r.validateParameters(def, props, s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
 	})
-}
-
-// validateStepParameters checks a step's parameters; one that an input supplies when the step
-// runs (inputs[].parameterKey) is not missing.
-func (r *run) validateStepParameters(def *definition.Definition, props map[string]any, propsPath, subject string, fromInputs []string) {
-	if len(fromInputs) == 0 {
-		r.validateParameters(def, props, propsPath, subject)
-		return
-	}
-	tmpl, err := r.p.opts.Engine.Compile(def.Source())
-	if err != nil {
-		r.reportRenderError(err, propsPath, subject)
-		return
-	}
-	res, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")})
-	var perr *cue.ParameterError
-	if errors.As(err, &perr) {
-		var kept []cue.FieldError
-		for _, f := range perr.Errors {
-			if !f.Missing || !suppliedByInput(cue.FormatPath(f.Path), fromInputs) {
-				kept = append(kept, f)
-			}
-		}
-		if len(kept) == 0 {
-			return
-		}
-		err = &cue.ParameterError{Template: perr.Template, Errors: kept}
-	}
-	if err != nil {
-		r.reportRenderError(err, propsPath, subject)
-		return
-	}
-	r.warnUnknownParameters(res.Warnings, propsPath, subject)
 }
 
 // suppliedByInput reports whether an input's parameterKey gives the parameter at path, one of
