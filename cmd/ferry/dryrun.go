@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
 
 	"github.com/spf13/cobra"
-	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/pkg/appfile"
@@ -125,7 +123,7 @@ func writeYAMLStream(w io.Writer, items []appfile.Item) error {
 	for range min(runtime.GOMAXPROCS(0), len(items)) {
 		wg.Go(func() {
 			for i := range next {
-				docs[i], errs[i] = marshalYAML(items[i].Object)
+				docs[i], errs[i] = yaml.Marshal(items[i].Object)
 			}
 		})
 	}
@@ -148,58 +146,6 @@ func writeYAMLStream(w io.Writer, items []appfile.Item) error {
 		}
 	}
 	return nil
-}
-
-// marshalYAML writes an object as sigs.k8s.io/yaml.Marshal does — JSON, read back as YAML,
-// written by the YAML encoder — without the round trip, which was most of printing a render.
-// Rendered objects are plain data; a float is turned into what JSON would have made of it. Any
-// other value takes the round trip.
-func marshalYAML(obj map[string]any) ([]byte, error) {
-	shaped, ok := jsonShaped(obj)
-	if !ok {
-		return yaml.Marshal(obj)
-	}
-	return yamlv2.Marshal(shaped)
-}
-
-// jsonShaped returns a copy of v as the YAML encoder would get it after a JSON round trip: an
-// integral float JSON writes without exponent (below 1e21) is read back as an integer. It
-// reports false for values it does not know.
-func jsonShaped(v any) (any, bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			s, ok := jsonShaped(e)
-			if !ok {
-				return nil, false
-			}
-			out[k] = s
-		}
-		return out, true
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			s, ok := jsonShaped(e)
-			if !ok {
-				return nil, false
-			}
-			out[i] = s
-		}
-		return out, true
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
-			if x >= math.MinInt64 && x < math.MaxInt64 {
-				return int64(x), true
-			}
-			return nil, false
-		}
-		return x, true
-	case nil, bool, string, int64, int:
-		return x, true
-	default:
-		return nil, false
-	}
 }
 
 // readInput reads a file, or stdin for "-".
