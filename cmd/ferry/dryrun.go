@@ -123,7 +123,7 @@ func writeYAMLStream(w io.Writer, items []appfile.Item) error {
 	for range min(runtime.GOMAXPROCS(0), len(items)) {
 		wg.Go(func() {
 			for i := range next {
-				docs[i], errs[i] = yaml.Marshal(items[i].Object)
+				docs[i], errs[i] = marshalYAML(items[i].Object)
 			}
 		})
 	}
