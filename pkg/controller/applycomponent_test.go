@@ -55,3 +55,25 @@ spec:
 	h.waitGone(&appsv1.Deployment{}, "default", "api")
 	require.True(t, h.exists(&appsv1.Deployment{}, "default", "db"))
 }
+
+// TestWorkflowOnlyApplication: an Application without components (KubeVela allows it) runs its
+// workflow to the end on the controller, with an unnamed policy beside it.
+func TestWorkflowOnlyApplication(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: steps-only}
+spec:
+  policies:
+    - type: garbage-collect
+      properties: {keepLegacyResource: true}
+  workflow:
+    steps:
+      - {name: note, type: print-message-in-status, properties: {message: nothing to deploy}}
+`)
+	app := h.waitApp("steps-only", "running", phaseIs(v1beta1.ApplicationRunning))
+	require.Empty(t, app.Status.Services)
+	require.Equal(t, "succeeded", app.Status.Workflow.Phase)
+	require.Equal(t, "nothing to deploy", app.Status.Workflow.Steps[0].Message)
+}
