@@ -1,7 +1,9 @@
 package main
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"unicode"
 
@@ -29,11 +31,7 @@ func marshalYAML(obj map[string]any) ([]byte, error) {
 func yamlShaped(v any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		sort.SliceStable(keys, func(i, j int) bool { return naturalLess(keys[i], keys[j]) })
 		out := make(yamlv2.MapSlice, 0, len(keys))
 		for _, k := range keys {
