@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	goruntime "runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -281,15 +282,26 @@ func (e *Engine) parse(src Source, key string) (*Template, *ast.File, error) {
 			return nil, nil, newTemplateError(src.Name, "parse template", err)
 		}
 	}
+	annotations := collectPatchAnnotations(file)
+	patchAnnotations := annotations.under("patch")
+	var eachPaths []string
+	for path, an := range patchAnnotations {
+		if an.each && path != "" && !strings.Contains(path, "[]") {
+			eachPaths = append(eachPaths, path)
+		}
+	}
+	sort.Strings(eachPaths)
 	return &Template{
-		engine:      e,
-		name:        src.Name,
-		hash:        key,
-		filename:    src.Filename,
-		text:        text,
-		packages:    src.Packages,
-		annotations: collectPatchAnnotations(file),
-		reads:       scanContextReads(src.Text),
+		engine:           e,
+		name:             src.Name,
+		hash:             key,
+		filename:         src.Filename,
+		text:             text,
+		packages:         src.Packages,
+		annotations:      annotations,
+		patchAnnotations: patchAnnotations,
+		eachPaths:        eachPaths,
+		reads:            scanContextReads(src.Text),
 	}, file, nil
 }
 

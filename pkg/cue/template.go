@@ -20,6 +20,10 @@ type Template struct {
 	// packages are what the template's imports of non-standard packages resolve to.
 	packages    []Package
 	annotations annotations
+	// patchAnnotations are the annotations under `patch`, and eachPaths the open lists there
+	// (`[...{...}]`): worked out once, not on every render.
+	patchAnnotations annotations
+	eachPaths        []string
 	// reads says which large context values the template reads; only those are filled in, so
 	// render cost stays linear in components and traits that never look at the workload do
 	// not pay for encoding it.
@@ -156,8 +160,7 @@ func (t *instance) evaluate(params map[string]any, ctx Context) (*Result, error)
 		if err != nil {
 			return nil, err
 		}
-		res.Patch = &Patch{Value: obj, annotations: t.annotations.under("patch")}
-		res.Patch.each = t.openListElements(p, res.Patch.annotations)
+		res.Patch = &Patch{Value: obj, annotations: t.patchAnnotations, each: t.openListElements(p)}
 	}
 	if refs := v.LookupPath(pathReferences); refs.Exists() {
 		var list []map[string]any
@@ -330,12 +333,9 @@ func (t *instance) evaluationError(v cuelang.Value, field string, decodeErr erro
 // openListElements decodes the element of each open list a patch writes (`[...{...}]`, marked
 // when the template was compiled) that has no elements of its own. An element that is not
 // concrete is left out: merging then fails as for any list of another length.
-func (t *instance) openListElements(patch cuelang.Value, ans annotations) map[string]any {
+func (t *instance) openListElements(patch cuelang.Value) map[string]any {
 	var out map[string]any
-	for path, an := range ans {
-		if !an.each || path == "" || strings.Contains(path, "[]") {
-			continue
-		}
+	for _, path := range t.eachPaths {
 		var sels []cuelang.Selector
 		for _, name := range strings.Split(path, ".") {
 			sels = append(sels, cuelang.Str(name))
