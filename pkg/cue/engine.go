@@ -29,6 +29,11 @@ type Options struct {
 	// DefaultMaxRuntimes. Each runtime compiles the templates it renders once, so memory for
 	// compiled templates grows with this number.
 	Runtimes int
+	// Budget bounds each evaluation; see Budget.
+	Budget Budget
+	// Sandbox, when set, evaluates in other processes, where the budget is enforced by
+	// ending them; see Sandbox.
+	Sandbox Sandbox
 	// Validation says what an unknown parameter (a property the definition does not declare)
 	// is: an error (ValidateStrict, the default), a warning in Result.Warnings
 	// (ValidateWarn), or nothing (ValidateIgnore). KubeVela ignores such properties, and old
@@ -73,7 +78,11 @@ type Engine struct {
 	templates map[string]*Template
 	compiling map[string]*compileCall
 	results   map[[32]byte]*Result
-	stats     Stats
+	// exceeded remembers renders that exceeded their budget, by memo key: they would again.
+	exceeded map[[32]byte]error
+	stats    Stats
+
+	memory memoryWatch
 }
 
 // compileCall is a compilation in progress; others asking for the same source wait for it.
@@ -112,7 +121,8 @@ func NewEngine(opts Options) *Engine {
 		n = min(goruntime.GOMAXPROCS(0), DefaultMaxRuntimes)
 	}
 	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
-		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{}}
+		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{},
+		exceeded: map[[32]byte]error{}}
 	for range n {
 		// Runtimes are created when first needed: most CLI commands render on one.
 		e.pool <- nil
@@ -242,9 +252,19 @@ func (e *Engine) compile(src Source, key string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := e.acquire()
-	defer e.release(rt)
-	if _, err := t.build(rt, file); err != nil {
+	if e.opts.Sandbox != nil {
+		// Building evaluates the template: the sandbox does it. This process compiles it
+		// only if asked for what a render does not need (Parameters, ObjectProblems).
+		if _, err := e.remote(src.Name, &Request{Op: OpCompile, Source: t.source}); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	err = e.bounded(src.Name, func(rt *runtime) error {
+		_, err := t.build(rt, file)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -291,8 +311,10 @@ func (e *Engine) parse(src Source, key string) (*Template, *ast.File, error) {
 		}
 	}
 	sort.Strings(eachPaths)
+	src.Key = key
 	return &Template{
 		engine:           e,
+		source:           src,
 		name:             src.Name,
 		hash:             key,
 		filename:         src.Filename,
@@ -367,15 +389,16 @@ func (t *Template) on(rt *runtime) (*instance, error) {
 	return t.build(rt, file)
 }
 
-// use runs f with the template compiled on a runtime from the pool.
+// use runs f with the template compiled on a runtime from the pool, within the engine's
+// budget.
 func (t *Template) use(f func(*instance) error) error {
-	rt := t.engine.acquire()
-	defer t.engine.release(rt)
-	in, err := t.on(rt)
-	if err != nil {
-		return err
-	}
-	return f(in)
+	return t.engine.bounded(t.name, func(rt *runtime) error {
+		in, err := t.on(rt)
+		if err != nil {
+			return err
+		}
+		return f(in)
+	})
 }
 
 // isStaticError reports whether an error found before `parameter` and `context` are filled is

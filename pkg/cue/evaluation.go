@@ -11,6 +11,8 @@ import (
 type Evaluation struct {
 	t     *instance
 	value cuelang.Value
+	// remote is set instead when a Sandbox evaluates.
+	remote *remoteEvaluation
 }
 
 // Action is a field of an evaluation that declares `#do`, e.g. `apply: op.#Apply & {...}`.
@@ -39,6 +41,9 @@ func (t *Template) Evaluate(in Input) (*Evaluation, error) {
 	if params == nil {
 		params = map[string]any{}
 	}
+	if t.engine.opts.Sandbox != nil {
+		return t.evaluateRemote(Input{Parameter: params, Context: t.reads.trim(in.Context)})
+	}
 	var ev *Evaluation
 	err := t.use(func(inst *instance) error {
 		// A step's unknown parameters were reported when the app was planned; here only
@@ -60,6 +65,9 @@ func (t *Template) Evaluate(in Input) (*Evaluation, error) {
 // Actions lists the actions in the order they are written, not descending into actions, nor
 // into parameter and context.
 func (ev *Evaluation) Actions() []Action {
+	if ev.remote != nil {
+		return append([]Action(nil), ev.remote.actions...)
+	}
 	ev.t.rt.mu.Lock()
 	defer ev.t.rt.mu.Unlock()
 	var out []Action
@@ -102,6 +110,9 @@ func (ev *Evaluation) collect(v cuelang.Value, path []cuelang.Selector, out *[]A
 // Fill unifies a result into a field of an action, e.g. the live object into apply.value. It
 // returns an error, and changes nothing, when the result conflicts with what is there.
 func (ev *Evaluation) Fill(a Action, field string, result any) error {
+	if ev.remote != nil {
+		return ev.remote.fill(a, field, result)
+	}
 	ev.t.rt.mu.Lock()
 	defer ev.t.rt.mu.Unlock()
 	expr, err := toExpr(result, 0)
@@ -120,6 +131,9 @@ func (ev *Evaluation) Fill(a Action, field string, result any) error {
 // Value decodes the evaluation's concrete regular fields other than parameter and context: a
 // step's result, where outputs' valueFrom expressions look.
 func (ev *Evaluation) Value() map[string]any {
+	if ev.remote != nil {
+		return ev.remote.value
+	}
 	ev.t.rt.mu.Lock()
 	defer ev.t.rt.mu.Unlock()
 	out := map[string]any{}

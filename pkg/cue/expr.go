@@ -22,6 +22,13 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 	if err := (ExpressionBudget{}).Check(expr); err != nil {
 		return nil, fmt.Errorf("expression %q: %w", expr, err)
 	}
+	if e.opts.Sandbox != nil {
+		resp, err := e.remote(fmt.Sprintf("expression %q", expr), &Request{Op: OpEval, Expr: expr, Vars: vars})
+		if err != nil {
+			return nil, err
+		}
+		return emptyLists(resp.Eval), nil
+	}
 	names := make([]string, 0, len(vars))
 	for name := range vars {
 		names = append(names, name)

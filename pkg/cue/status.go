@@ -1,6 +1,8 @@
 package cue
 
 import (
+	"fmt"
+
 	cuelang "cuelang.org/go/cue"
 )
 
@@ -38,6 +40,16 @@ type Status struct {
 // policy an object is healthy. A policy that cannot be decided because a field it reads is not
 // there yet (e.g. no `status` on a fresh Deployment) reports unhealthy, not an error.
 func (e *Engine) EvalStatus(name string, st StatusTemplates, in StatusInput) (*Status, error) {
+	if e.opts.Sandbox != nil {
+		resp, err := e.remote(name+" status", &Request{Op: OpStatus, Name: name, Status: st, StatusInput: in})
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status == nil {
+			return nil, fmt.Errorf("%s status: the sandbox returned no status", name)
+		}
+		return resp.Status, nil
+	}
 	ctx := in.Context
 	ctx.Output, ctx.Outputs = in.Output, in.Outputs
 	if ctx.Output == nil {
@@ -66,8 +78,17 @@ func (e *Engine) EvalStatus(name string, st StatusTemplates, in StatusInput) (*S
 		*s.into = t
 	}
 
-	rt := e.acquire()
-	defer e.release(rt)
+	var out *Status
+	err := e.bounded(name+" status", func(rt *runtime) error {
+		var err error
+		out, err = evalStatusOn(rt, name, health, custom, details, params, ctx)
+		return err
+	})
+	return out, err
+}
+
+// evalStatusOn evaluates compiled status snippets on a runtime the caller holds.
+func evalStatusOn(rt *runtime, name string, health, custom, details *Template, params map[string]any, ctx Context) (*Status, error) {
 	eval := func(t *Template, field string) (cuelang.Value, error) {
 		inst, err := t.on(rt)
 		if err != nil {

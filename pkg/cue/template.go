@@ -11,7 +11,9 @@ import (
 
 // Template is a compiled definition template. It is immutable; render it with Render.
 type Template struct {
-	engine   *Engine
+	engine *Engine
+	// source is what was compiled, with its Key set: what a Sandbox compiles.
+	source   Source
 	name     string
 	hash     string
 	filename string
@@ -106,13 +108,26 @@ func (t *Template) Render(in Input) (*Result, error) {
 			return res, nil
 		}
 	}
+	if keyed {
+		if err := t.engine.exceededBefore(key); err != nil {
+			return nil, err
+		}
+	}
 	var res *Result
-	err := t.use(func(in *instance) error {
-		var err error
-		res, err = in.evaluate(params, ctx)
-		return err
-	})
+	var err error
+	if t.engine.opts.Sandbox != nil {
+		res, err = t.renderRemote(params, ctx)
+	} else {
+		err = t.use(func(in *instance) error {
+			var err error
+			res, err = in.evaluate(params, ctx)
+			return err
+		})
+	}
 	if err != nil {
+		if keyed {
+			t.engine.rememberExceeded(key, err)
+		}
 		return nil, err
 	}
 	if keyed {

@@ -1,0 +1,317 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+)
+
+// Environment variables that make a program an evaluator process (see ServeIfWorker).
+const (
+	envWorker = "FERRY_CUE_SANDBOX"
+	envMemory = "FERRY_CUE_SANDBOX_MEMORY"
+)
+
+// memoryExitCode is how an evaluator process says it passed its memory budget.
+const memoryExitCode = 17
+
+// DefaultMemory is an evaluator process's memory budget when Options.Budget.Memory is 0.
+const DefaultMemory int64 = 256 << 20
+
+// Options configure a Pool.
+type Options struct {
+	// Processes is how many evaluations run at the same time, each in its own process;
+	// 0 means cue.DefaultMaxRuntimes.
+	Processes int
+	// Budget bounds each evaluation: past Timeout (0: cue.DefaultTimeout) its process is
+	// killed; past Memory bytes of heap (0: DefaultMemory) it ends itself.
+	Budget cue.Budget
+	// Command starts an evaluator process; empty means this program (os.Executable), whose
+	// main must call ServeIfWorker first.
+	Command []string
+	// MaxTemplates bounds each process's compiled templates (0: 2048).
+	MaxTemplates int
+}
+
+// Pool runs evaluations in evaluator processes, started when first needed and replaced when
+// one is killed. It implements cue.Sandbox and is safe for concurrent use.
+type Pool struct {
+	opts  Options
+	slots chan *worker
+
+	mu     sync.Mutex
+	closed bool
+	live   map[*worker]bool
+}
+
+// New returns a Pool; no process starts until the first evaluation.
+func New(opts Options) *Pool {
+	cue.RegisterWireTypes()
+	if opts.Processes <= 0 {
+		opts.Processes = cue.DefaultMaxRuntimes
+	}
+	if opts.Budget.Memory == 0 {
+		opts.Budget.Memory = DefaultMemory
+	}
+	if opts.MaxTemplates == 0 {
+		opts.MaxTemplates = 2048
+	}
+	p := &Pool{opts: opts, slots: make(chan *worker, opts.Processes), live: map[*worker]bool{}}
+	for range opts.Processes {
+		p.slots <- nil
+	}
+	return p
+}
+
+// Budget is the budget the pool enforces, with its defaults filled in.
+func (p *Pool) Budget() cue.Budget { return p.opts.Budget }
+
+// worker is one evaluator process and the templates it was sent.
+type worker struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	buf    *bufio.Writer
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	stderr *tail
+	exited chan struct{}
+	// known are the template keys this process was sent with their text.
+	known map[string]bool
+}
+
+// Do performs a request in an evaluator process within the budget.
+func (p *Pool) Do(req *cue.Request) (*cue.Response, error) {
+	w := <-p.slots
+	if w == nil {
+		var err error
+		if w, err = p.start(); err != nil {
+			p.slots <- nil
+			return nil, err
+		}
+	}
+	resp, err := p.do(w, req)
+	if err != nil {
+		p.stop(w)
+		p.slots <- nil
+		return nil, err
+	}
+	p.slots <- w
+	return resp, nil
+}
+
+// do sends a request, naming the template by key alone when the process has it, and waits for
+// the answer within the time budget.
+func (p *Pool) do(w *worker, req *cue.Request) (*cue.Response, error) {
+	full := req.Source
+	key := full.Key
+	if key != "" && w.known[key] {
+		short := *req
+		short.Source = cue.Source{Name: full.Name, Key: key}
+		resp, err := p.roundTrip(w, &short)
+		if err != nil || !resp.NeedSource {
+			return resp, err
+		}
+	}
+	resp, err := p.roundTrip(w, req)
+	if err == nil && key != "" {
+		w.known[key] = true
+	}
+	return resp, err
+}
+
+type answer struct {
+	resp *cue.Response
+	err  error
+}
+
+func (p *Pool) roundTrip(w *worker, req *cue.Request) (*cue.Response, error) {
+	done := make(chan answer, 1)
+	go func() {
+		if err := w.enc.Encode(req); err != nil {
+			done <- answer{err: err}
+			return
+		}
+		if err := w.buf.Flush(); err != nil {
+			done <- answer{err: err}
+			return
+		}
+		var resp cue.Response
+		err := w.dec.Decode(&resp)
+		done <- answer{resp: &resp, err: err}
+	}()
+	var expired <-chan time.Time
+	if timeout := p.timeout(); timeout > 0 {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case a := <-done:
+		if a.err != nil {
+			return nil, p.failure(w, a.err)
+		}
+		return a.resp, nil
+	case <-expired:
+		_ = w.cmd.Process.Kill()
+		return nil, &cue.BudgetError{Kind: "time", Limit: p.timeout().String()}
+	}
+}
+
+func (p *Pool) timeout() time.Duration {
+	switch t := p.opts.Budget.Timeout; {
+	case t == 0:
+		return cue.DefaultTimeout
+	case t < 0:
+		return 0
+	default:
+		return t
+	}
+}
+
+// failure explains why talking to a process failed: it passed its memory budget, or it ended
+// for another reason, shown from the end of what it wrote to stderr.
+func (p *Pool) failure(w *worker, err error) error {
+	select {
+	case <-w.exited:
+	case <-time.After(5 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+	}
+	if w.cmd.ProcessState != nil && w.cmd.ProcessState.ExitCode() == memoryExitCode {
+		return &cue.BudgetError{Kind: "memory", Limit: cue.FormatBytes(p.opts.Budget.Memory)}
+	}
+	state := "did not answer"
+	if w.cmd.ProcessState != nil {
+		state = w.cmd.ProcessState.String()
+	}
+	msg := fmt.Sprintf("the evaluator process ended (%s) while evaluating: %v", state, err)
+	if last := w.stderr.cause(); last != "" {
+		msg += ": " + last
+	}
+	return errors.New(msg)
+}
+
+// start starts an evaluator process.
+func (p *Pool) start() (*worker, error) {
+	if os.Getenv(envWorker) != "" {
+		// This program was started as an evaluator but did not serve: its main does not
+		// call ServeIfWorker. Starting more would start this program again and again.
+		return nil, errors.New("the evaluator sandbox cannot start: this program was started as an evaluator process but does not serve as one (its main must call sandbox.ServeIfWorker first)")
+	}
+	command := p.opts.Command
+	if len(command) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("the evaluator sandbox cannot start: %w", err)
+		}
+		command = []string{self}
+	}
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Env = append(os.Environ(), envWorker+"=1",
+		envMemory+"="+strconv.FormatInt(p.opts.Budget.Memory, 10),
+		envMaxTemplates+"="+strconv.Itoa(p.opts.MaxTemplates))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{cmd: cmd, stdin: stdin, stderr: &tail{}, exited: make(chan struct{}), known: map[string]bool{}}
+	cmd.Stderr = w.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("the evaluator sandbox cannot start %s: %w", command[0], err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(w.exited)
+	}()
+	w.buf = bufio.NewWriterSize(stdin, 64<<10)
+	w.enc = gob.NewEncoder(w.buf)
+	w.dec = gob.NewDecoder(bufio.NewReaderSize(stdout, 64<<10))
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = cmd.Process.Kill()
+		return nil, errors.New("the evaluator sandbox is closed")
+	}
+	p.live[w] = true
+	p.mu.Unlock()
+	return w, nil
+}
+
+// stop ends a process that failed or was killed.
+func (p *Pool) stop(w *worker) {
+	_ = w.stdin.Close()
+	_ = w.cmd.Process.Kill()
+	p.mu.Lock()
+	delete(p.live, w)
+	p.mu.Unlock()
+}
+
+// Close ends every evaluator process. Evaluations still running fail.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	live := p.live
+	p.live = map[*worker]bool{}
+	p.mu.Unlock()
+	for w := range live {
+		_ = w.stdin.Close()
+		select {
+		case <-w.exited:
+		case <-time.After(2 * time.Second):
+			_ = w.cmd.Process.Kill()
+		}
+	}
+}
+
+// Processes is how many evaluator processes are running.
+func (p *Pool) Processes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.live)
+}
+
+// tail keeps the end of what a process writes to stderr.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailSize = 8 << 10
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > tailSize {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(b), nil
+}
+
+// cause is the line that says why a Go program ended ("fatal error: ...", "panic: ..."), or
+// the last line written.
+func (t *tail) cause() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+			return l
+		}
+	}
+	return lines[len(lines)-1]
+}

@@ -1,0 +1,283 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/cue"
+)
+
+func TestMain(m *testing.M) {
+	ServeIfWorker()
+	os.Exit(m.Run())
+}
+
+const component = `
+output: {
+	apiVersion: "apps/v1"
+	kind:       "Deployment"
+	metadata: name: context.name
+	spec: {
+		replicas: parameter.replicas
+		template: spec: {
+			containers: [{name: context.name, image: parameter.image, args: parameter.args}]
+			volumes: []
+		}
+	}
+	ratio: 3.0
+	nothing: null
+}
+outputs: service: {
+	apiVersion: "v1"
+	kind:       "Service"
+	metadata: name: context.name
+	spec: ports: [{port: 80}]
+}
+parameter: {
+	image:    string
+	replicas: *1 | int
+	args: [...string]
+}
+`
+
+const trait = `
+patch: spec: template: spec: {
+	// +patchKey=name
+	containers: [{name: context.name, env: [{name: "A", value: parameter.a}]}]
+}
+patchOutputs: service: metadata: labels: a: parameter.a
+parameter: a: string
+`
+
+const step = `
+import "vela/op"
+read: op.#Read & {value: {apiVersion: "v1", kind: "ConfigMap", metadata: name: parameter.name}}
+apply: op.#Apply & {value: {apiVersion: "v1", kind: "ConfigMap", metadata: name: parameter.name + "-copy", data: read.value.data}}
+parameter: name: string
+`
+
+const op = `package op
+#Read: {#do: "read", value: {...}}
+#Apply: {#do: "apply", value: {...}}
+`
+
+// SlowTemplate takes n^8 steps and little memory.
+const slowTemplate = `
+import "list"
+l: list.Range(0, parameter.n, 1)
+output: {
+	apiVersion: "v1"
+	kind:       "ConfigMap"
+	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
+}
+parameter: n: int
+`
+
+// greedyTemplate allocates n megabyte strings as fast as it can.
+const greedyTemplate = `
+import ("list", "strings")
+output: {
+	apiVersion: "v1"
+	kind:       "ConfigMap"
+	data: x: [for i in list.Range(0, parameter.n, 1) {strings.Repeat("ab", 500000)}]
+}
+parameter: n: int
+`
+
+func sources() []cue.Source {
+	return []cue.Source{
+		{Name: "component", Filename: "component.cue", Text: component},
+		{Name: "trait", Filename: "trait.cue", Text: trait},
+	}
+}
+
+// TestRendersAsInThisProcess renders, evaluates expressions and status policies, and runs a
+// step's evaluation with fills both in this process and in the sandbox: the answers are the
+// same, including the types of numbers, empty lists, nulls and the errors callers look for.
+func TestRendersAsInThisProcess(t *testing.T) {
+	pool := New(Options{Processes: 2})
+	t.Cleanup(pool.Close)
+	local := cue.NewEngine(cue.Options{})
+	remote := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+
+	ctx := cue.Context{Name: "web", AppName: "app", Namespace: "default"}
+	for _, tt := range []struct {
+		source int
+		params map[string]any
+	}{
+		{0, map[string]any{"image": "nginx", "args": []any{}}},
+		{0, map[string]any{"image": "nginx", "replicas": int64(3), "args": []any{"-v"}}},
+		{0, map[string]any{"image": int64(1), "args": []any{}}},
+		{0, map[string]any{"image": "nginx", "args": []any{}, "unknown": true}},
+		{1, map[string]any{"a": "b"}},
+	} {
+		t.Run(fmt.Sprint(tt.params), func(t *testing.T) {
+			src := sources()[tt.source]
+			lt, err := local.Compile(src)
+			require.NoError(t, err)
+			rt, err := remote.Compile(src)
+			require.NoError(t, err)
+			want, wantErr := lt.Render(cue.Input{Parameter: tt.params, Context: ctx})
+			got, gotErr := rt.Render(cue.Input{Parameter: tt.params, Context: ctx})
+			require.Equal(t, wantErr, gotErr)
+			require.Equal(t, want, got)
+			if wantErr != nil {
+				var pe *cue.ParameterError
+				require.True(t, errors.As(gotErr, &pe), "a parameter error stays one: %T", gotErr)
+			}
+		})
+	}
+
+	t.Run("patch", func(t *testing.T) {
+		rt, err := remote.Compile(sources()[1])
+		require.NoError(t, err)
+		res, err := rt.Render(cue.Input{Parameter: map[string]any{"a": "b"}, Context: ctx})
+		require.NoError(t, err)
+		merged, err := res.Patch.Apply(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "sidecar"}, map[string]any{"name": "web", "image": "nginx"}}}}}})
+		require.NoError(t, err)
+		containers := merged["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
+		require.Len(t, containers, 2, "patchKey=name merged the container by name: the annotation came through")
+	})
+
+	t.Run("expression", func(t *testing.T) {
+		vars := map[string]any{"status": map[string]any{"n": int64(2), "l": []any{}}}
+		for _, expr := range []string{`status.n + 1`, `status.l`, `status.n / 2`, `status.missing`} {
+			want, wantErr := local.Eval(expr, vars)
+			got, gotErr := remote.Eval(expr, vars)
+			require.Equal(t, wantErr, gotErr, expr)
+			require.Equal(t, want, got, expr)
+		}
+	})
+
+	t.Run("status", func(t *testing.T) {
+		st := cue.StatusTemplates{HealthPolicy: `isHealth: context.output.status.ready == parameter.n`,
+			CustomStatus: `message: "ready \(context.output.status.ready)"`, Details: `n: "\(parameter.n)"`}
+		for _, ready := range []int64{1, 2} {
+			in := cue.StatusInput{Output: map[string]any{"status": map[string]any{"ready": ready}}, Parameter: map[string]any{"n": int64(2)}}
+			want, wantErr := local.EvalStatus("web", st, in)
+			got, gotErr := remote.EvalStatus("web", st, in)
+			require.NoError(t, wantErr)
+			require.NoError(t, gotErr)
+			require.Equal(t, want, got)
+		}
+	})
+
+	t.Run("step", func(t *testing.T) {
+		src := cue.Source{Name: "step", Filename: "step.cue", Text: step, Packages: []cue.Package{{ImportPath: "vela/op", Filename: "op.cue", Text: op}}}
+		run := func(e *cue.Engine) ([]cue.Action, map[string]any) {
+			tmpl, err := e.Compile(src)
+			require.NoError(t, err)
+			ev, err := tmpl.Evaluate(cue.Input{Parameter: map[string]any{"name": "cm"}})
+			require.NoError(t, err)
+			actions := ev.Actions()
+			require.Len(t, actions, 2)
+			require.Error(t, actions[1].Incomplete, "apply waits for read")
+			require.NoError(t, ev.Fill(actions[0], "value", map[string]any{"data": map[string]any{"k": "v"}}))
+			require.Error(t, ev.Fill(actions[0], "value", map[string]any{"kind": "Secret"}), "a conflicting fill is refused")
+			return ev.Actions(), ev.Value()
+		}
+		wantActions, wantValue := run(local)
+		gotActions, gotValue := run(remote)
+		require.Equal(t, len(wantActions), len(gotActions))
+		for i := range wantActions {
+			require.Equal(t, wantActions[i].Path, gotActions[i].Path)
+			require.Equal(t, wantActions[i].Do, gotActions[i].Do)
+			require.Equal(t, wantActions[i].Fields, gotActions[i].Fields)
+			require.Equal(t, wantActions[i].Incomplete == nil, gotActions[i].Incomplete == nil)
+		}
+		require.Equal(t, "v", gotActions[1].Fields["value"].(map[string]any)["data"].(map[string]any)["k"])
+		require.Equal(t, wantValue, gotValue)
+	})
+}
+
+// TestBudgetKillsTheProcess sends evaluations that do not end in bounds: the caller gets a
+// BudgetError naming the template within the budget, the process is replaced, and the next
+// render works.
+func TestBudgetKillsTheProcess(t *testing.T) {
+	for _, tt := range []struct {
+		name, text, kind string
+		n                int64
+		budget           cue.Budget
+	}{
+		{name: "slow", text: slowTemplate, n: 10, kind: "time", budget: cue.Budget{Timeout: time.Second}},
+		{name: "greedy", text: greedyTemplate, n: 100000, kind: "memory", budget: cue.Budget{Timeout: time.Minute, Memory: 128 << 20}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := New(Options{Processes: 1, Budget: tt.budget})
+			t.Cleanup(pool.Close)
+			e := cue.NewEngine(cue.Options{Sandbox: pool})
+			bomb, err := e.Compile(cue.Source{Name: `component definition "bomb"`, Filename: "bomb.cue", Text: tt.text})
+			require.NoError(t, err)
+			require.Equal(t, 1, pool.Processes())
+
+			start := time.Now()
+			_, err = bomb.Render(cue.Input{Parameter: map[string]any{"n": tt.n}})
+			var be *cue.BudgetError
+			require.True(t, errors.As(err, &be), "got %v", err)
+			require.Equal(t, tt.kind, be.Kind)
+			require.Contains(t, err.Error(), `component definition "bomb": evaluation exceeded its `+tt.kind+` budget`)
+			require.Less(t, time.Since(start), 30*time.Second)
+			require.Equal(t, 0, pool.Processes(), "the process was ended")
+
+			web, err := e.Compile(sources()[0])
+			require.NoError(t, err)
+			res, err := web.Render(cue.Input{Parameter: map[string]any{"image": "nginx", "args": []any{}}, Context: cue.Context{Name: "web"}})
+			require.NoError(t, err)
+			require.Equal(t, "Deployment", res.Output["kind"])
+			require.Equal(t, 1, pool.Processes(), "a new process")
+		})
+	}
+}
+
+// TestABusyProcessDoesNotHoldOthers runs a slow evaluation and, meanwhile, renders on the
+// other process.
+func TestABusyProcessDoesNotHoldOthers(t *testing.T) {
+	pool := New(Options{Processes: 2, Budget: cue.Budget{Timeout: 3 * time.Second}})
+	t.Cleanup(pool.Close)
+	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: slowTemplate})
+	require.NoError(t, err)
+	web, err := e.Compile(sources()[0])
+	require.NoError(t, err)
+
+	slow := make(chan error, 1)
+	go func() {
+		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"n": int64(10)}})
+		slow <- err
+	}()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := web.Render(cue.Input{Parameter: map[string]any{"image": fmt.Sprintf("nginx:%d", i), "args": []any{}}, Context: cue.Context{Name: "web"}})
+			if err == nil && res.Output["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] != fmt.Sprintf("nginx:%d", i) {
+				err = fmt.Errorf("render %d got another's result", i)
+			}
+			require.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	require.Less(t, time.Since(start), 3*time.Second, "renders waited for the slow one")
+	var be *cue.BudgetError
+	require.True(t, errors.As(<-slow, &be))
+}
+
+// TestAProgramThatDoesNotServe: a program started as an evaluator that does not call
+// ServeIfWorker refuses to start evaluators of its own instead of starting itself again and
+// again.
+func TestAProgramThatDoesNotServe(t *testing.T) {
+	t.Setenv(envWorker, "1")
+	pool := New(Options{Processes: 1})
+	t.Cleanup(pool.Close)
+	_, err := pool.Do(&cue.Request{Op: cue.OpEval, Expr: "1"})
+	require.ErrorContains(t, err, "must call sandbox.ServeIfWorker")
+}
