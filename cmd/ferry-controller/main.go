@@ -8,22 +8,28 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/cue/sandbox"
 	"github.com/ferryhq/ferry/pkg/memlimit"
 	"github.com/ferryhq/ferry/pkg/shard"
 )
 
 func main() {
+	// An evaluator process the controller started runs this program too: it serves and exits.
+	sandbox.ServeIfWorker()
 	var (
 		o          controller.ManagerOptions
 		kubeconfig string
 		kubeCtx    string
 		hosts      string
 		memFrac    float64
+		evalMemory string
 	)
 	fs := flag.NewFlagSet("ferry-controller", flag.ExitOnError)
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config or $KUBECONFIG when empty")
@@ -50,9 +56,18 @@ func main() {
 	fs.IntVar(&o.ShardID, "shard-id", -1, "the shard this replica holds, below --shards (the first free one when negative)")
 	fs.Float64Var(&memFrac, "memory-limit-fraction", memlimit.DefaultFraction, "Go memory limit as a fraction of the container's (cgroup's) memory limit; GOMEMLIMIT, when set, wins")
 	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS, at most 4, when 0); each holds its own compiled templates")
+	fs.DurationVar(&o.Reconciler.Evaluation.Timeout, "evaluation-timeout", cue.DefaultTimeout, "time budget of each evaluation of what users wrote (a template's render, a workflow expression, a status policy); past it the evaluator process is killed and the app, component or step reports the budget")
+	fs.StringVar(&evalMemory, "evaluation-memory", resource.NewQuantity(sandbox.DefaultMemory, resource.BinarySI).String(), "memory budget of each evaluator process; past it the process ends and the evaluation reports the budget")
+	fs.BoolVar(&o.Reconciler.EvaluateInProcess, "evaluate-in-process", false, "evaluate in the controller's own process instead of evaluator processes: a runaway evaluation then keeps a CPU and its memory until it ends (debugging only)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
+	q, err := resource.ParseQuantity(evalMemory)
+	if err != nil || q.Value() <= 0 {
+		fmt.Fprintf(os.Stderr, "ferry-controller: --evaluation-memory %q: want a size such as 256Mi\n", evalMemory)
+		os.Exit(2)
+	}
+	o.Reconciler.Evaluation.Memory = q.Value()
 	o.Webhook.ManageCert = true
 	o.QPS = float32(qps)
 	if hosts != "" {

@@ -135,6 +135,9 @@ var badApps = []struct {
         type: deploy
         if: 'len([for a in [1,2,3,4,5,6,7,8,9] for b in [1,2,3,4,5,6,7,8,9] for c in [1,2,3,4,5,6,7,8,9] for d in [1,2,3,4,5,6,7,8,9] {a}]) > 0'`,
 		`if: the expression exceeds its evaluation budget: 4 comprehension clauses`},
+	{"a template that does not finish", `
+  components:
+    - {name: loop, type: runaway, properties: {size: 10}}`, `component "runaway": evaluation exceeded its time budget (5s)`},
 	{"step parameter", `
   components:
     - {name: web, type: webservice, properties: {image: nginx}}
@@ -142,6 +145,27 @@ var badApps = []struct {
     steps:
       - {name: wait, type: suspend, properties: {duration: 5}}`, `parameter duration`},
 }
+
+// badAppDefinitions are namespace-local ComponentDefinitions bad apps use, by the app's name in
+// badApps: created in the cluster and given to dry-run with -d. runaway does not finish for
+// size: 10 (10^8 steps of nested comprehensions).
+var badAppDefinitions = map[string]string{"a template that does not finish": `
+apiVersion: core.oam.dev/v1beta1
+kind: ComponentDefinition
+metadata: {name: runaway, namespace: default}
+spec:
+  schematic:
+    cue:
+      template: |
+        import "list"
+        l: list.Range(0, parameter.size, 1)
+        output: {
+        	apiVersion: "v1"
+        	kind:       "ConfigMap"
+        	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
+        }
+        parameter: size: int
+`}
 
 // location is where a problem line starts: file:line:column (or the file) from the CLI, the
 // field path from admission, which has no file.
@@ -204,7 +228,16 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 			file := filepath.Join(dir, name+".yaml")
 			require.NoError(t, os.WriteFile(file, []byte(doc), 0o644))
 
-			code, _, dryRun := run(t, "", "dry-run", "-f", file, "--clusters", clustersFile)
+			dryRunArgs := []string{"dry-run", "-f", file, "--clusters", clustersFile}
+			if definition := badAppDefinitions[tt.name]; definition != "" {
+				def := &v1beta1.ComponentDefinition{}
+				require.NoError(t, yaml.UnmarshalStrict([]byte(definition), def))
+				require.NoError(t, c.Create(ctx, def))
+				defFile := filepath.Join(dir, name+"-definition.yaml")
+				require.NoError(t, os.WriteFile(defFile, []byte(definition), 0o644))
+				dryRunArgs = append(dryRunArgs, "-d", defFile)
+			}
+			code, _, dryRun := run(t, "", dryRunArgs...)
 			require.Equal(t, exitUserError, code)
 			code, _, up := run(t, "", append([]string{"up", "-f", file}, k...)...)
 			require.Equal(t, exitUserError, code)

@@ -62,7 +62,7 @@ func newDefDeleteCmd(s streams) *cobra.Command {
 }
 
 func runDefApply(ctx context.Context, s streams, o *defApplyOptions, files []string, remove bool) error {
-	engine := cue.NewEngine(cue.Options{})
+	engine := newEngine(cue.ValidateStrict)
 	var defs []*definition.Definition
 	for _, f := range files {
 		data, err := os.ReadFile(f)

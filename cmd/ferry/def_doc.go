@@ -69,7 +69,7 @@ func runDefDoc(s streams, o *defDocOptions, name string) error {
 			defs = append(defs, reg.List(k)...)
 		}
 	}
-	engine := cue.NewEngine(cue.Options{})
+	engine := newEngine(cue.ValidateStrict)
 	if o.dir == "" {
 		for i, d := range defs {
 			if i > 0 {

@@ -41,7 +41,7 @@ func runDefShow(s streams, o *defShowOptions, name string) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := cue.NewEngine(cue.Options{}).Compile(def.Source())
+	tmpl, err := newEngine(cue.ValidateStrict).Compile(def.Source())
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ objects. Every problem of every file is reported; the exit code is 1 when there 
 }
 
 func runDefVet(s streams, files []string) error {
-	engine := cue.NewEngine(cue.Options{})
+	engine := newEngine(cue.ValidateStrict)
 	var problems []string
 	for _, file := range files {
 		problems = append(problems, vetFile(s, engine, file)...)

@@ -23,5 +23,5 @@ func (v *validateFlag) plannerOptions() (appfile.Options, error) {
 	if err != nil {
 		return appfile.Options{}, usageError{err}
 	}
-	return appfile.Options{Engine: cue.NewEngine(cue.Options{Validation: mode})}, nil
+	return appfile.Options{Engine: newEngine(mode)}, nil
 }

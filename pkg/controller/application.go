@@ -71,6 +71,8 @@ type ApplicationReconciler struct {
 	settled sync.Map
 	// inflight holds when each running reconcile started, by app (see stalled).
 	inflight sync.Map
+	// closeEngines ends the engines' evaluator processes when the manager stops.
+	closeEngines func()
 	// defEpoch counts definition events; settled apps re-read their definitions only after
 	// one (see stillSettled).
 	defEpoch atomic.Uint64
@@ -79,11 +81,11 @@ type ApplicationReconciler struct {
 // NewApplicationReconciler wires a reconciler to a manager's client, cache and recorder, and
 // plans with sources.
 func NewApplicationReconciler(mgr ctrl.Manager, sources appfile.Sources, opts Options) *ApplicationReconciler {
-	opts = opts.withDefaults()
+	opts, closeEngines := opts.withDefaults().withEngines()
 	c := mgr.GetClient()
 	acc := &access{client: c}
 	return &ApplicationReconciler{
-		access: acc,
+		access: acc, closeEngines: closeEngines,
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
 		planner:   appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
 		admission: appfile.NewPlanner(sources, appfile.Options{Engine: opts.AdmissionEngine}),
@@ -100,6 +102,9 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.cache = mgr.GetCache()
+	if err := mgr.Add(closer(r.closeEngines)); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1beta1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: r.changedByOthers}))
 	if !r.noClusters {
@@ -368,3 +373,14 @@ func (r *ApplicationReconciler) stalled(*http.Request) error {
 	})
 	return stuck
 }
+
+// closer runs a function when the manager stops, on every replica (not only the leader).
+type closer func()
+
+func (c closer) Start(ctx context.Context) error {
+	<-ctx.Done()
+	c()
+	return nil
+}
+
+func (c closer) NeedLeaderElection() bool { return false }

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/cue/sandbox"
 	"github.com/ferryhq/ferry/pkg/shard"
 	"github.com/ferryhq/ferry/pkg/workflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
@@ -45,6 +46,14 @@ type Options struct {
 	// RenderRuntimes is how many renders run at the same time (GOMAXPROCS, at most 4, when
 	// zero).
 	RenderRuntimes int
+	// Evaluation bounds each evaluation of what users wrote (templates, parameters, workflow
+	// expressions, status policies) when the reconciler makes its engines: past the budget
+	// the evaluation fails with a *cue.BudgetError naming what was evaluated.
+	Evaluation cue.Budget
+	// EvaluateInProcess evaluates in this process instead of evaluator processes
+	// (pkg/cue/sandbox). A runaway evaluation is then abandoned rather than ended, and keeps
+	// a CPU and its memory until it finishes: for debugging only.
+	EvaluateInProcess bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Shard, when set, is the shard this replica holds: it reconciles only while the shard's
@@ -82,15 +91,6 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency == 0 {
 		o.Concurrency = 4
 	}
-	// Unknown parameters are warnings on the server, as kubectl's field validation makes
-	// them: admission returns them to kubectl, which prints them, and the controller records
-	// them in an event; an existing KubeVela Application with stale fields still applies.
-	if o.Engine == nil {
-		o.Engine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes, Validation: cue.ValidateWarn})
-	}
-	if o.AdmissionEngine == nil {
-		o.AdmissionEngine = cue.NewEngine(cue.Options{Runtimes: o.RenderRuntimes, Validation: cue.ValidateWarn})
-	}
 	if o.Mailer == nil {
 		o.Mailer = cuestep.SMTPMailer{}
 	}
@@ -98,4 +98,41 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	return o
+}
+
+// admissionProcesses is how many evaluator processes serve admission: reviews are one app at a
+// time and a render takes milliseconds.
+const admissionProcesses = 2
+
+// withEngines makes the engines the options do not give, each with its own evaluator
+// processes (unless EvaluateInProcess), and returns what closes those processes.
+// Unknown parameters are warnings on the server, as kubectl's field validation makes them:
+// admission returns them to kubectl, which prints them, and the controller records them in an
+// event; an existing KubeVela Application with stale fields still applies.
+func (o Options) withEngines() (Options, func()) {
+	var pools []*sandbox.Pool
+	engine := func(runtimes int) *cue.Engine {
+		opts := cue.Options{Runtimes: runtimes, Validation: cue.ValidateWarn, Budget: o.Evaluation}
+		if !o.EvaluateInProcess {
+			pool := sandbox.New(sandbox.Options{Processes: runtimes, Budget: o.Evaluation})
+			pools = append(pools, pool)
+			opts.Sandbox = pool
+		}
+		return cue.NewEngine(opts)
+	}
+	if o.Engine == nil {
+		o.Engine = engine(o.RenderRuntimes)
+	}
+	if o.AdmissionEngine == nil {
+		n := admissionProcesses
+		if o.RenderRuntimes > 0 {
+			n = min(n, o.RenderRuntimes)
+		}
+		o.AdmissionEngine = engine(n)
+	}
+	return o, func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}
 }

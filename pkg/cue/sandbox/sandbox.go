@@ -26,7 +26,7 @@ const (
 const memoryExitCode = 17
 
 // DefaultMemory is an evaluator process's memory budget when Options.Budget.Memory is 0.
-const DefaultMemory int64 = 256 << 20
+const DefaultMemory int64 = 192 << 20
 
 // Options configure a Pool.
 type Options struct {
@@ -46,12 +46,17 @@ type Options struct {
 // Pool runs evaluations in evaluator processes, started when first needed and replaced when
 // one is killed. It implements cue.Sandbox and is safe for concurrent use.
 type Pool struct {
-	opts  Options
-	slots chan *worker
+	opts Options
+	// slots bounds the evaluations running at once.
+	slots chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// closed says Close was called: processes end after their evaluation.
 	closed bool
 	live   map[*worker]bool
+	// idle are started processes waiting for work, the most recently used last: a process
+	// is reused while it is warm, and only concurrent evaluations start more.
+	idle []*worker
 }
 
 // New returns a Pool; no process starts until the first evaluation.
@@ -66,11 +71,7 @@ func New(opts Options) *Pool {
 	if opts.MaxTemplates == 0 {
 		opts.MaxTemplates = 2048
 	}
-	p := &Pool{opts: opts, slots: make(chan *worker, opts.Processes), live: map[*worker]bool{}}
-	for range opts.Processes {
-		p.slots <- nil
-	}
-	return p
+	return &Pool{opts: opts, slots: make(chan struct{}, opts.Processes), live: map[*worker]bool{}}
 }
 
 // Budget is the budget the pool enforces, with its defaults filled in.
@@ -91,22 +92,42 @@ type worker struct {
 
 // Do performs a request in an evaluator process within the budget.
 func (p *Pool) Do(req *cue.Request) (*cue.Response, error) {
-	w := <-p.slots
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	w := p.takeIdle()
 	if w == nil {
 		var err error
 		if w, err = p.start(); err != nil {
-			p.slots <- nil
 			return nil, err
 		}
 	}
 	resp, err := p.do(w, req)
 	if err != nil {
 		p.stop(w)
-		p.slots <- nil
 		return nil, err
 	}
-	p.slots <- w
+	p.mu.Lock()
+	keep := p.live[w] && !p.closed
+	if keep {
+		p.idle = append(p.idle, w)
+	}
+	p.mu.Unlock()
+	if !keep {
+		p.stop(w)
+	}
 	return resp, nil
+}
+
+// takeIdle returns the most recently used idle process, or nil.
+func (p *Pool) takeIdle() *worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return w
+	}
+	return nil
 }
 
 // do sends a request, naming the template by key alone when the process has it, and waits for
@@ -241,11 +262,6 @@ func (p *Pool) start() (*worker, error) {
 	w.enc = gob.NewEncoder(w.buf)
 	w.dec = gob.NewDecoder(bufio.NewReaderSize(stdout, 64<<10))
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		_ = cmd.Process.Kill()
-		return nil, errors.New("the evaluator sandbox is closed")
-	}
 	p.live[w] = true
 	p.mu.Unlock()
 	return w, nil
@@ -260,19 +276,20 @@ func (p *Pool) stop(w *worker) {
 	p.mu.Unlock()
 }
 
-// Close ends every evaluator process. Evaluations still running fail.
+// Close ends the idle evaluator processes, and from now on each process once its evaluation
+// is done. Evaluations still running finish, and later ones still work, each in a process of
+// its own: a controller that is stopping may have reconciles to finish.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
-	live := p.live
-	p.live = map[*worker]bool{}
+	idle := p.idle
+	p.idle = nil
 	p.mu.Unlock()
-	for w := range live {
-		_ = w.stdin.Close()
+	for _, w := range idle {
+		p.stop(w)
 		select {
 		case <-w.exited:
 		case <-time.After(2 * time.Second):
-			_ = w.cmd.Process.Kill()
 		}
 	}
 }

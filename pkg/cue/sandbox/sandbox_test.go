@@ -281,3 +281,20 @@ func TestAProgramThatDoesNotServe(t *testing.T) {
 	_, err := pool.Do(&cue.Request{Op: cue.OpEval, Expr: "1"})
 	require.ErrorContains(t, err, "must call sandbox.ServeIfWorker")
 }
+
+// TestEvaluationsAfterClose: a stopping controller may still have reconciles to finish; after
+// Close they evaluate, and no process is left once they are done.
+func TestEvaluationsAfterClose(t *testing.T) {
+	pool := New(Options{Processes: 2})
+	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	v, err := e.Eval("1 + 1", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), v)
+	require.Equal(t, 1, pool.Processes())
+	pool.Close()
+	require.Equal(t, 0, pool.Processes())
+	v, err = e.Eval("2 + 2", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), v)
+	require.Equal(t, 0, pool.Processes(), "the process ended after its evaluation")
+}
