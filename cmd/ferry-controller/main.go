@@ -41,6 +41,7 @@ func main() {
 	var qps float64
 	fs.Float64Var(&qps, "kube-api-qps", 100, "client requests per second to the API server")
 	fs.IntVar(&o.Burst, "kube-api-burst", 200, "client request burst")
+	fs.DurationVar(&o.APITimeout, "kube-api-timeout", controller.DefaultAPITimeout, "how long a request to the API server other than a watch may take before it fails (and the reconcile is retried); 0 or less: no bound")
 	fs.IntVar(&o.Reconciler.Concurrency, "concurrency", 4, "Applications reconciled at once")
 	fs.DurationVar(&o.Reconciler.ResyncInterval, "resync-interval", 5*time.Minute, "how often settled Applications are checked for drift")
 	fs.IntVar(&o.Reconciler.RevisionHistoryLimit, "revision-history-limit", 2, "ApplicationRevisions kept per Application")
@@ -68,6 +69,9 @@ func main() {
 		os.Exit(2)
 	}
 	o.Reconciler.Evaluation.Memory = q.Value()
+	if o.APITimeout <= 0 {
+		o.APITimeout = -1 // no bound, as the flag's help says
+	}
 	o.Webhook.ManageCert = true
 	o.QPS = float32(qps)
 	if hosts != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/cue/sandbox"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/memlimit"
 )
@@ -217,6 +218,67 @@ func BenchmarkConcurrentPlans(b *testing.B) {
 		b.Run(fmt.Sprintf("runtimes=%d", runtimes), func(b *testing.B) {
 			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}),
 				Options{Engine: cue.NewEngine(cue.Options{MaxResults: -1, Runtimes: runtimes})})
+			_, err := p.Plan(context.Background(), af, PlanOptions{})
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.SetParallelism(8 / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkEvaluationBudget is the cost of bounding evaluations, warm (templates compiled, no
+// memo): without a budget; with the budget in this process (the CLI: each render on its own
+// goroutine with a timer); and in evaluator processes (the controller: each render sent over a
+// pipe and its result decoded), one plan at a time and from 8 goroutines as a controller with
+// --concurrency 8.
+func BenchmarkEvaluationBudget(b *testing.B) {
+	reg, err := definition.Builtin()
+	require.NoError(b, err)
+	pool := sandbox.New(sandbox.Options{})
+	b.Cleanup(pool.Close)
+	modes := []struct {
+		name string
+		opts cue.Options
+	}{
+		{"unbounded", cue.Options{MaxResults: -1, Budget: cue.Budget{Timeout: -1}}},
+		{"in-process", cue.Options{MaxResults: -1}},
+		{"sandbox", cue.Options{MaxResults: -1, Sandbox: pool}},
+	}
+	for _, app := range []struct {
+		name       string
+		text       string
+		components int
+	}{{"typical", typicalApp, 6}, {"components=50", manyComponents(50), 50}} {
+		af := parseOne(b, app.text)
+		for _, mode := range modes {
+			b.Run(app.name+"/"+mode.name, func(b *testing.B) {
+				p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}), Options{Engine: cue.NewEngine(mode.opts)})
+				_, err := p.Plan(context.Background(), af, PlanOptions{})
+				require.NoError(b, err)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := p.Plan(context.Background(), af, PlanOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(app.components), "ns/component")
+			})
+		}
+	}
+	af := parseOne(b, typicalApp)
+	for _, mode := range modes {
+		b.Run("concurrent/"+mode.name, func(b *testing.B) {
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: benchClusters}), Options{Engine: cue.NewEngine(mode.opts)})
 			_, err := p.Plan(context.Background(), af, PlanOptions{})
 			require.NoError(b, err)
 			b.ReportAllocs()

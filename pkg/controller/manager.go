@@ -44,6 +44,9 @@ type ManagerOptions struct {
 	// QPS and Burst bound the client's request rate to the API server.
 	QPS   float32
 	Burst int
+	// APITimeout bounds each request to the API server other than a watch
+	// (DefaultAPITimeout when zero, none when negative).
+	APITimeout time.Duration
 	// Webhook serves the validating admission webhook when its Port is set.
 	Webhook WebhookOptions
 	// Pprof serves Go's /debug/pprof/ handlers next to the metrics.
@@ -134,6 +137,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	if o.QPS > 0 {
 		cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	}
+	apiTimeout := o.APITimeout
+	if apiTimeout == 0 {
+		apiTimeout = DefaultAPITimeout
+	}
+	withRequestTimeout(cfg, apiTimeout)
 	scheme, err := ferryscheme.New()
 	if err != nil {
 		return nil, nil, err
