@@ -94,7 +94,7 @@ func manyComponents(n int) string {
 	return b.String()
 }
 
-func parseOne(b *testing.B, text string) *Appfile {
+func parseOne(b testing.TB, text string) *Appfile {
 	afs, err := Parse("bench.yaml", []byte(text))
 	require.NoError(b, err)
 	return afs[0]

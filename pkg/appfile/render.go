@@ -190,6 +190,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 		r.reportRenderError(err, c.path+".properties", subject)
 		return nil, cue.Context{}, false
 	}
+	r.prerender(tmpl, c, ctx)
 	res, err := tmpl.Render(cue.Input{Parameter: c.properties, Context: ctx})
 	if err == nil && len(res.References) > 0 {
 		res, err = r.renderWithReferences(tmpl, c, ctx, res.References)
@@ -224,6 +225,28 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 		r.finishObject(&manifests[i], c, t)
 	}
 	return r.mergeSameObjects(manifests, subject), ctx, true
+}
+
+// prerender has an engine that evaluates in a sandbox render the component and its traits in
+// one round trip (cue.Engine.Prerender); the renders below then find their results waiting.
+func (r *run) prerender(tmpl *cue.Template, c *component, ctx cue.Context) {
+	engine := r.p.opts.Engine
+	if !engine.Sandboxed() || len(c.traits) == 0 {
+		return
+	}
+	steps := []cue.ChainStep{{Template: tmpl, Parameter: c.properties}}
+	for _, tr := range c.traits {
+		def, err := r.traitDefinition(tr)
+		if err != nil {
+			return
+		}
+		t, err := engine.Compile(def.Source())
+		if err != nil {
+			return
+		}
+		steps = append(steps, cue.ChainStep{Template: t, Parameter: tr.properties})
+	}
+	engine.Prerender(ctx, steps)
 }
 
 // rendering is a component's objects while its traits are applied in turn.

@@ -80,6 +80,8 @@ type Engine struct {
 	results   map[[32]byte]*Result
 	// exceeded remembers renders that exceeded their budget, by memo key: they would again.
 	exceeded map[[32]byte]error
+	// prerendered are renders a sandbox did ahead (see Prerender), by memo key.
+	prerendered map[[32]byte]*WireResult
 	stats    Stats
 
 	memory memoryWatch
@@ -122,7 +124,7 @@ func NewEngine(opts Options) *Engine {
 	}
 	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
 		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{},
-		exceeded: map[[32]byte]error{}}
+		exceeded: map[[32]byte]error{}, prerendered: map[[32]byte]*WireResult{}}
 	for range n {
 		// Runtimes are created when first needed: most CLI commands render on one.
 		e.pool <- nil

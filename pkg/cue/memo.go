@@ -12,9 +12,14 @@ const defaultMaxResults = 4096
 // function of these, so an unchanged Application re-rendered on every reconcile costs a hash
 // instead of a CUE evaluation. ok is false when the input cannot be keyed (then no memo).
 func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok bool) {
-	if t.engine.opts.MaxResults < 0 {
+	if t.engine.opts.MaxResults < 0 && t.engine.opts.Sandbox == nil {
 		return key, false // memo off: do not pay for the key
 	}
+	return chainKey(t, params, ctx)
+}
+
+// chainKey is the key of a render's inputs, computed alike by a sandbox and its caller.
+func chainKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok bool) {
 	data, err := json.Marshal(struct {
 		P map[string]any `json:"p"`
 		C map[string]any `json:"c"`
@@ -31,6 +36,9 @@ func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok 
 
 // recall returns a copy of a remembered result.
 func (e *Engine) recall(key [32]byte) (*Result, bool) {
+	if e.opts.MaxResults < 0 {
+		return nil, false
+	}
 	e.mu.Lock()
 	res, ok := e.results[key]
 	if ok {
@@ -46,6 +54,9 @@ func (e *Engine) recall(key [32]byte) (*Result, bool) {
 // remember stores a copy of a result; the cache is cleared when full, which only costs
 // re-evaluation.
 func (e *Engine) remember(key [32]byte, res *Result) {
+	if e.opts.MaxResults < 0 {
+		return
+	}
 	res = res.clone()
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -28,6 +28,7 @@ const (
 	OpEvaluate Op = "evaluate"
 	OpEval     Op = "eval"
 	OpStatus   Op = "status"
+	OpChain    Op = "chain"
 )
 
 // Request is one evaluation for a Sandbox. It is plain data, so it can be sent to another
@@ -44,6 +45,8 @@ type Request struct {
 	Input Input
 	// Fills are the results filled into an OpEvaluate so far, in order.
 	Fills []Fill
+	// Chain is an OpChain's templates (see Engine.Prerender); Input.Context is its context.
+	Chain []WireStep
 	// Expr and Vars are an OpEval's expression and variables.
 	Expr string
 	Vars map[string]any
@@ -70,6 +73,8 @@ type Response struct {
 	Eval any
 	// Status is OpStatus's result.
 	Status *Status
+	// Chain are an OpChain's renders, each with the key of its inputs.
+	Chain []Prerendered
 	// Err is the evaluation's error, nil when it succeeded.
 	Err *WireError
 	// NeedSource says the request named its template by Source.Key alone and this side does
@@ -146,6 +151,7 @@ func (w *WireError) Err() error {
 // engines should have no time budget: the sending side enforces it).
 func Serve(engines func(Validation) *Engine, req *Request) *Response {
 	e := engines(req.Validation)
+	req.restoreEmptyLists()
 	resp := &Response{}
 	if req.Source.Text == "" && req.Source.Key != "" && !e.hasTemplate(req.Source.Key) {
 		resp.NeedSource = true
@@ -169,6 +175,8 @@ func Serve(engines func(Validation) *Engine, req *Request) *Response {
 		resp.Eval, err = e.Eval(req.Expr, req.Vars)
 	case OpStatus:
 		resp.Status, err = e.EvalStatus(req.Name, req.Status, req.StatusInput)
+	case OpChain:
+		err = serveChain(e, req, resp)
 	default:
 		err = fmt.Errorf("unknown sandbox operation %q", req.Op)
 	}
@@ -274,8 +282,13 @@ func (e *Engine) remote(what string, req *Request) (*Response, error) {
 	return resp, resp.Err.Err()
 }
 
-// renderRemote renders in the sandbox.
-func (t *Template) renderRemote(params map[string]any, ctx Context) (*Result, error) {
+// renderRemote renders in the sandbox, unless Prerender did already.
+func (t *Template) renderRemote(key [32]byte, keyed bool, params map[string]any, ctx Context) (*Result, error) {
+	if keyed {
+		if w, ok := t.engine.takePrerendered(key); ok {
+			return t.fromWire(w), nil
+		}
+	}
 	t.engine.count(func(s *Stats) { s.Evaluations++ })
 	resp, err := t.engine.remote(t.name, &Request{Op: OpRender, Source: t.source,
 		Input: Input{Parameter: params, Context: ctx}})
@@ -334,6 +347,30 @@ func emptyLists(v any) any {
 		}
 	}
 	return v
+}
+
+// restoreEmptyLists undoes what encoding/gob did to the empty lists of a request's values, so
+// that they render, and key renders (see Prerender), as where they were sent from.
+func (req *Request) restoreEmptyLists() {
+	restoreContext := func(c *Context) {
+		emptyListsIn(c.Output)
+		emptyListsIn(c.Outputs)
+		emptyListsIn(c.Components)
+		emptyListsIn(c.Extra)
+	}
+	emptyListsIn(req.Input.Parameter)
+	restoreContext(&req.Input.Context)
+	for _, s := range req.Chain {
+		emptyListsIn(s.Parameter)
+	}
+	for i := range req.Fills {
+		req.Fills[i].Value = emptyLists(req.Fills[i].Value)
+	}
+	emptyListsIn(req.Vars)
+	emptyListsIn(req.StatusInput.Output)
+	emptyListsIn(req.StatusInput.Outputs)
+	emptyListsIn(req.StatusInput.Parameter)
+	restoreContext(&req.StatusInput.Context)
 }
 
 // emptyListsIn applies emptyLists to a map in place.

@@ -116,7 +116,7 @@ func (t *Template) Render(in Input) (*Result, error) {
 	var res *Result
 	var err error
 	if t.engine.opts.Sandbox != nil {
-		res, err = t.renderRemote(params, ctx)
+		res, err = t.renderRemote(key, keyed, params, ctx)
 	} else {
 		err = t.use(func(in *instance) error {
 			var err error

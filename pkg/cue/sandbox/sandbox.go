@@ -286,11 +286,13 @@ func (p *Pool) Close() {
 	p.idle = nil
 	p.mu.Unlock()
 	for _, w := range idle {
-		p.stop(w)
+		// An idle process ends when its input does.
+		_ = w.stdin.Close()
 		select {
 		case <-w.exited:
 		case <-time.After(2 * time.Second):
 		}
+		p.stop(w)
 	}
 }
 

@@ -298,3 +298,47 @@ func TestEvaluationsAfterClose(t *testing.T) {
 	require.Equal(t, int64(4), v)
 	require.Equal(t, 0, pool.Processes(), "the process ended after its evaluation")
 }
+
+// TestPrerenderedChain renders a component and its trait in one round trip: the renders that
+// follow with the same inputs take those results (no further evaluation in the sandbox) and
+// equal what this process renders; a render with other inputs is evaluated on its own.
+func TestPrerenderedChain(t *testing.T) {
+	pool := New(Options{Processes: 1})
+	t.Cleanup(pool.Close)
+	local := cue.NewEngine(cue.Options{})
+	remote := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	require.True(t, remote.Sandboxed())
+	ctx := cue.Context{Name: "web", AppName: "app", Namespace: "default"}
+	compParams := map[string]any{"image": "nginx", "args": []any{}}
+	traitParams := map[string]any{"a": "b"}
+
+	chain := func(e *cue.Engine, prerender bool) (*cue.Result, *cue.Result) {
+		comp, err := e.Compile(sources()[0])
+		require.NoError(t, err)
+		trait, err := e.Compile(sources()[1])
+		require.NoError(t, err)
+		if prerender {
+			e.Prerender(ctx, []cue.ChainStep{{Template: comp, Parameter: compParams}, {Template: trait, Parameter: traitParams}})
+		}
+		c, err := comp.Render(cue.Input{Parameter: compParams, Context: ctx})
+		require.NoError(t, err)
+		traitCtx := ctx
+		traitCtx.Output = c.Output
+		traitCtx.Outputs = map[string]any{"service": c.Outputs[0].Object}
+		tr, err := trait.Render(cue.Input{Parameter: traitParams, Context: traitCtx})
+		require.NoError(t, err)
+		return c, tr
+	}
+	wantComp, wantTrait := chain(local, false)
+	gotComp, gotTrait := chain(remote, true)
+	require.Equal(t, wantComp, gotComp)
+	require.Equal(t, wantTrait, gotTrait)
+	require.Equal(t, 0, remote.Stats().Evaluations, "both renders were done ahead")
+
+	trait, err := remote.Compile(sources()[1])
+	require.NoError(t, err)
+	other, err := trait.Render(cue.Input{Parameter: map[string]any{"a": "c"}, Context: ctx})
+	require.NoError(t, err)
+	require.Equal(t, 1, remote.Stats().Evaluations, "other inputs are evaluated on their own")
+	require.Equal(t, "c", other.PatchOutputs["service"].Value["metadata"].(map[string]any)["labels"].(map[string]any)["a"])
+}
