@@ -82,7 +82,7 @@ type Engine struct {
 	exceeded map[[32]byte]error
 	// prerendered are renders a sandbox did ahead (see Prerender), by memo key.
 	prerendered map[[32]byte]*WireResult
-	stats    Stats
+	stats       Stats
 
 	memory memoryWatch
 }
