@@ -261,6 +261,11 @@ func run(o options) error {
 	fmt.Printf("all running after %s (%.1f apps/s)\n", converged.Round(time.Millisecond), float64(o.apps)/converged.Seconds())
 	fmt.Printf("controllers until then: %.1f CPU-seconds (%.2f of the API server's and etcd's %.1f), peak RSS %d MiB (largest replica %d MiB), %.1f API requests per app, %.1f reconciles per app\n",
 		cpu, cpu/apiCPU, apiCPU, rss/1024, maxRSS/1024, requests/float64(o.apps), reconciles/float64(o.apps))
+	for _, r := range ctls {
+		if peak := cgroupPeak(r.cgroup); peak > 0 {
+			fmt.Printf("  %s: its cgroup's peak memory use %d MiB (RSS and page cache of the controller and its evaluator processes)\n", r.name, peak>>20)
+		}
+	}
 	if len(ctls) > 1 {
 		for _, r := range ctls {
 			n, _ := countRunning(r.metrics)
@@ -536,28 +541,77 @@ func addressIngress(ctx context.Context, cs kubernetes.Interface, obj any, work 
 	}
 }
 
-// procStats returns a process's CPU-seconds (user+system) and peak RSS in KiB.
+// procStats returns the CPU-seconds (user+system) and peak RSS in KiB of a controller with its
+// evaluator processes: its own, its reaped children's CPU, and each live child's CPU and peak
+// RSS (the peaks are summed, an upper bound of the tree's peak).
 func procStats(pid int) (float64, int, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu := 0.0
+	for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
+		v, _ := strconv.ParseFloat(fields[i], 64)
+		cpu += v / 100
+	}
+	rss := peakRSS(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		f, err := statFields(child)
+		if err != nil || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		for _, i := range []int{11, 12} {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			cpu += v / 100
+		}
+		rss += peakRSS(child)
+	}
+	return cpu, rss, nil
+}
+
+// cgroupPeak is the peak memory use of a cgroup the load made (0 when unknown).
+func cgroupPeak(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	for _, file := range []string{"memory.max_usage_in_bytes", "memory.peak"} { // v1, v2
+		if data, err := os.ReadFile(filepath.Join(dir, file)); err == nil {
+			n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// statFields are the fields of /proc/PID/stat after the command name: state is [0], ppid [1].
+func statFields(pid int) ([]string, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:])), nil
+}
+
+// peakRSS is a process's VmHWM in KiB.
+func peakRSS(pid int) int {
 	status, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0
 	}
 	defer status.Close()
-	hwm := 0
 	sc := bufio.NewScanner(status)
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "VmHWM:") {
-			hwm, _ = strconv.Atoi(strings.Fields(sc.Text())[1])
+			hwm, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
+			return hwm
 		}
 	}
-	return (utime + stime) / 100, hwm, nil
+	return 0
 }
 
 // scrape sums a counter over its labels from the controller's metrics endpoint.
