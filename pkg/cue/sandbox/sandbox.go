@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -94,16 +95,39 @@ type worker struct {
 func (p *Pool) Do(req *cue.Request) (*cue.Response, error) {
 	p.slots <- struct{}{}
 	defer func() { <-p.slots }()
-	w := p.takeIdle()
-	if w == nil {
-		var err error
-		if w, err = p.start(); err != nil {
+	var (
+		w    *worker
+		resp *cue.Response
+		err  error
+	)
+	for attempt := 0; ; attempt++ {
+		if w = p.takeIdle(); w == nil {
+			if w, err = p.start(); err != nil {
+				return nil, err
+			}
+		}
+		resp, err = p.do(w, req)
+		if err == nil {
+			break
+		}
+		p.stop(w)
+		var be *cue.BudgetError
+		if errors.As(err, &be) {
 			return nil, err
 		}
+		if attempt == 1 {
+			if killedFromOutside(w) {
+				// Twice ended by SIGKILL that the pool did not send: the kernel's OOM killer,
+				// which picks evaluator processes first (see ServeIfWorker), when the
+				// container's memory ran out during this evaluation.
+				return nil, &cue.BudgetError{Kind: "memory", Limit: "the memory the container had left"}
+			}
+			return nil, err
+		}
+		// The process ended for another reason, e.g. killed from outside while idle. An
+		// evaluation has no effect but its answer, so a new process may take it, once.
 	}
-	resp, err := p.do(w, req)
 	if err != nil {
-		p.stop(w)
 		return nil, err
 	}
 	p.mu.Lock()
@@ -122,10 +146,15 @@ func (p *Pool) Do(req *cue.Request) (*cue.Response, error) {
 func (p *Pool) takeIdle() *worker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		w := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		return w
+		select {
+		case <-w.exited: // ended while idle
+			delete(p.live, w)
+		default:
+			return w
+		}
 	}
 	return nil
 }
@@ -154,6 +183,7 @@ type answer struct {
 	resp *cue.Response
 	err  error
 }
+
 
 func (p *Pool) roundTrip(w *worker, req *cue.Request) (*cue.Response, error) {
 	done := make(chan answer, 1)
@@ -220,6 +250,17 @@ func (p *Pool) failure(w *worker, err error) error {
 		msg += ": " + last
 	}
 	return errors.New(msg)
+}
+
+// killedFromOutside reports a process ended by SIGKILL after it failed to answer (the pool
+// kills only on the time budget, which is reported as such before).
+func killedFromOutside(w *worker) bool {
+	st := w.cmd.ProcessState
+	if st == nil {
+		return false
+	}
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // start starts an evaluator process.

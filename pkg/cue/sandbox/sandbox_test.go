@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -341,4 +342,68 @@ func TestPrerenderedChain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, remote.Stats().Evaluations, "other inputs are evaluated on their own")
 	require.Equal(t, "c", other.PatchOutputs["service"].Value["metadata"].(map[string]any)["labels"].(map[string]any)["a"])
+}
+
+// TestAProcessKilledWhileIdle: an evaluator process killed from outside between evaluations
+// (the OOM killer, an operator) is replaced, and the next evaluation works.
+func TestAProcessKilledWhileIdle(t *testing.T) {
+	pool := New(Options{Processes: 1})
+	t.Cleanup(pool.Close)
+	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	_, err := e.Eval("1", nil)
+	require.NoError(t, err)
+	pool.mu.Lock()
+	require.Len(t, pool.idle, 1)
+	w := pool.idle[0]
+	pool.mu.Unlock()
+	require.NoError(t, w.cmd.Process.Kill())
+	v, err := e.Eval("2 + 3", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), v)
+	require.Equal(t, 1, pool.Processes())
+}
+
+// TestKilledByTheKernelTwice: an evaluation whose process is killed from outside (as the
+// kernel's OOM killer does when the container's memory runs out) is tried once more on a new
+// process; killed again, it fails with the memory budget. Evaluator processes ask the kernel
+// to pick them first.
+func TestKilledByTheKernelTwice(t *testing.T) {
+	pool := New(Options{Processes: 1, Budget: cue.Budget{Timeout: time.Minute}})
+	t.Cleanup(pool.Close)
+	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: slowTemplate})
+	require.NoError(t, err)
+	pool.mu.Lock()
+	for w := range pool.live {
+		score, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", w.cmd.Process.Pid))
+		if err == nil {
+			require.Equal(t, "1000", strings.TrimSpace(string(score)), "the OOM killer picks evaluator processes first")
+		}
+	}
+	pool.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"n": int64(10)}})
+		done <- err
+	}()
+	killed := map[*worker]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(killed) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		pool.mu.Lock()
+		for w := range pool.live {
+			if !killed[w] {
+				killed[w] = true
+				_ = w.cmd.Process.Kill()
+			}
+		}
+		pool.mu.Unlock()
+	}
+	require.Len(t, killed, 2, "a second process took the evaluation")
+	err = <-done
+	var be *cue.BudgetError
+	require.True(t, errors.As(err, &be), "got %v", err)
+	require.Equal(t, "memory", be.Kind)
+	require.Contains(t, err.Error(), "bomb: evaluation exceeded its memory budget (the memory the container had left)")
 }

@@ -24,6 +24,10 @@ func ServeIfWorker() {
 	if os.Getenv(envWorker) == "" {
 		return
 	}
+	// When the container runs out of memory, the kernel ends this process rather than the
+	// controller: an evaluation lost is reported and retried, a controller lost is a restart.
+	// Raising one's own score needs no privilege; where it cannot be done, nothing changes.
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	memory, _ := strconv.ParseInt(os.Getenv(envMemory), 10, 64)
 	maxTemplates, _ := strconv.Atoi(os.Getenv(envMaxTemplates))
 	if memory > 0 {
