@@ -184,7 +184,6 @@ type answer struct {
 	err  error
 }
 
-
 func (p *Pool) roundTrip(w *worker, req *cue.Request) (*cue.Response, error) {
 	done := make(chan answer, 1)
 	go func() {
