@@ -27,7 +27,7 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return emptyLists(resp.Eval), nil
+		return resp.Eval, nil
 	}
 	names := make([]string, 0, len(vars))
 	for name := range vars {

@@ -1,7 +1,6 @@
 package cue
 
 import (
-	"encoding/gob"
 	"errors"
 	"fmt"
 
@@ -31,8 +30,8 @@ const (
 	OpChain    Op = "chain"
 )
 
-// Request is one evaluation for a Sandbox. It is plain data, so it can be sent to another
-// process with encoding/gob (see RegisterWireTypes).
+// Request is one evaluation for a Sandbox. It is plain data, sent to another process with
+// MarshalBinary.
 type Request struct {
 	Op Op
 	// Validation is the sending engine's; the receiving side answers as that engine would.
@@ -108,17 +107,6 @@ type WireError struct {
 	Message   string
 }
 
-// RegisterWireTypes registers with encoding/gob the types Requests and Responses hold in
-// interface values. Call it before encoding or decoding them.
-func RegisterWireTypes() {
-	gob.Register(map[string]any{})
-	gob.Register([]any{})
-	gob.Register(map[string]string{})
-	gob.Register([]string{})
-	gob.Register(int64(0))
-	gob.Register(float64(0))
-}
-
 func toWireError(err error) *WireError {
 	if err == nil {
 		return nil
@@ -151,7 +139,6 @@ func (w *WireError) Err() error {
 // engines should have no time budget: the sending side enforces it).
 func Serve(engines func(Validation) *Engine, req *Request) *Response {
 	e := engines(req.Validation)
-	req.restoreEmptyLists()
 	resp := &Response{}
 	if req.Source.Text == "" && req.Source.Key != "" && !e.hasTemplate(req.Source.Key) {
 		resp.NeedSource = true
@@ -235,18 +222,7 @@ func (r *Result) wire() *WireResult {
 
 // fromWire turns a rendered WireResult back into a Result with the template's annotations.
 func (t *Template) fromWire(w *WireResult) *Result {
-	res := &Result{Output: emptyListsIn(w.Output), Outputs: w.Outputs, References: w.References, Warnings: w.Warnings}
-	for _, o := range res.Outputs {
-		emptyListsIn(o.Object)
-	}
-	for _, r := range res.References {
-		emptyListsIn(r)
-	}
-	emptyListsIn(w.Patch)
-	emptyListsIn(w.PatchEach)
-	for _, p := range w.PatchOutputs {
-		emptyListsIn(p)
-	}
+	res := &Result{Output: w.Output, Outputs: w.Outputs, References: w.References, Warnings: w.Warnings}
 	if w.HasPatch {
 		res.Patch = &Patch{Value: w.Patch, annotations: t.patchAnnotations, each: w.PatchEach}
 		if res.Patch.Value == nil {
@@ -326,61 +302,6 @@ func (e *Engine) rememberExceeded(key [32]byte, err error) {
 	e.exceeded[key] = err
 }
 
-// emptyLists restores empty lists that encoding/gob decodes as nil slices: an empty list in
-// a rendered object must stay [] and not become null.
-func emptyLists(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = emptyLists(e)
-		}
-	case []any:
-		if x == nil {
-			return []any{}
-		}
-		for i, e := range x {
-			x[i] = emptyLists(e)
-		}
-	case []string:
-		if x == nil {
-			return []string{}
-		}
-	}
-	return v
-}
-
-// restoreEmptyLists undoes what encoding/gob did to the empty lists of a request's values, so
-// that they render, and key renders (see Prerender), as where they were sent from.
-func (req *Request) restoreEmptyLists() {
-	restoreContext := func(c *Context) {
-		emptyListsIn(c.Output)
-		emptyListsIn(c.Outputs)
-		emptyListsIn(c.Components)
-		emptyListsIn(c.Extra)
-	}
-	emptyListsIn(req.Input.Parameter)
-	restoreContext(&req.Input.Context)
-	for _, s := range req.Chain {
-		emptyListsIn(s.Parameter)
-	}
-	for i := range req.Fills {
-		req.Fills[i].Value = emptyLists(req.Fills[i].Value)
-	}
-	emptyListsIn(req.Vars)
-	emptyListsIn(req.StatusInput.Output)
-	emptyListsIn(req.StatusInput.Outputs)
-	emptyListsIn(req.StatusInput.Parameter)
-	restoreContext(&req.StatusInput.Context)
-}
-
-// emptyListsIn applies emptyLists to a map in place.
-func emptyListsIn(m map[string]any) map[string]any {
-	if m != nil {
-		emptyLists(m)
-	}
-	return m
-}
-
 // remoteEvaluation is an Evaluation kept by a sandbox: each change replays the fills so far on
 // a fresh evaluation there, which is cheap for the few actions a step has.
 type remoteEvaluation struct {
@@ -409,13 +330,13 @@ func (r *remoteEvaluation) refresh() error {
 	}
 	r.actions = r.actions[:0]
 	for _, w := range resp.Actions {
-		a := Action{Path: w.Path, Do: w.Do, Fields: emptyListsIn(w.Fields), path: cuelang.ParsePath(w.Path)}
+		a := Action{Path: w.Path, Do: w.Do, Fields: w.Fields, path: cuelang.ParsePath(w.Path)}
 		if w.Incomplete != "" {
 			a.Incomplete = errors.New(w.Incomplete)
 		}
 		r.actions = append(r.actions, a)
 	}
-	r.value = emptyListsIn(resp.Value)
+	r.value = resp.Value
 	if r.value == nil {
 		r.value = map[string]any{}
 	}

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bufio"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +61,6 @@ type Pool struct {
 
 // New returns a Pool; no process starts until the first evaluation.
 func New(opts Options) *Pool {
-	cue.RegisterWireTypes()
 	if opts.Processes <= 0 {
 		opts.Processes = cue.DefaultMaxRuntimes
 	}
@@ -83,8 +81,7 @@ type worker struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	buf    *bufio.Writer
-	enc    *gob.Encoder
-	dec    *gob.Decoder
+	out    *bufio.Reader
 	stderr *tail
 	exited chan struct{}
 	// known are the template keys this process was sent with their text.
@@ -187,16 +184,12 @@ type answer struct {
 func (p *Pool) roundTrip(w *worker, req *cue.Request) (*cue.Response, error) {
 	done := make(chan answer, 1)
 	go func() {
-		if err := w.enc.Encode(req); err != nil {
-			done <- answer{err: err}
-			return
-		}
-		if err := w.buf.Flush(); err != nil {
+		if err := writeMessage(w.buf, req); err != nil {
 			done <- answer{err: err}
 			return
 		}
 		var resp cue.Response
-		err := w.dec.Decode(&resp)
+		err := readMessage(w.out, &resp)
 		done <- answer{resp: &resp, err: err}
 	}()
 	var expired <-chan time.Time
@@ -299,8 +292,7 @@ func (p *Pool) start() (*worker, error) {
 		close(w.exited)
 	}()
 	w.buf = bufio.NewWriterSize(stdin, 64<<10)
-	w.enc = gob.NewEncoder(w.buf)
-	w.dec = gob.NewDecoder(bufio.NewReaderSize(stdout, 64<<10))
+	w.out = bufio.NewReaderSize(stdout, 64<<10)
 	p.mu.Lock()
 	p.live[w] = true
 	p.mu.Unlock()

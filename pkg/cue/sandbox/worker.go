@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bufio"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -33,9 +32,8 @@ func ServeIfWorker() {
 	if memory > 0 {
 		// Collect harder as the heap nears the budget, so only a real excess ends the process.
 		debug.SetMemoryLimit(memory * 3 / 4)
-		go watchHeap(memory)
 	}
-	err := Serve(os.Stdin, os.Stdout, maxTemplates)
+	err := Serve(os.Stdin, os.Stdout, ServeOptions{MaxTemplates: maxTemplates, Memory: memory})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "evaluator: %v\n", err)
 		os.Exit(1)
@@ -43,20 +41,36 @@ func ServeIfWorker() {
 	os.Exit(0)
 }
 
-// watchHeap ends the process when its heap passes the budget: the evaluation running cannot
-// be stopped otherwise.
-func watchHeap(limit int64) {
-	for range time.Tick(10 * time.Millisecond) {
-		if cue.HeapBytes() > limit {
-			fmt.Fprintf(os.Stderr, "evaluator: heap past its budget of %s\n", cue.FormatBytes(limit))
-			os.Exit(memoryExitCode)
+// watchHeap ends the process when its heap passes the budget while an evaluation runs (it
+// cannot be stopped otherwise), until stop is closed. An idle process does not poll.
+func watchHeap(limit int64, stop <-chan struct{}) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if cue.HeapBytes() > limit {
+				fmt.Fprintf(os.Stderr, "evaluator: heap past its budget of %s\n", cue.FormatBytes(limit))
+				os.Exit(memoryExitCode)
+			}
 		}
 	}
 }
 
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	// MaxTemplates bounds the compiled templates kept (0: no bound).
+	MaxTemplates int
+	// Memory, when positive, ends the process with memoryExitCode when its heap passes
+	// this many bytes during an evaluation.
+	Memory int64
+}
+
 // Serve answers requests read from r on w until r ends: the evaluator's side of a Pool.
-func Serve(r io.Reader, w io.Writer, maxTemplates int) error {
-	cue.RegisterWireTypes()
+func Serve(r io.Reader, w io.Writer, opts ServeOptions) error {
+	maxTemplates := opts.MaxTemplates
 	var mu sync.Mutex
 	engines := map[cue.Validation]*cue.Engine{}
 	engine := func(v cue.Validation) *cue.Engine {
@@ -72,22 +86,26 @@ func Serve(r io.Reader, w io.Writer, maxTemplates int) error {
 		engines[v] = e
 		return e
 	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(r, 64<<10))
-	buf := bufio.NewWriterSize(w, 64<<10)
-	enc := gob.NewEncoder(buf)
+	in := bufio.NewReaderSize(r, 64<<10)
+	out := bufio.NewWriterSize(w, 64<<10)
 	for {
 		var req cue.Request
-		if err := dec.Decode(&req); err != nil {
+		if err := readMessage(in, &req); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("read request: %w", err)
 		}
-		resp := cue.Serve(engine, &req)
-		if err := enc.Encode(resp); err != nil {
-			return fmt.Errorf("write answer: %w", err)
+		var stop chan struct{}
+		if opts.Memory > 0 {
+			stop = make(chan struct{})
+			go watchHeap(opts.Memory, stop)
 		}
-		if err := buf.Flush(); err != nil {
+		resp := cue.Serve(engine, &req)
+		if stop != nil {
+			close(stop)
+		}
+		if err := writeMessage(out, resp); err != nil {
 			return fmt.Errorf("write answer: %w", err)
 		}
 	}
