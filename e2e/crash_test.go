@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -39,10 +37,7 @@ func TestKillDashNineNeverSendsTwice(t *testing.T) {
 	require.NoError(t, install.Apply(ctx, hub, objs))
 	go testenv.PlayKubelet(ctx, hub, 200*time.Millisecond)
 
-	bin := filepath.Join(t.TempDir(), "ferry-controller")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ferryhq/ferry/cmd/ferry-controller")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := buildController(t)
 
 	var mu sync.Mutex
 	received := map[string]int{}
@@ -61,18 +56,9 @@ func TestKillDashNineNeverSendsTwice(t *testing.T) {
 	defer receiver.Close()
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--kubeconfig", env.Hub.Kubeconfig, "--metrics-bind-address", "0",
-			"--health-probe-bind-address", "0", "--http-allowed-hosts", "127.0.0.1")
-		log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
-		require.NoError(t, err)
-		cmd.Stdout, cmd.Stderr = log, log
-		require.NoError(t, cmd.Start())
-		return cmd
+		return startController(t, bin, env.Hub.Kubeconfig, "--http-allowed-hosts", "127.0.0.1")
 	}
-	kill := func(cmd *exec.Cmd) {
-		require.NoError(t, cmd.Process.Kill())
-		_ = cmd.Wait()
-	}
+	kill := func(cmd *exec.Cmd) { killController(t, cmd) }
 
 	app := &v1beta1.Application{}
 	require.NoError(t, yaml.Unmarshal([]byte(fmt.Sprintf(`
