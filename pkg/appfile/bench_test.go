@@ -251,7 +251,7 @@ func BenchmarkEvaluationBudget(b *testing.B) {
 	}{
 		{"unbounded", cue.Options{MaxResults: -1, Budget: cue.Budget{Timeout: -1}}},
 		{"in-process", cue.Options{MaxResults: -1}},
-		{"sandbox", cue.Options{MaxResults: -1, Sandbox: pool}},
+		{"sandbox", cue.Options{MaxResults: -1, Sandbox: pool, Prerender: true}},
 	}
 	for _, app := range []struct {
 		name       string

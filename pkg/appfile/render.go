@@ -231,7 +231,7 @@ func (r *run) renderObjects(c *component, t target) ([]Manifest, cue.Context, bo
 // one round trip (cue.Engine.Prerender); the renders below then find their results waiting.
 func (r *run) prerender(tmpl *cue.Template, c *component, ctx cue.Context) {
 	engine := r.p.opts.Engine
-	if !engine.Sandboxed() || len(c.traits) == 0 {
+	if !engine.Prerenders() || len(c.traits) == 0 {
 		return
 	}
 	steps := []cue.ChainStep{{Template: tmpl, Parameter: c.properties}}

@@ -111,8 +111,8 @@ const admissionProcesses = 2
 // event; an existing KubeVela Application with stale fields still applies.
 func (o Options) withEngines() (Options, func()) {
 	var pools []*sandbox.Pool
-	engine := func(runtimes int) *cue.Engine {
-		opts := cue.Options{Runtimes: runtimes, Validation: cue.ValidateWarn, Budget: o.Evaluation}
+	engine := func(runtimes int, prerender bool) *cue.Engine {
+		opts := cue.Options{Runtimes: runtimes, Validation: cue.ValidateWarn, Budget: o.Evaluation, Prerender: prerender}
 		if !o.EvaluateInProcess {
 			pool := sandbox.New(sandbox.Options{Processes: runtimes, Budget: o.Evaluation})
 			pools = append(pools, pool)
@@ -121,14 +121,15 @@ func (o Options) withEngines() (Options, func()) {
 		return cue.NewEngine(opts)
 	}
 	if o.Engine == nil {
-		o.Engine = engine(o.RenderRuntimes)
+		o.Engine = engine(o.RenderRuntimes, true)
 	}
 	if o.AdmissionEngine == nil {
 		n := admissionProcesses
 		if o.RenderRuntimes > 0 {
 			n = min(n, o.RenderRuntimes)
 		}
-		o.AdmissionEngine = engine(n)
+		// Admission answers within the webhook's timeout: one budget per evaluation at most.
+		o.AdmissionEngine = engine(n, false)
 	}
 	return o, func() {
 		for _, p := range pools {

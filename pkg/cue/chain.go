@@ -1,5 +1,7 @@
 package cue
 
+import "errors"
+
 // A component renders in a chain: its template, then each trait's with the workload and
 // outputs so far in context.output and context.outputs. Sent to a Sandbox one render at a time,
 // a chain costs a round trip per template and sends the workload back and forth for every
@@ -29,23 +31,40 @@ type Prerendered struct {
 // maxPrerendered bounds the results waiting to be used.
 const maxPrerendered = 4096
 
-// Sandboxed reports whether the engine evaluates in a Sandbox.
-func (e *Engine) Sandboxed() bool { return e.opts.Sandbox != nil }
+// Prerenders reports whether Prerender does anything: the engine evaluates in a Sandbox with
+// Options.Prerender.
+func (e *Engine) Prerenders() bool { return e.opts.Sandbox != nil && e.opts.Prerender }
 
 // Prerender renders a chain in the sandbox ahead of the caller's Render calls: the component's
 // template with ctx, then each trait's with context.output and context.outputs as the
 // component's objects after the traits before it. Without a sandbox it does nothing.
 func (e *Engine) Prerender(ctx Context, steps []ChainStep) {
-	if e.opts.Sandbox == nil || len(steps) < 2 {
+	if !e.Prerenders() || len(steps) < 2 {
 		return
+	}
+	first := steps[0].Template
+	key, keyed := chainKey(first, steps[0].Parameter, first.reads.trim(ctx))
+	if keyed && e.chainExceeded(key) {
+		return // this chain exceeded its budget before: its renders go one by one
 	}
 	req := &Request{Op: OpChain, Input: Input{Context: ctx}}
 	for _, s := range steps {
 		req.Chain = append(req.Chain, WireStep{Source: s.Template.source, Parameter: s.Parameter})
 	}
-	resp, err := e.remote(steps[0].Template.name, req)
+	resp, err := e.remote(first.name, req)
 	if err != nil {
-		return // the renders themselves will report it
+		// The renders themselves report it. A chain past its budget is not sent again (its
+		// component's inputs mark it); the render that exceeds it alone is found that way.
+		var be *BudgetError
+		if keyed && errors.As(err, &be) {
+			e.mu.Lock()
+			if len(e.exceededChains) >= maxExceeded {
+				e.exceededChains = map[[32]byte]bool{}
+			}
+			e.exceededChains[key] = true
+			e.mu.Unlock()
+		}
+		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -55,6 +74,13 @@ func (e *Engine) Prerender(ctx Context, steps []ChainStep) {
 	for _, p := range resp.Chain {
 		e.prerendered[p.Key] = p.Result
 	}
+}
+
+// chainExceeded reports whether a chain starting with these inputs exceeded its budget.
+func (e *Engine) chainExceeded(key [32]byte) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.exceededChains[key]
 }
 
 // takePrerendered returns and forgets a result rendered ahead with these inputs.

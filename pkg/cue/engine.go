@@ -34,6 +34,11 @@ type Options struct {
 	// Sandbox, when set, evaluates in other processes, where the budget is enforced by
 	// ending them; see Sandbox.
 	Sandbox Sandbox
+	// Prerender lets Prerender send whole chains to the Sandbox. It saves round trips, and a
+	// chain with a template past its budget costs the budget twice the first time (the chain,
+	// then the render that finds the template): an engine that must answer within a deadline,
+	// such as admission's, leaves it off.
+	Prerender bool
 	// Validation says what an unknown parameter (a property the definition does not declare)
 	// is: an error (ValidateStrict, the default), a warning in Result.Warnings
 	// (ValidateWarn), or nothing (ValidateIgnore). KubeVela ignores such properties, and old
@@ -80,9 +85,11 @@ type Engine struct {
 	results   map[[32]byte]*Result
 	// exceeded remembers renders that exceeded their budget, by memo key: they would again.
 	exceeded map[[32]byte]error
-	// prerendered are renders a sandbox did ahead (see Prerender), by memo key.
-	prerendered map[[32]byte]*WireResult
-	stats       Stats
+	// prerendered are renders a sandbox did ahead (see Prerender), by memo key;
+	// exceededChains the chains that exceeded their budget, by their first render's key.
+	prerendered    map[[32]byte]*WireResult
+	exceededChains map[[32]byte]bool
+	stats          Stats
 
 	memory memoryWatch
 }
@@ -124,7 +131,7 @@ func NewEngine(opts Options) *Engine {
 	}
 	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
 		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{},
-		exceeded: map[[32]byte]error{}, prerendered: map[[32]byte]*WireResult{}}
+		exceeded: map[[32]byte]error{}, prerendered: map[[32]byte]*WireResult{}, exceededChains: map[[32]byte]bool{}}
 	for range n {
 		// Runtimes are created when first needed: most CLI commands render on one.
 		e.pool <- nil

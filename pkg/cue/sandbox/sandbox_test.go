@@ -307,8 +307,8 @@ func TestPrerenderedChain(t *testing.T) {
 	pool := New(Options{Processes: 1})
 	t.Cleanup(pool.Close)
 	local := cue.NewEngine(cue.Options{})
-	remote := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
-	require.True(t, remote.Sandboxed())
+	remote := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1, Prerender: true})
+	require.True(t, remote.Prerenders())
 	ctx := cue.Context{Name: "web", AppName: "app", Namespace: "default"}
 	compParams := map[string]any{"image": "nginx", "args": []any{}}
 	traitParams := map[string]any{"a": "b"}
@@ -406,4 +406,43 @@ func TestKilledByTheKernelTwice(t *testing.T) {
 	require.True(t, errors.As(err, &be), "got %v", err)
 	require.Equal(t, "memory", be.Kind)
 	require.Contains(t, err.Error(), "bomb: evaluation exceeded its memory budget (the memory the container had left)")
+}
+
+// slowTrait patches nothing and takes n^8 steps.
+const slowTrait = `
+import "list"
+l: list.Range(0, parameter.n, 1)
+patch: metadata: annotations: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
+parameter: n: int
+`
+
+// TestAChainPastItsBudget: a chain whose trait does not finish costs the budget once as a
+// chain; the component then renders on its own, the trait reports the budget, and the same
+// chain is not sent again.
+func TestAChainPastItsBudget(t *testing.T) {
+	pool := New(Options{Processes: 1, Budget: cue.Budget{Timeout: time.Second}})
+	t.Cleanup(pool.Close)
+	e := cue.NewEngine(cue.Options{Sandbox: pool, Prerender: true})
+	comp, err := e.Compile(sources()[0])
+	require.NoError(t, err)
+	trait, err := e.Compile(cue.Source{Name: `trait definition "slow"`, Filename: "slow.cue", Text: slowTrait})
+	require.NoError(t, err)
+	ctx := cue.Context{Name: "web"}
+	compParams := map[string]any{"image": "nginx", "args": []any{}}
+	steps := []cue.ChainStep{{Template: comp, Parameter: compParams}, {Template: trait, Parameter: map[string]any{"n": int64(10)}}}
+
+	start := time.Now()
+	e.Prerender(ctx, steps)
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "the chain ran into its budget")
+	c, err := comp.Render(cue.Input{Parameter: compParams, Context: ctx})
+	require.NoError(t, err)
+	_, err = trait.Render(cue.Input{Parameter: map[string]any{"n": int64(10)}, Context: ctx})
+	var be *cue.BudgetError
+	require.True(t, errors.As(err, &be), "got %v", err)
+	require.Contains(t, err.Error(), `trait definition "slow": evaluation exceeded its time budget (1s)`)
+	require.Equal(t, "Deployment", c.Output["kind"])
+
+	start = time.Now()
+	e.Prerender(ctx, steps)
+	require.Less(t, time.Since(start), 500*time.Millisecond, "the chain is not sent again")
 }
