@@ -31,10 +31,24 @@ output: {
 parameter: size: int
 `
 
+// recursiveTemplate declares a recursive definition, valid CUE that once sent Ferry's own
+// annotation walker into unbounded recursion.
+const recursiveTemplate = `
+#A: {a?: #A, name?: string}
+output: {
+	apiVersion: "v1"
+	kind:       "ConfigMap"
+	metadata: name: context.name
+	data: top: parameter.tree.name
+}
+parameter: tree: #A
+`
+
 // TestARunawayTemplateDoesNotStallTheController runs the controller as shipped (evaluator
 // processes) with a namespace-local ComponentDefinition whose template does not finish for the
-// parameters three apps give. Meanwhile 20 other apps converge, and a Deployment of one of
-// them deleted by hand comes back within seconds. The runaway apps fail naming the component,
+// parameters three apps give. Meanwhile 20 other apps converge, an app of a definition that
+// declares a recursive CUE definition is delivered, and a Deployment of one of the 20 deleted by
+// hand comes back within seconds. The runaway apps fail naming the component,
 // its definition and the budget, and their evaluator processes are ended.
 func TestARunawayTemplateDoesNotStallTheController(t *testing.T) {
 	h := startHub(t)
@@ -43,7 +57,19 @@ func TestARunawayTemplateDoesNotStallTheController(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "runaway", Namespace: "default"},
 		Spec:       v1beta1.ComponentDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: runawayTemplate}}},
 	}))
+	require.NoError(t, h.c.Create(ctx, &v1beta1.ComponentDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "recursive", Namespace: "default"},
+		Spec:       v1beta1.ComponentDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: recursiveTemplate}}},
+	}))
 	h.startController(controller.Options{Concurrency: 4, Evaluation: cue.Budget{Timeout: 2 * time.Second}})
+	h.apply(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: recursive}
+spec:
+  components:
+    - {name: tree, type: recursive, properties: {tree: {name: root, a: {name: child, a: {}}}}}
+`)
 
 	for i := range 3 {
 		h.apply(fmt.Sprintf(`
@@ -70,6 +96,10 @@ spec:
 		h.waitExists(&appsv1.Deployment{}, "default", fmt.Sprintf("web-%d", i))
 	}
 	t.Logf("20 apps delivered in %v beside 3 runaway ones", time.Since(start))
+	tree := &corev1.ConfigMap{}
+	require.Eventually(t, func() bool { return h.exists(tree, "default", "tree") }, 30*time.Second, 100*time.Millisecond,
+		"the app of the recursive definition is delivered")
+	require.Equal(t, "root", tree.Data["top"])
 
 	for i := range 3 {
 		app := h.waitApp(fmt.Sprintf("runaway-%d", i), "the budget reported", func(a *v1beta1.Application) bool {

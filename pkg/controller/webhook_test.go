@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
@@ -99,6 +100,27 @@ func TestTwoReplicasShareOneWebhookCertificate(t *testing.T) {
 	whc := &admissionregv1.ValidatingWebhookConfiguration{}
 	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: controller.WebhookConfigName}, whc))
 	require.Equal(t, string(secret.Data["ca.crt"]), string(whc.Webhooks[0].ClientConfig.CABundle))
+
+	// 100 writes through the API server, which calls the webhook with the CA both replicas
+	// put into its configuration: none is refused (a replica that replaced the CA at its start
+	// made every write fail while another served).
+	for i := range 100 {
+		app := good.DeepCopy()
+		app.Name = fmt.Sprintf("write-%d", i%10)
+		app.Spec.Components[0].Name = app.Name
+		if i < 10 {
+			require.NoError(t, c.Create(ctx, app), "write %d", i)
+			continue
+		}
+		require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur := &v1beta1.Application{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(app), cur); err != nil {
+				return err
+			}
+			cur.Spec.Components[0].Properties = &runtime.RawExtension{Raw: []byte(fmt.Sprintf(`{"image": "nginx:%d"}`, i))}
+			return c.Update(ctx, cur)
+		}), "write %d", i)
+	}
 
 	// Both replicas answer an admission review as the API server sends it, over TLS checked
 	// against that CA.
