@@ -2,7 +2,8 @@ package cue
 
 import (
 	"crypto/sha256"
-	"encoding/json"
+	"slices"
+	"sync"
 )
 
 // defaultMaxResults bounds the render memo when Options.MaxResults is 0.
@@ -18,20 +19,70 @@ func memoKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok 
 	return chainKey(t, params, ctx)
 }
 
-// chainKey is the key of a render's inputs, computed alike by a sandbox and its caller.
+// chainKey is the key of a render's inputs, computed alike by a sandbox and its caller: the
+// template's hash, then parameters and context in the wire format with map keys sorted. Values
+// keep their types, so 2 and 2.0 (an int and a float to CUE) are different inputs.
 func chainKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok bool) {
-	data, err := json.Marshal(struct {
-		P map[string]any `json:"p"`
-		C map[string]any `json:"c"`
-	}{params, ctx.value()})
-	if err != nil {
+	e := keyBuffers.Get().(*encoder)
+	defer keyBuffers.Put(e)
+	e.b = append(e.b[:0], t.hash...)
+	if e.canonical(params, 0) != nil || e.canonical(ctx.value(), 0) != nil {
 		return key, false
 	}
-	h := sha256.New()
-	h.Write([]byte(t.hash))
-	h.Write(data)
-	copy(key[:], h.Sum(nil))
-	return key, true
+	return sha256.Sum256(e.b), true
+}
+
+// keyBuffers reuse the buffers keys are written into.
+var keyBuffers = sync.Pool{New: func() any { return &encoder{b: make([]byte, 0, 4096)} }}
+
+// canonical writes a value as encoder.value does, with map keys in order, so that equal
+// values write equal bytes.
+func (e *encoder) canonical(v any, depth int) error {
+	if depth > maxWireDepth {
+		return errNestedTooDeeply
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			e.b = append(e.b, tagNilMap)
+			return nil
+		}
+		e.b = append(e.b, tagMap)
+		e.uvarint(uint64(len(x)))
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			e.str(k)
+			if err := e.canonical(x[k], depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		if x == nil {
+			e.b = append(e.b, tagNilList)
+			return nil
+		}
+		e.b = append(e.b, tagList)
+		e.uvarint(uint64(len(x)))
+		for _, el := range x {
+			if err := e.canonical(el, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, s := range x {
+			m[k] = s
+		}
+		e.b = append(e.b, tagStringMap)
+		return e.canonical(m, depth)
+	}
+	return e.value(v, depth)
 }
 
 // recall returns a copy of a remembered result.

@@ -57,9 +57,12 @@ func (e *encoder) strs(ss []string) {
 	}
 }
 
+// errNestedTooDeeply refuses values nested past maxWireDepth.
+var errNestedTooDeeply = errors.New("value nested too deeply")
+
 func (e *encoder) value(v any, depth int) error {
 	if depth > maxWireDepth {
-		return errors.New("value nested too deeply")
+		return errNestedTooDeeply
 	}
 	switch x := v.(type) {
 	case nil:

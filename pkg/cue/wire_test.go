@@ -65,3 +65,29 @@ func TestWireRoundTrip(t *testing.T) {
 	var bad Request
 	require.Error(t, bad.UnmarshalBinary([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}), "a length past the end")
 }
+
+// TestRenderKeys: a render's key is the same for equal inputs however their maps were built,
+// and differs where CUE would see a different value: an int and a float, an empty list and
+// none, another context.
+func TestRenderKeys(t *testing.T) {
+	e := NewEngine(Options{})
+	tmpl, err := e.Compile(Source{Name: "t", Filename: "t.cue", Text: "output: {apiVersion: \"v1\", kind: \"ConfigMap\", data: a: \"\\(parameter.a)\"}\nparameter: a: _"})
+	require.NoError(t, err)
+	key := func(params map[string]any, ctx Context) [32]byte {
+		k, ok := chainKey(tmpl, params, ctx)
+		require.True(t, ok)
+		return k
+	}
+	a := map[string]any{}
+	b := map[string]any{}
+	for i := range 50 {
+		a[string(rune('a'+i%26))+string(rune('a'+i/26))] = int64(i)
+	}
+	for i := 49; i >= 0; i-- {
+		b[string(rune('a'+i%26))+string(rune('a'+i/26))] = int64(i)
+	}
+	require.Equal(t, key(a, Context{Name: "x"}), key(b, Context{Name: "x"}))
+	require.NotEqual(t, key(map[string]any{"a": int64(2)}, Context{}), key(map[string]any{"a": 2.0}, Context{}))
+	require.NotEqual(t, key(map[string]any{"a": []any{}}, Context{}), key(map[string]any{"a": nil}, Context{}))
+	require.NotEqual(t, key(a, Context{Name: "x"}), key(a, Context{Name: "y"}))
+}
