@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,10 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
-	"github.com/ferryhq/ferry/pkg/install"
-	"github.com/ferryhq/ferry/pkg/testenv"
 	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 )
 
@@ -27,17 +23,8 @@ import (
 // next controller finds the send recorded as under way and reports that it may have been sent,
 // instead of sending again — and the app keeps one revision.
 func TestKillDashNineNeverSendsTwice(t *testing.T) {
-	env := testenv.StartForTest(t)
-	hub, err := ferryscheme.NewClient(env.Hub.Config)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	objs, err := install.Objects(install.Options{})
-	require.NoError(t, err)
-	require.NoError(t, install.Apply(ctx, hub, objs))
-	go testenv.PlayKubelet(ctx, hub, 200*time.Millisecond)
-
-	bin := buildController(t)
+	ph := startProcessHub(t)
+	env, hub, ctx, bin := ph.env, ph.hub, ph.ctx, ph.bin
 
 	var mu sync.Mutex
 	received := map[string]int{}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -14,10 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
-	"github.com/ferryhq/ferry/pkg/install"
-	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
 // gcCrashApp has a worker and, while withOld, a component whose ConfigMap the test holds with a
@@ -47,17 +43,9 @@ spec:
 // back, so the new one waits for it to expire (15 s). Measured: 16.8 s with leader election,
 // 0.4 s without.
 func TestSpecChangeAfterACrashDuringGarbageCollection(t *testing.T) {
-	env := testenv.StartForTest(t)
-	hub, err := ferryscheme.NewClient(env.Hub.Config)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	objs, err := install.Objects(install.Options{})
-	require.NoError(t, err)
-	require.NoError(t, install.Apply(ctx, hub, objs))
-	go testenv.PlayKubelet(ctx, hub, 200*time.Millisecond)
+	ph := startProcessHub(t)
+	env, hub, ctx, bin := ph.env, ph.hub, ph.ctx, ph.bin
 
-	bin := buildController(t)
 	ctl := startController(t, bin, env.Hub.Kubeconfig, "--leader-elect", "--leader-election-namespace", "ferry-system")
 	defer func() { killController(t, ctl) }()
 

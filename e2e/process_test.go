@@ -1,13 +1,43 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/testenv"
 )
+
+// processHub is a hub with Ferry installed and the Deployment controller played, for tests that
+// run ferry-controller as its own process, and that process's binary.
+type processHub struct {
+	env *testenv.Env
+	hub client.Client
+	ctx context.Context
+	bin string
+}
+
+func startProcessHub(t *testing.T) processHub {
+	t.Helper()
+	env := testenv.StartForTest(t)
+	hub, err := ferryscheme.NewClient(env.Hub.Config)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	objs, err := install.Objects(install.Options{})
+	require.NoError(t, err)
+	require.NoError(t, install.Apply(ctx, hub, objs))
+	go testenv.PlayKubelet(ctx, hub, 200*time.Millisecond)
+	return processHub{env: env, hub: hub, ctx: ctx, bin: buildController(t)}
+}
 
 // buildController builds ferry-controller for tests that run it as its own process, as users
 // do, to kill it.

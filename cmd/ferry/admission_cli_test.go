@@ -147,12 +147,15 @@ var badApps = []struct {
 }
 
 // badAppDefinitions are namespace-local ComponentDefinitions bad apps use, by the app's name in
-// badApps: created in the cluster and given to dry-run with -d. runaway takes size^8 steps of
-// nested comprehensions: for size 8, about 40 s here, far past the 5 s budget. The CLI evaluates
-// in its own process and exits after the budget error, which ends the evaluation; these tests
-// run the CLI inside the test binary, where it goes on until it finishes, so the size is one
-// that does finish.
-var badAppDefinitions = map[string]string{"a template that does not finish": `
+// badApps: created in the cluster and given to dry-run with -d.
+func badAppDefinitions(t *testing.T) map[string]string {
+	// runaway.cue takes size^8 steps of nested comprehensions: for size 8 (see badApps), about
+	// 40 s here, far past the 5 s budget. The CLI evaluates in its own process and exits after
+	// the budget error, which ends the evaluation; these tests run the CLI inside the test
+	// binary, where it goes on until it finishes, so the size is one that does finish.
+	runaway, err := os.ReadFile("../../pkg/cue/testdata/runaway.cue")
+	require.NoError(t, err)
+	return map[string]string{"a template that does not finish": `
 apiVersion: core.oam.dev/v1beta1
 kind: ComponentDefinition
 metadata: {name: runaway, namespace: default}
@@ -160,15 +163,8 @@ spec:
   schematic:
     cue:
       template: |
-        import "list"
-        l: list.Range(0, parameter.size, 1)
-        output: {
-        	apiVersion: "v1"
-        	kind:       "ConfigMap"
-        	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
-        }
-        parameter: size: int
-`}
+        ` + strings.ReplaceAll(strings.TrimSpace(string(runaway)), "\n", "\n        ") + "\n"}
+}
 
 // location is where a problem line starts: file:line:column (or the file) from the CLI, the
 // field path from admission, which has no file.
@@ -224,6 +220,7 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 	}, 60*time.Second, 500*time.Millisecond, "the multi-cluster example is admitted")
 
 	require.GreaterOrEqual(t, len(badApps), 15)
+	definitions := badAppDefinitions(t)
 	for i, tt := range badApps {
 		t.Run(tt.name, func(t *testing.T) {
 			name := fmt.Sprintf("bad-%d", i)
@@ -232,7 +229,7 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 			require.NoError(t, os.WriteFile(file, []byte(doc), 0o644))
 
 			dryRunArgs := []string{"dry-run", "-f", file, "--clusters", clustersFile}
-			if definition := badAppDefinitions[tt.name]; definition != "" {
+			if definition := definitions[tt.name]; definition != "" {
 				def := &v1beta1.ComponentDefinition{}
 				require.NoError(t, yaml.UnmarshalStrict([]byte(definition), def))
 				require.NoError(t, c.Create(ctx, def))

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +17,6 @@ import (
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/cue"
 )
-
-// runawayTemplate never finishes for size: 10 (10^8 steps of nested comprehensions) and renders at
-// once for size: 1.
-const runawayTemplate = `
-import "list"
-l: list.Range(0, parameter.size, 1)
-output: {
-	apiVersion: "v1"
-	kind:       "ConfigMap"
-	metadata: name: context.name
-	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
-}
-parameter: size: int
-`
 
 // recursiveTemplate declares a recursive definition, valid CUE that once sent Ferry's own
 // annotation walker into unbounded recursion.
@@ -51,11 +38,14 @@ parameter: tree: #A
 // hand comes back within seconds. The runaway apps fail naming the component,
 // its definition and the budget, and their evaluator processes are ended.
 func TestARunawayTemplateDoesNotStallTheController(t *testing.T) {
+	// runaway.cue takes size^8 steps: size 10 does not finish, size 1 renders at once.
+	runaway, err := os.ReadFile("../cue/testdata/runaway.cue")
+	require.NoError(t, err)
 	h := startHub(t)
 	ctx := context.Background()
 	require.NoError(t, h.c.Create(ctx, &v1beta1.ComponentDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "runaway", Namespace: "default"},
-		Spec:       v1beta1.ComponentDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: runawayTemplate}}},
+		Spec:       v1beta1.ComponentDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: string(runaway)}}},
 	}))
 	require.NoError(t, h.c.Create(ctx, &v1beta1.ComponentDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "recursive", Namespace: "default"},

@@ -129,12 +129,12 @@ func (e *Engine) abandon() {
 type memoryWatch struct {
 	mu       sync.Mutex
 	inFlight int
-	over     chan struct{}
+	over     <-chan struct{}
 	stop     chan struct{}
 }
 
 // memoryPollInterval is how often the heap is read while evaluations run.
-const memoryPollInterval = 20 * time.Millisecond
+const memoryPollInterval = 10 * time.Millisecond
 
 // watchMemory registers an evaluation with the memory watch and returns the channel closed when
 // the heap passes the budget; nil without a memory budget.
@@ -148,8 +148,8 @@ func (e *Engine) watchMemory() <-chan struct{} {
 	defer w.mu.Unlock()
 	w.inFlight++
 	if w.inFlight == 1 {
-		w.over, w.stop = make(chan struct{}), make(chan struct{})
-		go pollHeap(limit, w.over, w.stop)
+		w.stop = make(chan struct{})
+		w.over = WatchHeap(limit, w.stop)
 	}
 	return w.over
 }
@@ -167,21 +167,26 @@ func (e *Engine) unwatchMemory() {
 	}
 }
 
-// pollHeap closes over once the heap's objects pass limit bytes, or returns when stop closes.
-func pollHeap(limit int64, over, stop chan struct{}) {
-	tick := time.NewTicker(memoryPollInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-			if HeapBytes() > limit {
-				close(over)
+// WatchHeap polls the heap until stop is closed, and closes the channel it returns once the
+// heap's objects pass limit bytes.
+func WatchHeap(limit int64, stop <-chan struct{}) <-chan struct{} {
+	over := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(memoryPollInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
 				return
+			case <-tick.C:
+				if HeapBytes() > limit {
+					close(over)
+					return
+				}
 			}
 		}
-	}
+	}()
+	return over
 }
 
 // HeapBytes is the memory the Go heap's objects take, live or not yet collected.

@@ -2,6 +2,8 @@ package cue
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,29 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// SlowTemplate takes 10^8 steps given n: 10, n^8 in general: eight nested comprehensions over ten
-// elements filter 10^8 combinations, each garbage at once, so the heap stays small while it runs.
-const SlowTemplate = `
-import "list"
-l: list.Range(0, parameter.n, 1)
-output: {
-	apiVersion: "v1"
-	kind:       "ConfigMap"
-	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
+// testTemplate reads a template of testdata/.
+func testTemplate(t testing.TB, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return string(data)
 }
-parameter: n: int
-`
-
-// GreedyTemplate allocates as fast as it can: a list of n megabyte strings.
-const GreedyTemplate = `
-import ("list", "strings")
-output: {
-	apiVersion: "v1"
-	kind:       "ConfigMap"
-	data: x: [for i in list.Range(0, parameter.n, 1) {strings.Repeat("ab", 500000)}]
-}
-parameter: n: int
-`
 
 // TestBudgetInThisProcess renders templates that do not end in bounds on an engine without a
 // sandbox: the caller gets a BudgetError naming the template within the budget, and the engine
@@ -45,15 +31,15 @@ func TestBudgetInThisProcess(t *testing.T) {
 		// In this process the evaluation goes on after the budget error: the sizes are chosen
 		// so that it ends, after seconds or a few hundred megabytes, and does not disturb the
 		// tests that follow. n: 6 takes about 5 s here.
-		{name: "slow", text: SlowTemplate, n: 6, kind: "time", budget: Budget{Timeout: 300 * time.Millisecond}},
-		{name: "greedy", text: GreedyTemplate, n: 300, kind: "memory", budget: Budget{Timeout: time.Minute, Memory: HeapBytes() + 128<<20}},
+		{name: "slow", text: testTemplate(t, "runaway.cue"), n: 6, kind: "time", budget: Budget{Timeout: 300 * time.Millisecond}},
+		{name: "greedy", text: testTemplate(t, "greedy.cue"), n: 300, kind: "memory", budget: Budget{Timeout: time.Minute, Memory: HeapBytes() + 128<<20}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := NewEngine(Options{Runtimes: 1, Budget: tt.budget})
 			bomb, err := e.Compile(Source{Name: `component definition "bomb"`, Filename: "bomb.cue", Text: tt.text})
 			require.NoError(t, err)
 			start := time.Now()
-			in := Input{Parameter: map[string]any{"n": tt.n}}
+			in := Input{Parameter: map[string]any{"size": tt.n}}
 			_, err = bomb.Render(in)
 			var be *BudgetError
 			require.True(t, errors.As(err, &be), "got %v", err)
@@ -94,7 +80,7 @@ func TestBudgetOfAnExpression(t *testing.T) {
 // it (loading the definition) exceeds the budget.
 func TestBudgetOfACompile(t *testing.T) {
 	e := NewEngine(Options{Budget: Budget{Timeout: 300 * time.Millisecond}})
-	text := strings.Replace(SlowTemplate, "parameter.n", "6", 1)
+	text := strings.Replace(testTemplate(t, "runaway.cue"), "parameter.size", "6", 1)
 	_, err := e.Compile(Source{Name: `component definition "bomb"`, Filename: "bomb.cue", Text: text})
 	var be *BudgetError
 	require.True(t, errors.As(err, &be), "got %v", err)

@@ -2,7 +2,6 @@ package cue
 
 import (
 	"crypto/sha256"
-	"slices"
 	"sync"
 )
 
@@ -26,64 +25,14 @@ func chainKey(t *Template, params map[string]any, ctx Context) (key [32]byte, ok
 	e := keyBuffers.Get().(*encoder)
 	defer keyBuffers.Put(e)
 	e.b = append(e.b[:0], t.hash...)
-	if e.canonical(params, 0) != nil || e.canonical(ctx.value(), 0) != nil {
+	if e.object(params, 0) != nil || e.object(ctx.value(), 0) != nil {
 		return key, false
 	}
 	return sha256.Sum256(e.b), true
 }
 
 // keyBuffers reuse the buffers keys are written into.
-var keyBuffers = sync.Pool{New: func() any { return &encoder{b: make([]byte, 0, 4096)} }}
-
-// canonical writes a value as encoder.value does, with map keys in order, so that equal
-// values write equal bytes.
-func (e *encoder) canonical(v any, depth int) error {
-	if depth > maxWireDepth {
-		return errNestedTooDeeply
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		if x == nil {
-			e.b = append(e.b, tagNilMap)
-			return nil
-		}
-		e.b = append(e.b, tagMap)
-		e.uvarint(uint64(len(x)))
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			e.str(k)
-			if err := e.canonical(x[k], depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case []any:
-		if x == nil {
-			e.b = append(e.b, tagNilList)
-			return nil
-		}
-		e.b = append(e.b, tagList)
-		e.uvarint(uint64(len(x)))
-		for _, el := range x {
-			if err := e.canonical(el, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case map[string]string:
-		m := make(map[string]any, len(x))
-		for k, s := range x {
-			m[k] = s
-		}
-		e.b = append(e.b, tagStringMap)
-		return e.canonical(m, depth)
-	}
-	return e.value(v, depth)
-}
+var keyBuffers = sync.Pool{New: func() any { return &encoder{b: make([]byte, 0, 4096), sorted: true} }}
 
 // recall returns a copy of a remembered result.
 func (e *Engine) recall(key [32]byte) (*Result, bool) {

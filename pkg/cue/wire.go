@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 )
 
 // The wire format of Requests and Responses between a process and its Sandbox: fields in a
@@ -37,7 +39,12 @@ const (
 // maxWireDepth bounds nesting, as toExpr does.
 const maxWireDepth = 200
 
-type encoder struct{ b []byte }
+// encoder writes the wire format. With sorted, maps are written with their keys in order, so
+// that equal values write equal bytes (render keys hash them); otherwise in Go's map order.
+type encoder struct {
+	b      []byte
+	sorted bool
+}
 
 func (e *encoder) uvarint(x uint64) { e.b = binary.AppendUvarint(e.b, x) }
 func (e *encoder) varint(x int64)   { e.b = binary.AppendVarint(e.b, x) }
@@ -127,6 +134,15 @@ func (e *encoder) object(m map[string]any, depth int) error {
 	}
 	e.b = append(e.b, tagMap)
 	e.uvarint(uint64(len(m)))
+	if e.sorted {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			e.str(k)
+			if err := e.value(m[k], depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for k, v := range m {
 		e.str(k)
 		if err := e.value(v, depth+1); err != nil {
@@ -139,6 +155,13 @@ func (e *encoder) object(m map[string]any, depth int) error {
 func (e *encoder) stringMap(m map[string]string) {
 	e.flag(m != nil)
 	e.uvarint(uint64(len(m)))
+	if e.sorted {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			e.str(k)
+			e.str(m[k])
+		}
+		return
+	}
 	for k, v := range m {
 		e.str(k)
 		e.str(v)

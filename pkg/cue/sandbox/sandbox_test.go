@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,28 +69,14 @@ const op = `package op
 #Apply: {#do: "apply", value: {...}}
 `
 
-// SlowTemplate takes n^8 steps and little memory.
-const slowTemplate = `
-import "list"
-l: list.Range(0, parameter.n, 1)
-output: {
-	apiVersion: "v1"
-	kind:       "ConfigMap"
-	data: {for a in l for b in l for c in l for d in l for e in l for f in l for g in l for h in l if a+b+c+d+e+f+g+h < 0 {"\(a)": "x"}}
+// template reads a template of pkg/cue's testdata: runaway.cue takes size^8 steps and little
+// memory, greedy.cue allocates size megabytes as fast as it can.
+func template(t testing.TB, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	require.NoError(t, err)
+	return string(data)
 }
-parameter: n: int
-`
-
-// greedyTemplate allocates n megabyte strings as fast as it can.
-const greedyTemplate = `
-import ("list", "strings")
-output: {
-	apiVersion: "v1"
-	kind:       "ConfigMap"
-	data: x: [for i in list.Range(0, parameter.n, 1) {strings.Repeat("ab", 500000)}]
-}
-parameter: n: int
-`
 
 func sources() []cue.Source {
 	return []cue.Source{
@@ -207,8 +194,8 @@ func TestBudgetKillsTheProcess(t *testing.T) {
 		n                int64
 		budget           cue.Budget
 	}{
-		{name: "slow", text: slowTemplate, n: 10, kind: "time", budget: cue.Budget{Timeout: time.Second}},
-		{name: "greedy", text: greedyTemplate, n: 100000, kind: "memory", budget: cue.Budget{Timeout: time.Minute, Memory: 128 << 20}},
+		{name: "slow", text: template(t, "runaway.cue"), n: 10, kind: "time", budget: cue.Budget{Timeout: time.Second}},
+		{name: "greedy", text: template(t, "greedy.cue"), n: 100000, kind: "memory", budget: cue.Budget{Timeout: time.Minute, Memory: 128 << 20}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pool := New(Options{Processes: 1, Budget: tt.budget})
@@ -219,7 +206,7 @@ func TestBudgetKillsTheProcess(t *testing.T) {
 			require.Equal(t, 1, pool.Processes())
 
 			start := time.Now()
-			_, err = bomb.Render(cue.Input{Parameter: map[string]any{"n": tt.n}})
+			_, err = bomb.Render(cue.Input{Parameter: map[string]any{"size": tt.n}})
 			var be *cue.BudgetError
 			require.True(t, errors.As(err, &be), "got %v", err)
 			require.Equal(t, tt.kind, be.Kind)
@@ -243,14 +230,14 @@ func TestABusyProcessDoesNotHoldOthers(t *testing.T) {
 	pool := New(Options{Processes: 2, Budget: cue.Budget{Timeout: 3 * time.Second}})
 	t.Cleanup(pool.Close)
 	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
-	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: slowTemplate})
+	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: template(t, "runaway.cue")})
 	require.NoError(t, err)
 	web, err := e.Compile(sources()[0])
 	require.NoError(t, err)
 
 	slow := make(chan error, 1)
 	go func() {
-		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"n": int64(10)}})
+		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"size": int64(10)}})
 		slow <- err
 	}()
 	var wg sync.WaitGroup
@@ -371,7 +358,7 @@ func TestKilledByTheKernelTwice(t *testing.T) {
 	pool := New(Options{Processes: 1, Budget: cue.Budget{Timeout: time.Minute}})
 	t.Cleanup(pool.Close)
 	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
-	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: slowTemplate})
+	bomb, err := e.Compile(cue.Source{Name: "bomb", Filename: "bomb.cue", Text: template(t, "runaway.cue")})
 	require.NoError(t, err)
 	pool.mu.Lock()
 	for w := range pool.live {
@@ -384,7 +371,7 @@ func TestKilledByTheKernelTwice(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"n": int64(10)}})
+		_, err := bomb.Render(cue.Input{Parameter: map[string]any{"size": int64(10)}})
 		done <- err
 	}()
 	killed := map[*worker]bool{}

@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/ferryhq/ferry/pkg/cue"
 )
@@ -41,21 +40,14 @@ func ServeIfWorker() {
 	os.Exit(0)
 }
 
-// watchHeap ends the process when its heap passes the budget while an evaluation runs (it
-// cannot be stopped otherwise), until stop is closed. An idle process does not poll.
-func watchHeap(limit int64, stop <-chan struct{}) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-			if cue.HeapBytes() > limit {
-				fmt.Fprintf(os.Stderr, "evaluator: heap past its budget of %s\n", cue.FormatBytes(limit))
-				os.Exit(memoryExitCode)
-			}
-		}
+// exitPastBudget ends the process when the heap passes its budget while an evaluation runs
+// (it cannot be stopped otherwise), until stop is closed. An idle process does not poll.
+func exitPastBudget(limit int64, stop <-chan struct{}) {
+	select {
+	case <-cue.WatchHeap(limit, stop):
+		fmt.Fprintf(os.Stderr, "evaluator: heap past its budget of %s\n", cue.FormatBytes(limit))
+		os.Exit(memoryExitCode)
+	case <-stop:
 	}
 }
 
@@ -99,7 +91,7 @@ func Serve(r io.Reader, w io.Writer, opts ServeOptions) error {
 		var stop chan struct{}
 		if opts.Memory > 0 {
 			stop = make(chan struct{})
-			go watchHeap(opts.Memory, stop)
+			go exitPastBudget(opts.Memory, stop)
 		}
 		resp := cue.Serve(engine, &req)
 		if stop != nil {
