@@ -111,13 +111,13 @@ func toWireError(err error) *WireError {
 	if err == nil {
 		return nil
 	}
-	var pe *ParameterError
-	if errors.As(err, &pe) {
-		return &WireError{Parameter: pe}
-	}
-	var te *TemplateError
-	if errors.As(err, &te) {
-		return &WireError{Template: te}
+	// Only an error that is one of these types goes as that type: a wrapped one would lose its
+	// wrapping's words.
+	switch e := err.(type) {
+	case *ParameterError:
+		return &WireError{Parameter: e}
+	case *TemplateError:
+		return &WireError{Template: e}
 	}
 	return &WireError{Message: err.Error()}
 }
