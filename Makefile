@@ -37,7 +37,7 @@ unit: testbin
 
 ## race: the rendering engine and its callers under the race detector (renders run in parallel)
 race:
-	go test -race -count=1 ./pkg/cue ./pkg/appfile ./pkg/workflow/...
+	go test -race -count=1 ./pkg/cue/... ./pkg/appfile ./pkg/workflow/...
 
 ## testbin: build kube-apiserver, kube-controller-manager, etcd and the OCM work agent into .cache/testbin (once per pin)
 testbin:
