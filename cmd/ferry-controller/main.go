@@ -56,7 +56,7 @@ func main() {
 	fs.IntVar(&o.Shards, "shards", 0, "split Applications among this many replicas by the "+shard.Label+" label (0: no sharding); each replica holds one shard's lease")
 	fs.IntVar(&o.ShardID, "shard-id", -1, "the shard this replica holds, below --shards (the first free one when negative)")
 	fs.Float64Var(&memFrac, "memory-limit-fraction", memlimit.DefaultFraction, "Go memory limit as a fraction of the container's (cgroup's) memory limit; GOMEMLIMIT, when set, wins")
-	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "CUE runtimes rendering at the same time (GOMAXPROCS, at most 4, when 0); each holds its own compiled templates")
+	fs.IntVar(&o.Reconciler.RenderRuntimes, "render-runtimes", 0, "evaluator processes rendering at the same time (GOMAXPROCS, at most 4, when 0); each holds its own compiled templates")
 	fs.DurationVar(&o.Reconciler.Evaluation.Timeout, "evaluation-timeout", cue.DefaultTimeout, "time budget of each evaluation of what users wrote (a template's render, a workflow expression, a status policy); past it the evaluator process is killed and the app, component or step reports the budget")
 	fs.StringVar(&evalMemory, "evaluation-memory", resource.NewQuantity(sandbox.DefaultMemory, resource.BinarySI).String(), "memory budget of each evaluator process; past it the process ends and the evaluation reports the budget")
 	fs.BoolVar(&o.Reconciler.EvaluateInProcess, "evaluate-in-process", false, "evaluate in the controller's own process instead of evaluator processes: a runaway evaluation then keeps a CPU and its memory until it ends (debugging only)")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const DefaultMemory int64 = 192 << 20
 // Options configure a Pool.
 type Options struct {
 	// Processes is how many evaluations run at the same time, each in its own process;
-	// 0 means cue.DefaultMaxRuntimes.
+	// 0 means GOMAXPROCS, at most cue.DefaultMaxRuntimes.
 	Processes int
 	// Budget bounds each evaluation: past Timeout (0: cue.DefaultTimeout) its process is
 	// killed; past Memory bytes of heap (0: DefaultMemory) it ends itself.
@@ -62,7 +63,8 @@ type Pool struct {
 // New returns a Pool; no process starts until the first evaluation.
 func New(opts Options) *Pool {
 	if opts.Processes <= 0 {
-		opts.Processes = cue.DefaultMaxRuntimes
+		// As many as the engine's runtimes: more than cores only adds switching.
+		opts.Processes = min(runtime.GOMAXPROCS(0), cue.DefaultMaxRuntimes)
 	}
 	if opts.Budget.Memory == 0 {
 		opts.Budget.Memory = DefaultMemory
