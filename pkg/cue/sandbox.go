@@ -113,11 +113,13 @@ func toWireError(err error) *WireError {
 	}
 	// Only an error that is one of these types goes as that type: a wrapped one would lose its
 	// wrapping's words.
-	switch e := err.(type) {
-	case *ParameterError:
-		return &WireError{Parameter: e}
-	case *TemplateError:
-		return &WireError{Template: e}
+	var pe *ParameterError
+	if errors.As(err, &pe) && error(pe) == err {
+		return &WireError{Parameter: pe}
+	}
+	var te *TemplateError
+	if errors.As(err, &te) && error(te) == err {
+		return &WireError{Template: te}
 	}
 	return &WireError{Message: err.Error()}
 }
