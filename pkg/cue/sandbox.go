@@ -114,11 +114,11 @@ func toWireError(err error) *WireError {
 	// Only an error that is one of these types goes as that type: a wrapped one would lose its
 	// wrapping's words.
 	var pe *ParameterError
-	if errors.As(err, &pe) && error(pe) == err {
+	if errors.As(err, &pe) && pe.Error() == err.Error() {
 		return &WireError{Parameter: pe}
 	}
 	var te *TemplateError
-	if errors.As(err, &te) && error(te) == err {
+	if errors.As(err, &te) && te.Error() == err.Error() {
 		return &WireError{Template: te}
 	}
 	return &WireError{Message: err.Error()}
