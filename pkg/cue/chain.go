@@ -104,7 +104,10 @@ func serveChain(e *Engine, req *Request, resp *Response) error {
 		byName   = map[string]int{}
 	)
 	for i, step := range req.Chain {
-		t, err := e.Compile(step.Source)
+		t, err := e.compileSent(step.Source)
+		if errors.Is(err, errNeedSource) {
+			return err
+		}
 		if err != nil {
 			if i == 0 {
 				return nil

@@ -142,17 +142,13 @@ func (w *WireError) Err() error {
 func Serve(engines func(Validation) *Engine, req *Request) *Response {
 	e := engines(req.Validation)
 	resp := &Response{}
-	if req.Source.Text == "" && req.Source.Key != "" && !e.hasTemplate(req.Source.Key) {
-		resp.NeedSource = true
-		return resp
-	}
 	var err error
 	switch req.Op {
 	case OpCompile:
-		_, err = e.Compile(req.Source)
+		_, err = e.compileSent(req.Source)
 	case OpRender:
 		var t *Template
-		if t, err = e.Compile(req.Source); err == nil {
+		if t, err = e.compileSent(req.Source); err == nil {
 			var res *Result
 			if res, err = t.Render(req.Input); err == nil {
 				resp.Result = res.wire()
@@ -169,12 +165,34 @@ func Serve(engines func(Validation) *Engine, req *Request) *Response {
 	default:
 		err = fmt.Errorf("unknown sandbox operation %q", req.Op)
 	}
+	if errors.Is(err, errNeedSource) {
+		return &Response{NeedSource: true}
+	}
 	resp.Err = toWireError(err)
 	return resp
 }
 
+// errNeedSource says a template sent by key alone is not compiled here (any more).
+var errNeedSource = errors.New("template not known here: send its source")
+
+// compileSent compiles a template a request sent: with its text, or by key alone when it was
+// compiled here before. A key this engine no longer holds is errNeedSource, never an empty
+// template under that key.
+func (e *Engine) compileSent(src Source) (*Template, error) {
+	if src.Text == "" && src.Key != "" {
+		e.mu.Lock()
+		t, ok := e.templates[src.Key]
+		e.mu.Unlock()
+		if !ok {
+			return nil, errNeedSource
+		}
+		return t, nil
+	}
+	return e.Compile(src)
+}
+
 func serveEvaluate(e *Engine, req *Request, resp *Response) error {
-	t, err := e.Compile(req.Source)
+	t, err := e.compileSent(req.Source)
 	if err != nil {
 		return err
 	}
@@ -197,14 +215,6 @@ func serveEvaluate(e *Engine, req *Request, resp *Response) error {
 	}
 	resp.Value = ev.Value()
 	return nil
-}
-
-// hasTemplate reports whether the engine has compiled the template with this key.
-func (e *Engine) hasTemplate(key string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, ok := e.templates[key]
-	return ok
 }
 
 // wire turns a Result into plain data.

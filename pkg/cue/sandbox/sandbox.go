@@ -75,9 +75,6 @@ func New(opts Options) *Pool {
 	return &Pool{opts: opts, slots: make(chan struct{}, opts.Processes), live: map[*worker]bool{}}
 }
 
-// Budget is the budget the pool enforces, with its defaults filled in.
-func (p *Pool) Budget() cue.Budget { return p.opts.Budget }
-
 // worker is one evaluator process and the templates it was sent.
 type worker struct {
 	cmd    *exec.Cmd
@@ -126,9 +123,6 @@ func (p *Pool) Do(req *cue.Request) (*cue.Response, error) {
 		// The process ended for another reason, e.g. killed from outside while idle. An
 		// evaluation has no effect but its answer, so a new process may take it, once.
 	}
-	if err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	keep := p.live[w] && !p.closed
 	if keep {
@@ -161,21 +155,44 @@ func (p *Pool) takeIdle() *worker {
 // do sends a request, naming the template by key alone when the process has it, and waits for
 // the answer within the time budget.
 func (p *Pool) do(w *worker, req *cue.Request) (*cue.Response, error) {
-	full := req.Source
-	key := full.Key
-	if key != "" && w.known[key] {
-		short := *req
-		short.Source = cue.Source{Name: full.Name, Key: key}
+	short, shortened := *req, false
+	strip := func(src cue.Source) cue.Source {
+		if src.Key != "" && w.known[src.Key] {
+			shortened = true
+			return cue.Source{Name: src.Name, Key: src.Key}
+		}
+		return src
+	}
+	short.Source = strip(req.Source)
+	if len(req.Chain) > 0 {
+		short.Chain = make([]cue.WireStep, len(req.Chain))
+		for i, s := range req.Chain {
+			short.Chain[i] = cue.WireStep{Source: strip(s.Source), Parameter: s.Parameter}
+		}
+	}
+	if shortened {
 		resp, err := p.roundTrip(w, &short)
 		if err != nil || !resp.NeedSource {
 			return resp, err
 		}
 	}
 	resp, err := p.roundTrip(w, req)
-	if err == nil && key != "" {
-		w.known[key] = true
+	if err == nil {
+		for _, src := range append([]cue.Source{req.Source}, chainSources(req)...) {
+			if src.Key != "" {
+				w.known[src.Key] = true
+			}
+		}
 	}
 	return resp, err
+}
+
+func chainSources(req *cue.Request) []cue.Source {
+	out := make([]cue.Source, 0, len(req.Chain))
+	for _, s := range req.Chain {
+		out = append(out, s.Source)
+	}
+	return out
 }
 
 type answer struct {

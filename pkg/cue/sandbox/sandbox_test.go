@@ -433,3 +433,36 @@ func TestAChainPastItsBudget(t *testing.T) {
 	e.Prerender(ctx, steps)
 	require.Less(t, time.Since(start), 500*time.Millisecond, "the chain is not sent again")
 }
+
+// TestTemplatesForgottenByTheProcess: a process that keeps one compiled template at a time
+// forgets the one it was sent before; sent by key alone, it asks for the source again, and
+// renders and chains stay right.
+func TestTemplatesForgottenByTheProcess(t *testing.T) {
+	pool := New(Options{Processes: 1, MaxTemplates: 1})
+	t.Cleanup(pool.Close)
+	local := cue.NewEngine(cue.Options{MaxResults: -1})
+	remote := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1, Prerender: true})
+	ctx := cue.Context{Name: "web"}
+	params := []map[string]any{{"image": "nginx", "args": []any{}}, {"a": "b"}}
+	for round := range 3 {
+		for i, src := range sources() {
+			lt, err := local.Compile(src)
+			require.NoError(t, err)
+			rt, err := remote.Compile(src)
+			require.NoError(t, err)
+			want, err := lt.Render(cue.Input{Parameter: params[i], Context: ctx})
+			require.NoError(t, err)
+			got, err := rt.Render(cue.Input{Parameter: params[i], Context: ctx})
+			require.NoError(t, err, "round %d, template %d", round, i)
+			require.Equal(t, want, got, "round %d, template %d", round, i)
+		}
+		comp, err := remote.Compile(sources()[0])
+		require.NoError(t, err)
+		trait, err := remote.Compile(sources()[1])
+		require.NoError(t, err)
+		remote.Prerender(ctx, []cue.ChainStep{{Template: comp, Parameter: params[0]}, {Template: trait, Parameter: params[1]}})
+		got, err := comp.Render(cue.Input{Parameter: params[0], Context: ctx})
+		require.NoError(t, err)
+		require.Equal(t, "Deployment", got.Output["kind"])
+	}
+}
