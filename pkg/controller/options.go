@@ -37,11 +37,12 @@ type Options struct {
 	HTTP cuestep.HTTPOptions
 	// Mailer sends notification mail; SMTP when nil.
 	Mailer cuestep.Mailer
-	// Engine renders templates; share one to share its cache (a new one with RenderRuntimes
-	// runtimes when nil).
+	// Engine renders templates; share one to share its cache. When nil, a new one evaluates
+	// in RenderRuntimes evaluator processes within Evaluation (see EvaluateInProcess).
 	Engine *cue.Engine
-	// AdmissionEngine renders for the admission webhook (a new one when nil). It is not the
-	// reconciler's, so admission never waits for a reconcile's render.
+	// AdmissionEngine renders for the admission webhook; when nil, a new one with 2 evaluator
+	// processes of its own. It is not the reconciler's, so admission never waits for a
+	// reconcile's render.
 	AdmissionEngine *cue.Engine
 	// RenderRuntimes is how many renders run at the same time (GOMAXPROCS, at most 4, when
 	// zero).
