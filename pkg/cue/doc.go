@@ -12,5 +12,11 @@
 // split into parameter errors (what the user wrote) and template errors (what the definition
 // author wrote).
 //
+// Every evaluation runs within a Budget of time and memory, reported as a *BudgetError naming
+// what was evaluated. CUE cannot interrupt an evaluation, so in this process a runaway one is
+// abandoned on its runtime; an Engine with a Sandbox (pkg/cue/sandbox) evaluates in other
+// processes instead, which are ended past the budget. Requests and responses cross to them in
+// the binary format of wire.go.
+//
 // The package knows nothing about clusters or Applications.
 package cue
