@@ -56,6 +56,40 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "env-binding: an env twice, namespaces by labels, a cluster and a component that do not exist",
+			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
+				"  policies:\n    - name: e\n      type: env-binding\n      properties:\n        envs:\n" +
+				"          - {name: a, placement: {clusterSelector: {name: nowhere}}}\n" +
+				"          - {name: a}\n" +
+				"          - {name: b, placement: {namespaceSelector: {labels: {team: x}}}}\n" +
+				"          - {name: c, selector: {components: [wbe]}, patch: {components: [{name: wbe, properties: {}}]}}\n",
+			want: []string{
+				`app.yaml:13:34: policy "e" (env-binding), env "a": cluster "nowhere" does not exist (known clusters: local); add it with --clusters, or set allowEmpty: true`,
+				`app.yaml:14:20: policy "e" (env-binding): env "a" is given twice`,
+				`app.yaml:15:63: policy "e" (env-binding), env "b": selecting namespaces by labels is not supported: Ferry plans without reading the cluster; give the namespace's name`,
+				`app.yaml:16:82: policy "e" (env-binding), env "c": component "wbe" does not exist in the Application; give its type to add it`,
+				`app.yaml:16:47: policy "e" (env-binding), env "c": selector names unknown component "wbe"`,
+			},
+		},
+		{
+			name: "deprecated delivery steps naming what does not exist",
+			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
+				"  policies:\n    - {name: e, type: env-binding, properties: {envs: [{name: qa}]}}\n" +
+				"  workflow:\n    steps:\n" +
+				"      - {name: s1, type: apply-remaining, properties: {exceptions: [wbe]}}\n" +
+				"      - {name: s2, type: deploy2env, properties: {env: prod}}\n" +
+				"      - {name: s3, type: deploy2env, properties: {policy: x, env: qa}}\n" +
+				"      - {name: s4, type: deploy2runtime}\n" +
+				"      - {name: s5, type: deploy2runtime, properties: {clusters: [edge]}}\n",
+			want: []string{
+				`app.yaml:12:69: step "s1" (apply-remaining): component "wbe" does not exist in the Application`,
+				`app.yaml:13:56: step "s2" (deploy2env): policy "e" has no env "prod"`,
+				`app.yaml:14:59: step "s3" (deploy2env): policy "x" is not an env-binding policy of the Application`,
+				`app.yaml:15:9: step "s4" (deploy2runtime): there is no managed cluster to deploy to; name clusters in properties.clusters, or add managed clusters (--clusters for dry-run)`,
+				`app.yaml:16:65: step "s5" (deploy2runtime): cluster "edge" does not exist (known clusters: local); add it with --clusters, or set allowEmpty: true`,
+			},
+		},
+		{
 			name: "an override naming a component the app lacks without its type, and a bad pattern",
 			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
 				"  policies:\n    - {name: o, type: override, properties: {components: [{name: wbe, properties: {image: x}}, {name: \"[\", properties: {}}]}}\n",

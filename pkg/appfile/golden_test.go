@@ -115,7 +115,8 @@ func TestCompatDefinitions(t *testing.T) {
 }
 
 // TestCompatCases renders one KubeVela construct per file in testdata/compat/cases, each with
-// the objects KubeVela renders for it in its golden file.
+// the objects KubeVela renders for it in its golden file, and with the managed clusters of
+// <case>.clusters.yaml when there is one.
 func TestCompatCases(t *testing.T) {
 	reg, err := definition.Builtin()
 	require.NoError(t, err)
@@ -126,7 +127,8 @@ func TestCompatCases(t *testing.T) {
 	for _, app := range apps {
 		name := strings.TrimSuffix(filepath.Base(app), ".app.yaml")
 		t.Run(name, func(t *testing.T) {
-			p := NewPlanner(Offline(OfflineOptions{Definitions: reg}), Options{Engine: cue.NewEngine(cue.Options{})})
+			clusters := readClusters(t, filepath.Join("testdata", "compat", "cases", name+".clusters.yaml"))
+			p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Clusters: clusters}), Options{Engine: cue.NewEngine(cue.Options{})})
 			checkGolden(t, filepath.Join("testdata", "compat", "cases", name+".golden.yaml"), planFile(t, p, app))
 		})
 	}

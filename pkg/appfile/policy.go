@@ -13,6 +13,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
 // Policy types whose behaviour the planner implements.
@@ -30,6 +31,7 @@ type policy struct {
 	topology    *topologySpec
 	override    *overrideSpec
 	replication *replicationSpec
+	envs        []environment
 }
 
 // replicationSpec are the properties of a replication policy: a deploy step using it renders
@@ -128,7 +130,7 @@ func (r *run) resolvePolicies() {
 				r.addError(r.af.Where(path+".properties"), subject, err.Error())
 				continue
 			}
-			r.checkTopology(pol)
+			r.checkTopology(pol, subject, path+".properties")
 		case PolicyOverride:
 			pol.override = &overrideSpec{}
 			if err := decodeInto(props, pol.override); err != nil {
@@ -136,7 +138,11 @@ func (r *run) resolvePolicies() {
 				continue
 			}
 			normalizeOverride(pol.override)
-			r.checkOverride(pol)
+			r.checkOverride(pol.override, subject, path+".properties.components", path+".properties.selector")
+		case workflow.PolicyEnvBinding:
+			if !r.resolveEnvBinding(pol, props, subject) {
+				continue
+			}
 		case PolicyReplication:
 			pol.replication = &replicationSpec{}
 			if err := decodeInto(props, pol.replication); err != nil {
@@ -186,9 +192,9 @@ func (r *run) validateParameters(def *definition.Definition, props map[string]an
 }
 
 // checkTopology reports clusters that do not exist, and selections that are empty.
-func (r *run) checkTopology(pol *policy) {
+func (r *run) checkTopology(pol *policy, subject, where string) {
 	if _, err := r.selectClusters(pol); err != nil {
-		r.addError(r.af.Where(pol.path+".properties"), fmt.Sprintf("policy %q (topology)", pol.name), err.Error())
+		r.addError(r.af.Where(where), subject, err.Error())
 	}
 }
 
@@ -231,15 +237,16 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 	return out, nil
 }
 
-// checkOverride reports override entries that name components the Application does not have.
-func (r *run) checkOverride(pol *policy) {
+// checkOverride reports override entries that name components the Application does not have,
+// and decodes the ones that add a component. The entries are at componentsPath, the selector at
+// selectorPath.
+func (r *run) checkOverride(o *overrideSpec, subject, componentsPath, selectorPath string) {
 	known := map[string]bool{}
 	for _, c := range r.app.Spec.Components {
 		known[c.Name] = true
 	}
-	subject := fmt.Sprintf("policy %q (override)", pol.name)
-	for i, oc := range pol.override.Components {
-		where := fmt.Sprintf("%s.properties.components[%d]", pol.path, i)
+	for i, oc := range o.Components {
+		where := fmt.Sprintf("%s[%d]", componentsPath, i)
 		if _, err := path.Match(oc.Name, ""); err != nil {
 			r.addError(r.af.Where(where+".name"), subject, fmt.Sprintf("name %q is not a valid pattern: %v", oc.Name, err))
 			continue
@@ -276,12 +283,11 @@ func (r *run) checkOverride(pol *policy) {
 				properties: mergeProperties(nil, ot.Properties)})
 		}
 		known[oc.Name] = true
-		pol.override.added = append(pol.override.added, added)
+		o.added = append(o.added, added)
 	}
-	for i, name := range pol.override.Selector {
+	for i, name := range o.Selector {
 		if !known[name] {
-			r.addError(r.af.Where(fmt.Sprintf("%s.properties.selector[%d]", pol.path, i)),
-				fmt.Sprintf("policy %q (override)", pol.name), fmt.Sprintf("selector names unknown component %q", name))
+			r.addError(r.af.Where(fmt.Sprintf("%s[%d]", selectorPath, i)), subject, fmt.Sprintf("selector names unknown component %q", name))
 		}
 	}
 }

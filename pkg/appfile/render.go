@@ -3,6 +3,7 @@ package appfile
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -62,6 +63,9 @@ func (r *run) componentsFor(s deployStep, t target) []*component {
 		return nil
 	}
 	comps := r.components
+	if len(s.except) > 0 {
+		comps = slices.DeleteFunc(slices.Clone(comps), func(c *component) bool { return slices.Contains(s.except, c.name) })
+	}
 	for _, pol := range s.policies {
 		if pol.override != nil && pol.override.appliesTo(t.cluster) {
 			comps = pol.override.apply(comps)

@@ -18,6 +18,8 @@ type deployStep struct {
 	// component and to make an apply-component step: that component, on that target only.
 	component string
 	to        *target
+	// except are components the step does not deploy (apply-remaining).
+	except []string
 }
 
 // deployProperties are the properties of a deploy step.
@@ -103,6 +105,20 @@ func (r *run) deploySteps() []deployStep {
 			if step, ok := r.applyComponentStep(s); ok {
 				out = append(out, step)
 			}
+		case workflow.TypeApplyApplication, workflow.TypeApplyApplicationInParallel:
+			out = append(out, deployStep{name: s.Name, auto: true})
+		case workflow.TypeApplyRemaining:
+			if step, ok := r.applyRemainingStep(s); ok {
+				out = append(out, step)
+			}
+		case workflow.TypeDeploy2Env:
+			if step, ok := r.deploy2envStep(s); ok {
+				out = append(out, step)
+			}
+		case workflow.TypeDeploy2Runtime:
+			if step, ok := r.deploy2runtimeStep(s); ok {
+				out = append(out, step)
+			}
 		}
 	})
 	return out
@@ -140,6 +156,55 @@ func (r *run) applyComponentStep(s workflow.Step) (deployStep, bool) {
 		ns = r.namespace
 	}
 	return deployStep{name: s.Name, auto: true, component: name, to: &target{cluster: c, namespace: ns}}, true
+}
+
+// applyRemainingStep plans an apply-remaining step: every component but its exceptions, on the
+// hub.
+func (r *run) applyRemainingStep(s workflow.Step) (deployStep, bool) {
+	var props struct {
+		Exceptions []string `json:"exceptions"`
+	}
+	if err := decodeInto(s.Properties, &props); err != nil {
+		return deployStep{}, false // the step's parameters are checked against its definition
+	}
+	for i, name := range props.Exceptions {
+		if !slices.ContainsFunc(r.components, func(c *component) bool { return c.name == name }) {
+			r.addError(r.af.Where(fmt.Sprintf("%s.properties.exceptions[%d]", s.Path, i)), workflow.StepSubject(s.Name, s.Type),
+				fmt.Sprintf("component %q does not exist in the Application", name))
+			return deployStep{}, false
+		}
+	}
+	return deployStep{name: s.Name, auto: true, except: props.Exceptions}, true
+}
+
+// deploy2runtimeStep plans a deploy2runtime step: every component to each cluster it names, or to
+// every managed cluster.
+func (r *run) deploy2runtimeStep(s workflow.Step) (deployStep, bool) {
+	var props struct {
+		Clusters []string `json:"clusters"`
+	}
+	if err := decodeInto(s.Properties, &props); err != nil {
+		return deployStep{}, false // the step's parameters are checked against its definition
+	}
+	subject := workflow.StepSubject(s.Name, s.Type)
+	topo := &topologySpec{Clusters: props.Clusters}
+	if props.Clusters == nil {
+		for _, name := range r.order {
+			if name != LocalCluster {
+				topo.Clusters = append(topo.Clusters, name)
+			}
+		}
+		if len(topo.Clusters) == 0 {
+			r.addError(r.af.Where(s.Path), subject, "there is no managed cluster to deploy to; name clusters in properties.clusters, or add managed clusters (--clusters for dry-run)")
+			return deployStep{}, false
+		}
+	}
+	pol := &policy{name: s.Name, typ: s.Type, path: s.Path, topology: topo}
+	if _, err := r.selectClusters(pol); err != nil {
+		r.addError(r.af.Where(s.Path+".properties.clusters"), subject, err.Error())
+		return deployStep{}, false
+	}
+	return deployStep{name: s.Name, auto: true, policies: []*policy{pol}}, true
 }
 
 func (r *run) deployStep(s workflow.Step) deployStep {

@@ -1,10 +1,13 @@
 package controller_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
@@ -76,4 +79,70 @@ spec:
 	require.Empty(t, app.Status.Services)
 	require.Equal(t, "succeeded", app.Status.Workflow.Phase)
 	require.Equal(t, "nothing to deploy", app.Status.Workflow.Steps[0].Message)
+}
+
+// TestEnvBindingWithoutSteps: an Application with KubeVela's deprecated env-binding policy and no
+// workflow runs one deploy2env step per environment on the controller, in order, each
+// delivering its environment's components, patched, to its namespace; an apply-remaining step
+// skips its exceptions.
+func TestEnvBindingWithoutSteps(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	for _, ns := range []string{"qa", "prod"} {
+		require.NoError(t, h.c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: envs}
+spec:
+  components:
+    - {name: api, type: worker, properties: {image: api:1}}
+    - {name: cache, type: worker, properties: {image: redis:7}}
+  policies:
+    - name: envs
+      type: env-binding
+      properties:
+        envs:
+          - name: qa
+            placement: {namespaceSelector: {name: qa}}
+            selector: {components: [api]}
+          - name: prod
+            placement: {namespaceSelector: {name: prod}}
+            patch: {components: [{name: api, properties: {image: "api:2"}}]}
+`)
+	h.waitExists(&appsv1.Deployment{}, "qa", "api")
+	h.markReady("qa", "api")
+	h.waitExists(&appsv1.Deployment{}, "prod", "api")
+	require.False(t, h.exists(&appsv1.Deployment{}, "qa", "cache"), "qa's selector leaves cache out")
+	h.markReady("prod", "api")
+	h.waitExists(&appsv1.Deployment{}, "prod", "cache")
+	h.markReady("prod", "cache")
+	app := h.waitApp("envs", "running", phaseIs(v1beta1.ApplicationRunning))
+	var steps []string
+	for _, s := range app.Status.Workflow.Steps {
+		steps = append(steps, s.Name+" "+s.Type+" "+s.Phase)
+	}
+	require.Equal(t, []string{"deploy-envs-qa deploy2env succeeded", "deploy-envs-prod deploy2env succeeded"}, steps)
+	prod := &appsv1.Deployment{}
+	require.True(t, h.exists(prod, "prod", "api"))
+	require.Equal(t, "api:2", prod.Spec.Template.Spec.Containers[0].Image)
+	qa := &appsv1.Deployment{}
+	require.True(t, h.exists(qa, "qa", "api"))
+	require.Equal(t, "api:1", qa.Spec.Template.Spec.Containers[0].Image)
+
+	// The old apply-remaining step: everything but its exceptions, on the hub.
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: remaining}
+spec:
+  components:
+    - {name: one, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, data: {a: b}}]}}
+    - {name: two, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, data: {c: d}}]}}
+  workflow:
+    steps:
+      - {name: rest, type: apply-remaining, properties: {exceptions: [two]}}
+`)
+	h.waitApp("remaining", "running", phaseIs(v1beta1.ApplicationRunning))
+	require.True(t, h.exists(&corev1.ConfigMap{}, "default", "one"))
+	require.False(t, h.exists(&corev1.ConfigMap{}, "default", "two"))
 }

@@ -71,14 +71,14 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 }
 
 // needsContext reports whether any step keeps something in the context ConfigMap: outputs,
-// inputs, or a step type defined in CUE (whose sends the ledger guards). Workflows of deploy
+// inputs, or a step type defined in CUE (whose sends the ledger guards). Workflows of delivery
 // and suspend steps only, like the default one, need no ConfigMap and no read of it.
 func needsContext(steps []workflow.Step) bool {
 	for _, s := range steps {
 		switch {
 		case len(s.Inputs) > 0 || len(s.Outputs) > 0 || needsContext(s.SubSteps):
 			return true
-		case s.Type != workflow.TypeDeploy && s.Type != workflow.TypeSuspend && s.Type != workflow.TypeStepGroup:
+		case !workflow.Delivers(s.Type) && s.Type != workflow.TypeSuspend && s.Type != workflow.TypeStepGroup:
 			return true
 		}
 	}
@@ -92,12 +92,14 @@ func eventType(ok bool) string {
 	return "Warning"
 }
 
-// executors builds the executors of the step types the workflow uses: deploy and
-// apply-component in Go, the others from their WorkflowStepDefinitions.
+// executors builds the executors of the step types the workflow uses: deploy and the planned
+// delivery steps (apply-component...) in Go, the others from their WorkflowStepDefinitions.
 func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec *workflow.Spec, wc *workflowContext) (map[string]workflow.Executor, error) {
 	d := &deployer{r: r, run: run}
-	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: d},
-		workflow.TypeApplyComponent: workflow.ApplyComponentExecutor{Deployer: d}}
+	out := map[string]workflow.Executor{workflow.TypeDeploy: workflow.DeployExecutor{Deployer: d}}
+	for _, typ := range workflow.PlannedTypes() {
+		out[typ] = workflow.PlannedExecutor{Deployer: d}
+	}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
 		Mailer: r.opts.Mailer, Ledger: wc}
 	var add func(steps []workflow.Step)

@@ -19,9 +19,10 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 			"hostalias", "hpa", "ingress", "ingress-1-20", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "lifecycle", "liveness-probe",
 			"node-affinity", "node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",
 			"startup-probe", "storage", "topologyspreadconstraints"},
-		KindPolicy: {"apply-once", "garbage-collect", "override", "read-only", "replication", "resource-update",
+		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
-		KindWorkflowStep: {"apply-component", "apply-object", "depends-on-app", "deploy", "export2config", "export2secret",
+		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-object", "apply-remaining",
+			"depends-on-app", "deploy", "deploy2env", "deploy2runtime", "export2config", "export2secret",
 			"notification", "print-message-in-status", "read-object", "request", "step-group", "suspend", "webhook"},
 	}
 	engine := ferrycue.NewEngine(ferrycue.Options{})

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // TypeDeploy is the step type that delivers components to the targets of its policies.
@@ -12,10 +13,34 @@ const TypeDeploy = "deploy"
 // It is planned and delivered as a deploy step is.
 const TypeApplyComponent = "apply-component"
 
+// KubeVela's deprecated delivery steps. Each is planned as a deploy step is (see
+// pkg/appfile): the planner works out its components and targets, and PlannedExecutor delivers
+// them.
+const (
+	// TypeApplyApplication delivers every component to the hub.
+	TypeApplyApplication = "apply-application"
+	// TypeApplyApplicationInParallel delivers every component to the hub, all at once.
+	TypeApplyApplicationInParallel = "apply-application-in-parallel"
+	// TypeApplyRemaining delivers every component but its exceptions to the hub.
+	TypeApplyRemaining = "apply-remaining"
+	// TypeDeploy2Env delivers one environment of an env-binding policy.
+	TypeDeploy2Env = "deploy2env"
+	// TypeDeploy2Runtime delivers every component to managed clusters.
+	TypeDeploy2Runtime = "deploy2runtime"
+)
+
+// plannedTypes are the step types whose whole delivery the planner works out.
+var plannedTypes = []string{TypeApplyComponent, TypeApplyApplication, TypeApplyApplicationInParallel,
+	TypeApplyRemaining, TypeDeploy2Env, TypeDeploy2Runtime}
+
+// PlannedTypes lists the step types, besides deploy, that deliver what the planner made of them
+// and run with PlannedExecutor.
+func PlannedTypes() []string { return slices.Clone(plannedTypes) }
+
 // Delivers reports whether a step type delivers components: its objects are planned with the
 // Application, applied, kept by garbage collection and reported in its health.
 func Delivers(stepType string) bool {
-	return stepType == TypeDeploy || stepType == TypeApplyComponent
+	return stepType == TypeDeploy || slices.Contains(plannedTypes, stepType)
 }
 
 // Deployer delivers the components of a deploy step: the controller renders the step's plan
@@ -66,13 +91,19 @@ func deployed(done bool, message string, err error) (Result, error) {
 	return Result{Outcome: OutcomeSucceeded, Message: message}, nil
 }
 
-// ApplyComponentExecutor runs `apply-component` steps through the Deployer: the planner made
-// the step a plan of its own, one component on one target.
-type ApplyComponentExecutor struct {
+// PlannedExecutor runs the delivery steps of PlannedTypes through the Deployer: the planner
+// made each step a plan of its own (apply-component: one component on one target), so the
+// step's properties have been read already.
+type PlannedExecutor struct {
 	Deployer Deployer
 }
 
 // Execute implements Executor.
-func (a ApplyComponentExecutor) Execute(ctx context.Context, in StepInput) (Result, error) {
-	return deployed(a.Deployer.Deploy(ctx, in.Step.Name, nil, 1))
+func (a PlannedExecutor) Execute(ctx context.Context, in StepInput) (Result, error) {
+	parallelism := 1
+	if in.Step.Type == TypeApplyApplicationInParallel || in.Step.Type == TypeDeploy2Runtime ||
+		(in.Step.Type == TypeDeploy2Env && in.Step.Properties["parallel"] == true) {
+		parallelism = 5
+	}
+	return deployed(a.Deployer.Deploy(ctx, in.Step.Name, nil, parallelism))
 }

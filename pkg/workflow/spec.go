@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -109,7 +110,8 @@ func StepSubject(name, typ string) string { return fmt.Sprintf("step %q (%s)", n
 
 // FromApplication builds and validates the Spec of an Application's workflow. Without steps it
 // is the default workflow: one deploy step, "default", using every topology and override
-// policy. Errors are Problems. This is the one parser of workflows: the planner, and so dry-run,
+// policy; or, as KubeVela does, when the Application has env-binding policies, one deploy2env
+// step per environment, "deploy-<policy>-<env>", in order. Errors are Problems. This is the one parser of workflows: the planner, and so dry-run,
 // admission and the controller, all use it.
 func FromApplication(app *v1beta1.Application) (*Spec, error) {
 	wf := app.Spec.Workflow
@@ -121,6 +123,9 @@ func FromApplication(app *v1beta1.Application) (*Spec, error) {
 		return nil, Problems{{Path: "spec.workflow.ref", Subject: "workflow", Message: msg}}
 	}
 	if wf == nil || len(wf.Steps) == 0 {
+		if steps := envBindingSteps(app); len(steps) > 0 {
+			return &Spec{Steps: steps}, nil
+		}
 		var policies []any
 		for i, p := range app.Spec.Policies {
 			if p.Type == "topology" || p.Type == "override" {
@@ -153,6 +158,35 @@ func FromApplication(app *v1beta1.Application) (*Spec, error) {
 		return nil, problems
 	}
 	return spec, nil
+}
+
+// PolicyEnvBinding is KubeVela's deprecated policy of environments.
+const PolicyEnvBinding = "env-binding"
+
+// envBindingSteps makes the default workflow of an Application with env-binding policies. A
+// policy whose properties cannot be read makes no steps; the planner reports what is wrong
+// with it.
+func envBindingSteps(app *v1beta1.Application) []Step {
+	var steps []Step
+	for i, p := range app.Spec.Policies {
+		if p.Type != PolicyEnvBinding || p.Properties == nil {
+			continue
+		}
+		var props struct {
+			Envs []struct {
+				Name string `json:"name"`
+			} `json:"envs"`
+		}
+		if err := json.Unmarshal(p.Properties.Raw, &props); err != nil {
+			continue
+		}
+		key := v1beta1.PolicyKey(i, p)
+		for _, env := range props.Envs {
+			steps = append(steps, Step{Name: "deploy-" + key + "-" + env.Name, Type: TypeDeploy2Env,
+				Properties: map[string]any{"policy": key, "env": env.Name, "parallel": false}})
+		}
+	}
+	return steps
 }
 
 func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, Problems) {
