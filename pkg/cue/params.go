@@ -1,6 +1,7 @@
 package cue
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,14 +20,18 @@ const maxShapes = 256
 // shape of what was given. Callers must not change the returned errors.
 func (t *instance) unknownParametersByShape(given map[string]any) []FieldError {
 	var b strings.Builder
+	var byValue bool
 	if !writeShape(&b, given, 0) {
-		return t.unknownParameters(t.schema, nil, given, nil) // too deep to remember
+		return t.unknownParameters(t.schema, nil, given, nil, &byValue) // too deep to remember
 	}
 	key := b.String()
 	if errs, ok := t.unknown[key]; ok {
 		return append([]FieldError(nil), errs...)
 	}
-	errs := t.unknownParameters(t.schema, nil, given, nil)
+	errs := t.unknownParameters(t.schema, nil, given, nil, &byValue)
+	if byValue {
+		return errs // the answer depends on values, not only on the shape
+	}
 	if len(t.unknown) >= maxShapes {
 		clear(t.unknown)
 	}
@@ -74,8 +79,11 @@ func writeShape(b *strings.Builder, v any, depth int) bool {
 }
 
 // unknownParameters reports properties the parameter schema does not allow, recursing into
-// structs and lists of structs. KubeVela silently ignores such typos; Ferry names them.
-func (t *instance) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError) []FieldError {
+// structs and lists of structs. KubeVela silently ignores such typos; Ferry names them. A field
+// that a schema declares only under a condition on other fields (if type == "pvc" {claimName:
+// string}) is allowed when the given values meet the condition; byValue is then set, as the
+// answer depends on values and not only on the shape of what was given.
+func (t *instance) unknownParameters(schema cuelang.Value, path []string, given map[string]any, errs []FieldError, byValue *bool) []FieldError {
 	if schema.IncompleteKind() != cuelang.StructKind {
 		return errs
 	}
@@ -100,6 +108,10 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if !allAllowed(closed, keys) {
+		alternatives, closed = withGivenScalars(alternatives, closed, given, keys)
+		*byValue = true
+	}
 	for _, k := range keys {
 		childPath := append(append([]string(nil), path...), k)
 		branch := -1
@@ -120,7 +132,7 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 		}
 		switch val := given[k].(type) {
 		case map[string]any:
-			errs = t.unknownParameters(child, childPath, val, errs)
+			errs = t.unknownParameters(child, childPath, val, errs, byValue)
 		case []any:
 			elem, ok := listElement(child)
 			if !ok {
@@ -128,12 +140,55 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 			}
 			for i, item := range val {
 				if m, ok := item.(map[string]any); ok {
-					errs = t.unknownParameters(elem, append(append([]string(nil), childPath...), strconv.Itoa(i)), m, errs)
+					errs = t.unknownParameters(elem, append(append([]string(nil), childPath...), strconv.Itoa(i)), m, errs, byValue)
 				}
 			}
 		}
 	}
 	return errs
+}
+
+// allAllowed reports whether some alternative allows each key.
+func allAllowed(closed []cuelang.Value, keys []string) bool {
+	for _, k := range keys {
+		if !slices.ContainsFunc(closed, func(c cuelang.Value) bool { return c.Allows(cuelang.Str(k)) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// withGivenScalars fills each alternative with the given scalar values of the fields it
+// declares, so that fields declared under a condition on them appear, and closes it again. An
+// alternative the values do not fit is left as it was.
+func withGivenScalars(alternatives, closed []cuelang.Value, given map[string]any, keys []string) ([]cuelang.Value, []cuelang.Value) {
+	outAlts := slices.Clone(alternatives)
+	outClosed := slices.Clone(closed)
+	for i, alt := range alternatives {
+		filled := alt
+		for _, k := range keys {
+			switch given[k].(type) {
+			case string, bool, int64, float64, int:
+			default:
+				continue
+			}
+			if !closed[i].Allows(cuelang.Str(k)) {
+				continue
+			}
+			filled = filled.FillPath(cuelang.MakePath(cuelang.Str(k)), given[k])
+		}
+		if filled.Err() != nil {
+			continue
+		}
+		ctx := filled.Context()
+		holder := ctx.CompileString("x: _").FillPath(cuelang.ParsePath("x"), filled)
+		c := ctx.CompileString("close(x)", cuelang.Scope(holder))
+		if c.Err() != nil {
+			continue
+		}
+		outAlts[i], outClosed[i] = filled, c
+	}
+	return outAlts, outClosed
 }
 
 // listElement returns the element schema of a list parameter. With a default, as in

@@ -535,3 +535,50 @@ parameter: *#P | close({containers: [...#P]})`
 		require.Equal(t, tt.want, got)
 	}
 }
+
+// TestUnknownParametersUnderAConditionOnOtherFields: a field a schema declares only when
+// another field has some value (KubeVela's volumes trait: if type == "pvc" {claimName: string})
+// is known when the given values meet the condition and unknown when they do not, whatever
+// order the renders come in (the answer depends on values, so it is not remembered by shape).
+func TestUnknownParametersUnderAConditionOnOtherFields(t *testing.T) {
+	const template = `
+output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name}
+parameter: volumes: [...{
+	name: string
+	type: *"emptyDir" | "pvc"
+	if type == "emptyDir" {medium: *"" | "Memory"}
+	if type == "pvc" {claimName: string}
+}]`
+	e := NewEngine(Options{MaxResults: -1})
+	tmpl, err := e.Compile(Source{Name: "t", Filename: "t.cue", Text: template})
+	require.NoError(t, err)
+	volume := func(typ, key string) map[string]any {
+		return map[string]any{"volumes": []any{map[string]any{"name": "v", "type": typ, key: "x"}}}
+	}
+	for _, tt := range []struct {
+		name   string
+		params map[string]any
+		want   []string
+	}{
+		{"a field of the type given", volume("pvc", "claimName"), nil},
+		{"the same shape with another type", volume("emptyDir", "claimName"), []string{`volumes[0].claimName: unknown parameter`}},
+		{"a field of the default type", map[string]any{"volumes": []any{map[string]any{"name": "v", "medium": "Memory"}}}, nil},
+		{"a typo beside the type", volume("pvc", "claimNmae"), []string{`volumes[0].claimNmae: unknown parameter`}},
+		{"the first shape again", volume("pvc", "claimName"), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			_, err := tmpl.Render(Input{Parameter: tt.params, Context: Context{Name: "x"}})
+			if err != nil {
+				var perr *ParameterError
+				require.ErrorAs(t, err, &perr)
+				for _, f := range perr.Errors {
+					if f.Unknown {
+						got = append(got, f.PathString()+": "+f.Message)
+					}
+				}
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

@@ -15,10 +15,10 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	require.NoError(t, err)
 	want := map[Kind][]string{
 		KindComponent: {"cron-task", "daemon", "k8s-objects", "raw", "ref-objects", "statefulset", "task", "webservice", "worker"},
-		KindTrait: {"affinity", "annotations", "command", "container-image", "container-ports", "cpuscaler", "env", "expose", "gateway",
+		KindTrait: {"affinity", "annotations", "command", "configmap", "container-image", "container-ports", "cpuscaler", "env", "expose", "gateway",
 			"hostalias", "hpa", "ingress", "ingress-1-20", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "lifecycle", "liveness-probe",
-			"node-affinity", "node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "sidecar",
-			"startup-probe", "storage", "topologyspreadconstraints"},
+			"nocalhost", "node-affinity", "node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "service-binding", "sidecar",
+			"startup-probe", "storage", "topologyspreadconstraints", "volumes"},
 		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
 		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-object", "apply-remaining",
