@@ -109,7 +109,7 @@ func (t *instance) unknownParameters(schema cuelang.Value, path []string, given 
 	}
 	sort.Strings(keys)
 	if !allAllowed(closed, keys) {
-		alternatives, closed = withGivenScalars(alternatives, closed, given, keys)
+		alternatives, closed = t.withGivenScalars(alternatives, closed, given, keys)
 		*byValue = true
 	}
 	for _, k := range keys {
@@ -161,7 +161,7 @@ func allAllowed(closed []cuelang.Value, keys []string) bool {
 // withGivenScalars fills each alternative with the given scalar values of the fields it
 // declares, so that fields declared under a condition on them appear, and closes it again. An
 // alternative the values do not fit is left as it was.
-func withGivenScalars(alternatives, closed []cuelang.Value, given map[string]any, keys []string) ([]cuelang.Value, []cuelang.Value) {
+func (t *instance) withGivenScalars(alternatives, closed []cuelang.Value, given map[string]any, keys []string) ([]cuelang.Value, []cuelang.Value) {
 	outAlts := slices.Clone(alternatives)
 	outClosed := slices.Clone(closed)
 	for i, alt := range alternatives {
@@ -180,7 +180,7 @@ func withGivenScalars(alternatives, closed []cuelang.Value, given map[string]any
 		if filled.Err() != nil {
 			continue
 		}
-		ctx := filled.Context()
+		ctx := t.rt.ctx
 		holder := ctx.CompileString("x: _").FillPath(cuelang.ParsePath("x"), filled)
 		c := ctx.CompileString("close(x)", cuelang.Scope(holder))
 		if c.Err() != nil {
