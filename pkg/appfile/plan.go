@@ -1,6 +1,9 @@
 package appfile
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
@@ -50,9 +53,60 @@ type Plan struct {
 	Workflow *workflow.Spec
 	// Clusters are the managed clusters the plan was made with, the hub first.
 	Clusters []Cluster
+	// Topologies are where each topology policy places the Application, in the order the
+	// policies are written: what steps that export to a policy's clusters read.
+	Topologies []Topology
 	// Warnings are about what the Application or a definition it uses sets that Ferry accepts
 	// and ignores.
 	Warnings []string
+}
+
+// Topology is where a topology policy places the Application.
+type Topology struct {
+	// Policy is the policy's name (policies[i] for one without a name).
+	Policy string
+	// Placements are its clusters, each with the policy's namespace ("" for the
+	// Application's).
+	Placements []Placement
+}
+
+// Placement is a cluster and a namespace.
+type Placement struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+}
+
+// Placements returns the placements of the named topology policies, in order, without
+// repeats; with no names, those of every topology policy; with none at all, the hub. A name
+// that is not a topology policy of the Application is an error.
+func (p *Plan) Placements(policies []string) ([]Placement, error) {
+	var out []Placement
+	seen := map[Placement]bool{}
+	add := func(t Topology) {
+		for _, pl := range t.Placements {
+			if !seen[pl] {
+				seen[pl] = true
+				out = append(out, pl)
+			}
+		}
+	}
+	if len(policies) == 0 {
+		for _, t := range p.Topologies {
+			add(t)
+		}
+		if len(p.Topologies) == 0 {
+			out = append(out, Placement{Cluster: LocalCluster})
+		}
+		return out, nil
+	}
+	for _, name := range policies {
+		i := slices.IndexFunc(p.Topologies, func(t Topology) bool { return t.Policy == name })
+		if i < 0 {
+			return nil, fmt.Errorf("policy %q is not a topology policy of the Application", name)
+		}
+		add(p.Topologies[i])
+	}
+	return out, nil
 }
 
 // DefinitionRef names a definition and the content hash of its template.

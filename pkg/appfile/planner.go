@@ -133,6 +133,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 	for _, name := range r.order {
 		plan.Clusters = append(plan.Clusters, r.clusters[name])
 	}
+	plan.Topologies = r.topologies()
 	// Renders find definitions (and their warnings) and unknown parameters on the way.
 	defer func() { plan.Definitions, plan.Warnings = sortedRefs(r.used), r.warnings() }()
 	// Every component of every target renders independently, in parallel; the results are

@@ -119,7 +119,7 @@ func (r *run) resolvePolicies() {
 			continue
 		}
 		props := r.decodeProperties(ap.Properties, path+".properties", subject)
-		if !r.validateParameters(def, props, path+".properties", subject) {
+		if !r.validateParameters(def, props, r.baseContext(""), path+".properties", subject) {
 			continue
 		}
 		pol := &policy{name: key, typ: ap.Type, path: path}
@@ -163,13 +163,13 @@ func (r *run) resolvePolicies() {
 // validateParameters renders a definition that has no output (policy, step) to check the
 // parameters it is given. A required parameter at or around one of fromInputs (a step's
 // inputs[].parameterKey, filled when the step runs) is not missing.
-func (r *run) validateParameters(def *definition.Definition, props map[string]any, propsPath, subject string, fromInputs ...string) bool {
+func (r *run) validateParameters(def *definition.Definition, props map[string]any, ctx cue.Context, propsPath, subject string, fromInputs ...string) bool {
 	tmpl, err := r.p.opts.Engine.Compile(def.Source())
 	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
 		return false
 	}
-	res, err := tmpl.Render(cue.Input{Parameter: props, Context: r.baseContext("")})
+	res, err := tmpl.Render(cue.Input{Parameter: props, Context: ctx})
 	var perr *cue.ParameterError
 	if len(fromInputs) > 0 && errors.As(err, &perr) {
 		var kept []cue.FieldError
@@ -235,6 +235,27 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 		return nil, fmt.Errorf("no cluster matches clusterLabelSelector %s; set allowEmpty: true to allow that", formatLabels(selector))
 	}
 	return out, nil
+}
+
+// topologies resolves each topology policy to its placements, in the order written.
+func (r *run) topologies() []Topology {
+	var out []Topology
+	for i, ap := range r.app.Spec.Policies {
+		pol := r.policies[v1beta1.PolicyKey(i, ap)]
+		if pol == nil || pol.topology == nil {
+			continue
+		}
+		clusters, err := r.selectClusters(pol)
+		if err != nil {
+			continue // reported when the policy was resolved
+		}
+		t := Topology{Policy: pol.name}
+		for _, c := range clusters {
+			t.Placements = append(t.Placements, Placement{Cluster: c.Name, Namespace: pol.topology.Namespace})
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // checkOverride reports override entries that name components the Application does not have,

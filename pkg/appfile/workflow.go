@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
@@ -64,8 +65,17 @@ func (r *run) validateWorkflow() {
 				fromInputs = append(fromInputs, in.ParameterKey)
 			}
 		}
-		r.validateParameters(def, props, s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
+		r.validateParameters(def, props, r.stepContext(s), s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
 	})
+}
+
+// stepContext is the context a step's template is checked with: as when it runs (see
+// cuestep), named after the Application, with the step's name and a placeholder for the
+// execution's id.
+func (r *run) stepContext(s workflow.Step) cue.Context {
+	ctx := r.baseContext(r.app.Name)
+	ctx.Extra = map[string]any{"stepName": s.Name, "stepSessionID": "plan", "appName": r.app.Name, "namespace": r.namespace}
+	return ctx
 }
 
 // suppliedByInput reports whether an input's parameterKey gives the parameter at path, one of

@@ -146,3 +146,50 @@ spec:
 	require.True(t, h.exists(&corev1.ConfigMap{}, "default", "one"))
 	require.False(t, h.exists(&corev1.ConfigMap{}, "default", "two"))
 }
+
+// TestKubeVelaStepsOnTheHub runs KubeVela's config, export and deployment steps on the
+// controller against the API server: create-config writes a config Secret, read-config gives
+// its properties to a later step through an output, export-data writes them to the clusters
+// of a topology policy, apply-deployment waits until its Deployment is ready.
+func TestKubeVelaStepsOnTheHub(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: steps}
+spec:
+  components:
+    - {name: web, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, data: {a: b}}]}}
+  policies:
+    - {name: hub, type: topology, properties: {clusters: [local]}}
+  workflow:
+    steps:
+      - {name: deploy, type: deploy, properties: {policies: [hub]}}
+      - {name: save, type: create-config, properties: {name: registry, template: image-registry, config: {registry: ghcr.io, port: 443}}}
+      - name: load
+        type: read-config
+        properties: {name: registry}
+        outputs: [{name: registry, valueFrom: output.$returns.config.registry}]
+      - name: export
+        type: export-data
+        inputs: [{from: registry, parameterKey: data.registry}]
+        properties: {name: settings, topology: hub, data: {source: config}}
+      - {name: canary, type: apply-deployment, properties: {image: "nginx:1.27", replicas: 2}}
+`)
+	h.waitExists(&appsv1.Deployment{}, "default", "canary")
+	h.markReady("default", "canary")
+	app := h.waitApp("steps", "running", phaseIs(v1beta1.ApplicationRunning))
+	require.Equal(t, "succeeded", app.Status.Workflow.Phase)
+
+	secret := &corev1.Secret{}
+	require.True(t, h.exists(secret, "default", "registry"))
+	require.Equal(t, "image-registry", secret.Labels["config.oam.dev/type"])
+	require.JSONEq(t, `{"registry":"ghcr.io","port":443}`, string(secret.Data["input-properties"]))
+	settings := &corev1.ConfigMap{}
+	require.True(t, h.exists(settings, "default", "settings"))
+	require.Equal(t, map[string]string{"source": "config", "registry": "ghcr.io"}, settings.Data)
+	canary := &appsv1.Deployment{}
+	require.True(t, h.exists(canary, "default", "canary"))
+	require.Equal(t, int32(2), *canary.Spec.Replicas)
+	require.Equal(t, "nginx:1.27", canary.Spec.Template.Spec.Containers[0].Image)
+}

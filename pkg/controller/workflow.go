@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
 	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
@@ -101,7 +103,7 @@ func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec
 		out[typ] = workflow.PlannedExecutor{Deployer: d}
 	}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
-		Mailer: r.opts.Mailer, Ledger: wc}
+		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}}
 	var add func(steps []workflow.Step)
 	add = func(steps []workflow.Step) {
 		for _, s := range steps {
@@ -126,4 +128,35 @@ func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec
 	}
 	add(spec.Steps)
 	return out, nil
+}
+
+// planTopology answers steps' questions about placements from the Application's plan.
+type planTopology struct{ plan *appfile.Plan }
+
+func (t planTopology) Placements(policies []string) ([]cuestep.Placement, error) {
+	if t.plan == nil {
+		return nil, errors.New("the Application has no plan")
+	}
+	placements, err := t.plan.Placements(policies)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cuestep.Placement, len(placements))
+	for i, p := range placements {
+		out[i] = cuestep.Placement{Cluster: p.Cluster, Namespace: p.Namespace}
+	}
+	return out, nil
+}
+
+func (t planTopology) Clusters() []string {
+	var out []string
+	if t.plan == nil {
+		return out
+	}
+	for _, c := range t.plan.Clusters {
+		if c.Name != appfile.LocalCluster {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }

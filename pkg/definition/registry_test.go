@@ -21,9 +21,12 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 			"startup-probe", "storage", "topologyspreadconstraints", "volumes"},
 		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
-		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-object", "apply-remaining",
-			"depends-on-app", "deploy", "deploy2env", "deploy2runtime", "export2config", "export2secret",
-			"notification", "print-message-in-status", "read-object", "request", "step-group", "suspend", "webhook"},
+		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-deployment", "apply-object",
+			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "clean-jobs", "create-config",
+			"delete-config", "depends-on-app", "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data",
+			"export-service", "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
+			"print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group", "suspend",
+			"vela-cli", "webhook"},
 	}
 	engine := ferrycue.NewEngine(ferrycue.Options{})
 	for kind, names := range want {

@@ -105,8 +105,38 @@ func (r *run) kube(ctx context.Context, a cue.Action) (workflow.Result, bool) {
 		}
 		r.fill(a, "list", map[string]any{"items": list})
 	case "delete":
+		filter, _ := a.Fields["filter"].(map[string]any)
+		if labels, ok := filter["matchingLabels"].(map[string]any); ok && len(labels) > 0 {
+			return r.deleteMatching(ctx, a, cluster, obj, filter, labels)
+		}
 		if err := kube.Delete(ctx, cluster, obj); err != nil {
 			return fail("%s: delete: %v", a.Path, err)
+		}
+	}
+	return workflow.Result{}, false
+}
+
+// deleteMatching deletes every object of obj's kind that has the filter's labels, in the
+// filter's namespace (obj's when the filter names none).
+func (r *run) deleteMatching(ctx context.Context, a cue.Action, cluster string, obj, filter, labels map[string]any) (workflow.Result, bool) {
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	ns, _ := filter["namespace"].(string)
+	if ns == "" {
+		meta, _ := obj["metadata"].(map[string]any)
+		ns, _ = meta["namespace"].(string)
+	}
+	selector := map[string]string{}
+	for k, v := range labels {
+		selector[k] = fmt.Sprint(v)
+	}
+	items, err := r.e.opts.Kube.List(ctx, cluster, apiVersion, kind, ns, selector)
+	if err != nil {
+		return fail("%s: list %s to delete: %v", a.Path, kind, err)
+	}
+	for _, it := range items {
+		if err := r.e.opts.Kube.Delete(ctx, cluster, it); err != nil {
+			return fail("%s: delete %s %s: %v", a.Path, kind, objectName(it), err)
 		}
 	}
 	return workflow.Result{}, false
@@ -214,5 +244,42 @@ func (r *run) email(ctx context.Context, a cue.Action) (workflow.Result, bool) {
 	if _, err := r.guarded(ctx, a, func() (any, error) { return true, r.e.opts.Mailer.Send(ctx, m) }); err != nil {
 		return fail("%s: send email: %v", a.Path, err)
 	}
+	return workflow.Result{}, false
+}
+
+// topology answers where the Application's topology policies place it (placements) and which
+// managed clusters there are (list-clusters).
+func (r *run) topology(a cue.Action) (workflow.Result, bool) {
+	topo := r.e.opts.Topology
+	if topo == nil {
+		return fail("%s: no topology configured for %q", a.Path, a.Do)
+	}
+	if a.Do == "list-clusters" {
+		clusters := []any{}
+		for _, c := range topo.Clusters() {
+			clusters = append(clusters, c)
+		}
+		if r.returns[a.Path] {
+			r.fill(a, "clusters", clusters) // vela/multicluster: $returns.clusters
+		} else {
+			r.fill(a, "outputs", map[string]any{"clusters": clusters}) // vela/op: outputs.clusters
+		}
+		return workflow.Result{}, false
+	}
+	var policies []string
+	if list, ok := a.Fields["policies"].([]any); ok {
+		for _, p := range list {
+			policies = append(policies, fmt.Sprint(p))
+		}
+	}
+	placements, err := topo.Placements(policies)
+	if err != nil {
+		return fail("%s: %v", a.Path, err)
+	}
+	out := make([]any, len(placements))
+	for i, p := range placements {
+		out[i] = map[string]any{"cluster": p.Cluster, "namespace": p.Namespace}
+	}
+	r.fill(a, "placements", out)
 	return workflow.Result{}, false
 }

@@ -19,8 +19,10 @@ type Options struct {
 	Engine     *cue.Engine
 	Kube       Kube
 	Components Components
-	HTTP       HTTP
-	Mailer     Mailer
+	// Topology says where the Application's topology policies place it.
+	Topology Topology
+	HTTP     HTTP
+	Mailer   Mailer
 	// Ledger guards sending actions; an in-memory one when nil.
 	Ledger Ledger
 	// MaxActions bounds the actions of one execution; 100 when zero.
@@ -206,6 +208,10 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 		return r.http(ctx, a)
 	case "send-email":
 		return r.email(ctx, a)
+	case "create-config", "read-config", "list-config", "delete-config":
+		return r.config(ctx, a)
+	case "placements", "list-clusters":
+		return r.topology(a)
 	default:
 		if what, ok := strings.CutPrefix(a.Do, "unsupported: "); ok {
 			return fail("%s: %s is not supported by Ferry", a.Path, what)

@@ -54,8 +54,25 @@ func (k *memKube) Read(_ context.Context, cluster string, obj map[string]any) (m
 	return live, nil
 }
 
-func (k *memKube) List(context.Context, string, string, string, string, map[string]string) ([]map[string]any, error) {
-	return nil, nil
+func (k *memKube) List(_ context.Context, cluster, _, kind, namespace string, labels map[string]string) ([]map[string]any, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []map[string]any
+	for _, obj := range k.objects {
+		meta, _ := obj["metadata"].(map[string]any)
+		if key(cluster, obj) != key(cluster, map[string]any{"kind": kind, "metadata": map[string]any{"namespace": namespace, "name": meta["name"]}}) {
+			continue
+		}
+		have, _ := meta["labels"].(map[string]any)
+		matches := true
+		for k, v := range labels {
+			matches = matches && have[k] == v
+		}
+		if matches {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
 }
 
 func (k *memKube) Delete(_ context.Context, cluster string, obj map[string]any) error {
@@ -307,5 +324,9 @@ template: {
 	require.Contains(t, kube.objects, "/ConfigMap/default/b")
 	require.NotContains(t, kube.objects, "/ConfigMap/default/old")
 	require.Equal(t, "hello", res.Value["text"].(map[string]any)["str"])
-	require.Equal(t, map[string]any{"items": []any{}}, res.Value["list"].(map[string]any)["list"])
+	var listed []any
+	for _, it := range res.Value["list"].(map[string]any)["list"].(map[string]any)["items"].([]any) {
+		listed = append(listed, it.(map[string]any)["metadata"].(map[string]any)["name"])
+	}
+	require.ElementsMatch(t, []any{"a", "b"}, listed, "the objects applied, not the one deleted")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
@@ -75,7 +76,7 @@ template: {
 // implement compiles, and a step that reaches it fails naming it.
 func TestProviderPackageActionsFerryLacks(t *testing.T) {
 	for _, tt := range []struct{ pkg, action, params, want string }{
-		{"vela/config", "#CreateConfig", `{name: "x", namespace: "default", config: {a: "b"}}`, "vela/config #CreateConfig is not supported by Ferry"},
+		{"vela/builtin", "#DoVar", `{method: "Get", path: "a"}`, "vela/builtin #DoVar is not supported by Ferry"},
 		{"vela/kube", "#Patch", `{value: {apiVersion: "v1", kind: "ConfigMap"}, patch: {data: a: "b"}}`, "vela/kube #Patch is not supported by Ferry"},
 		{"vela/metrics", "#PromCheck", `{query: "up", condition: ">0"}`, "vela/metrics #PromCheck is not supported by Ferry"},
 		{"vela/multicluster", "#Deploy", `{policies: []}`, "vela/multicluster #Deploy (use the deploy step) is not supported by Ferry"},
@@ -94,4 +95,47 @@ template: {
 			require.Equal(t, "act: "+tt.want, res.Message)
 		})
 	}
+}
+
+// TestConfigs runs the config steps in order: create-config writes a Secret as KubeVela keeps
+// configs, read-config and list-config give its properties back, delete-config removes it.
+func TestConfigs(t *testing.T) {
+	kube := &memKube{objects: map[string]map[string]any{}}
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	step := func(name string) *Executor {
+		t.Helper()
+		def, err := reg.Get(definition.KindWorkflowStep, name)
+		require.NoError(t, err)
+		e, err := New(def, Options{Kube: kube})
+		require.NoError(t, err)
+		return e
+	}
+	run := func(name string, props map[string]any) workflow.Result {
+		t.Helper()
+		res := execute(t, step(name), props, name, false)
+		require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+		return res
+	}
+	run("create-config", map[string]any{"name": "registry", "template": "vela-system/image-registry",
+		"config": map[string]any{"registry": "ghcr.io", "insecure": false, "port": int64(443)}})
+	secret := kube.objects["/Secret/default/registry"]
+	require.NotNil(t, secret)
+	require.Equal(t, map[string]any{"config.oam.dev/catalog": "velacore-config", "config.oam.dev/type": "image-registry"},
+		secret["metadata"].(map[string]any)["labels"])
+
+	res := run("read-config", map[string]any{"name": "registry"})
+	want := map[string]any{"registry": "ghcr.io", "insecure": false, "port": int64(443)}
+	require.Equal(t, want, res.Value["output"].(map[string]any)["$returns"].(map[string]any)["config"])
+
+	run("create-config", map[string]any{"name": "other-type", "template": "helm-repository", "config": map[string]any{"url": "x"}})
+	res = run("list-config", map[string]any{"template": "image-registry"})
+	require.Equal(t, []any{map[string]any{"name": "registry", "alias": "", "description": "", "config": want}},
+		res.Value["output"].(map[string]any)["$returns"].(map[string]any)["configs"])
+
+	run("delete-config", map[string]any{"name": "registry"})
+	require.NotContains(t, kube.objects, "/Secret/default/registry")
+	res = execute(t, step("read-config"), map[string]any{"name": "registry"}, "again", false)
+	require.Equal(t, workflow.OutcomeFail, res.Outcome)
+	require.Contains(t, res.Message, "read config default/registry")
 }

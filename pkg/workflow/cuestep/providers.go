@@ -28,6 +28,21 @@ type Components interface {
 	ApplyComponent(ctx context.Context, component, cluster, namespace string) (output map[string]any, outputs map[string]any, err error)
 }
 
+// Placement is a cluster and a namespace ("" for the Application's) a topology policy places
+// the Application in.
+type Placement struct {
+	Cluster, Namespace string
+}
+
+// Topology says where the Application's topology policies place it, as the plan resolved them.
+type Topology interface {
+	// Placements of the named topology policies, in order; of all of them when none is named;
+	// the hub when the Application has none.
+	Placements(policies []string) ([]Placement, error)
+	// Clusters lists the managed clusters, the hub excluded.
+	Clusters() []string
+}
+
 // HTTPRequest is what #HTTPDo sends.
 type HTTPRequest struct {
 	Method, URL string
