@@ -1,6 +1,7 @@
 package cuestep
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,7 @@ template: {
 func TestProviderPackageActionsFerryLacks(t *testing.T) {
 	for _, tt := range []struct{ pkg, action, params, want string }{
 		{"vela/builtin", "#DoVar", `{method: "Get", path: "a"}`, "vela/builtin #DoVar is not supported by Ferry"},
+		{"vela/op", "#DeployCloudResource", `{}`, "vela/op #DeployCloudResource (Ferry does not run Terraform components; apply a Terraform Configuration with apply-terraform-config) is not supported by Ferry"},
 		{"vela/kube", "#Patch", `{value: {apiVersion: "v1", kind: "ConfigMap"}, patch: {data: a: "b"}}`, "vela/kube #Patch is not supported by Ferry"},
 		{"vela/metrics", "#PromCheck", `{query: "up", condition: ">0"}`, "vela/metrics #PromCheck is not supported by Ferry"},
 		{"vela/multicluster", "#Deploy", `{policies: []}`, "vela/multicluster #Deploy (use the deploy step) is not supported by Ferry"},
@@ -138,4 +140,67 @@ func TestConfigs(t *testing.T) {
 	res = execute(t, step("read-config"), map[string]any{"name": "registry"}, "again", false)
 	require.Equal(t, workflow.OutcomeFail, res.Outcome)
 	require.Contains(t, res.Message, "read config default/registry")
+}
+
+type fixedTopology struct{ placements map[string][]Placement }
+
+func (f fixedTopology) Placements(policies []string) ([]Placement, error) {
+	if len(policies) == 0 {
+		policies = []string{"all"}
+	}
+	var out []Placement
+	for _, p := range policies {
+		pl, ok := f.placements[p]
+		if !ok {
+			return nil, fmt.Errorf("policy %q is not a topology policy of the Application", p)
+		}
+		out = append(out, pl...)
+	}
+	return out, nil
+}
+
+func (fixedTopology) Clusters() []string { return []string{"eu-1", "us-1"} }
+
+// TestPlacementsAndCleanJobs: export-data writes to each cluster of the topology it names (or
+// of all of them); a topology that is not there fails the step; clean-jobs deletes the Jobs and
+// Pods that carry its labels and nothing else.
+func TestPlacementsAndCleanJobs(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	kube := &memKube{objects: map[string]map[string]any{}}
+	topo := fixedTopology{placements: map[string][]Placement{"all": {{Cluster: "local"}, {Cluster: "eu-1"}}, "eu": {{Cluster: "eu-1"}}}}
+	step := func(name string) *Executor {
+		def, err := reg.Get(definition.KindWorkflowStep, name)
+		require.NoError(t, err)
+		e, err := New(def, Options{Kube: kube, Topology: topo})
+		require.NoError(t, err)
+		return e
+	}
+	res := execute(t, step("export-data"), map[string]any{"name": "cfg", "data": map[string]any{"a": "b"}}, "1", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Contains(t, kube.objects, "local/ConfigMap/default/cfg")
+	require.Contains(t, kube.objects, "eu-1/ConfigMap/default/cfg")
+
+	res = execute(t, step("export-data"), map[string]any{"name": "only-eu", "data": map[string]any{}, "topology": "eu"}, "2", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Contains(t, kube.objects, "eu-1/ConfigMap/default/only-eu")
+	require.NotContains(t, kube.objects, "local/ConfigMap/default/only-eu")
+
+	res = execute(t, step("export-data"), map[string]any{"data": map[string]any{}, "topology": "us"}, "3", false)
+	require.Equal(t, workflow.OutcomeFail, res.Outcome)
+	require.Equal(t, `getPlacements: policy "us" is not a topology policy of the Application`, res.Message)
+
+	for _, obj := range []map[string]any{
+		{"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "migrate", "namespace": "default", "labels": map[string]any{"workflow.oam.dev/name": "shop"}}},
+		{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "migrate-x1", "namespace": "default", "labels": map[string]any{"workflow.oam.dev/name": "shop"}}},
+		{"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "other", "namespace": "default", "labels": map[string]any{"workflow.oam.dev/name": "blog"}}},
+	} {
+		_, err := kube.Apply(context.Background(), "", obj)
+		require.NoError(t, err)
+	}
+	res = execute(t, step("clean-jobs"), nil, "4", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.NotContains(t, kube.objects, "/Job/default/migrate")
+	require.NotContains(t, kube.objects, "/Pod/default/migrate-x1")
+	require.Contains(t, kube.objects, "/Job/default/other", "another app's Job stays")
 }
