@@ -89,12 +89,22 @@ func (r *run) baseContext(name string) cue.Context {
 		Cluster:        LocalCluster,
 		AppRevision:    r.opts.AppRevision,
 		AppRevisionNum: r.opts.AppRevisionNum,
+		Revision:       componentRevision(name, r.opts.AppRevisionNum),
 		AppLabels:      app.Labels,
 		AppAnnotations: app.Annotations,
 		WorkflowName:   app.Name,
 		PublishVersion: app.Annotations[v1beta1.AnnotationPublishVersion],
 		Components:     r.componentsContext,
 	}
+}
+
+// componentRevision is context.revision: <component>-v<n> for revision n of the Application, as
+// KubeVela names component revisions; empty when the plan is not for a revision (dry-run).
+func componentRevision(component string, revision int64) string {
+	if component == "" || revision == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s-v%d", component, revision)
 }
 
 // renderJob is one component rendered for one target, with what went wrong doing it.

@@ -58,6 +58,16 @@ func listParameters(v cuelang.Value, prefix string, out []Parameter, depth int) 
 		p.Required = !it.IsOptional() && p.Default == "" && fv.Validate(cuelang.Concrete(true)) != nil
 		out = append(out, p)
 		tv := typeOf(fv)
+		if op, args := tv.Expr(); op == cuelang.AndOp && tv.IncompleteKind() == cuelang.BottomKind {
+			// A type with validators that an abstract value does not meet yet, e.g.
+			// [...{...}] & list.MinItems(1): list the type's fields.
+			for _, a := range args {
+				if k := a.IncompleteKind(); k == cuelang.StructKind || k == cuelang.ListKind {
+					tv = a
+					break
+				}
+			}
+		}
 		switch tv.IncompleteKind() {
 		case cuelang.StructKind:
 			out = listParameters(tv, name, out, depth+1)
