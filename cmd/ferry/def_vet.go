@@ -61,7 +61,7 @@ func vetFile(s streams, engine *cue.Engine, file string) []string {
 	}
 	var problems []string
 	for _, d := range defs {
-		for _, w := range d.LoadWarnings {
+		for _, w := range d.Warnings() {
 			fmt.Fprintf(s.err, "Warning: %s (%s)\n", w, d.DisplayName())
 		}
 		if d.Unsupported != "" {

@@ -92,7 +92,7 @@ func (r *run) definition(kind definition.Kind, name string) (*definition.Definit
 	if len(def.Ignored) > 0 {
 		r.ignoring[def.DisplayName()] = def.Ignored
 	}
-	for _, w := range def.LoadWarnings {
+	for _, w := range def.Warnings() {
 		r.moreWarnings[w+" ("+def.DisplayName()+")"] = true
 	}
 	return def, nil

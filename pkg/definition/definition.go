@@ -2,6 +2,7 @@ package definition
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -72,6 +73,8 @@ type Definition struct {
 
 	sourceOnce sync.Once
 	source     ferrycue.Source
+	// legacy are warnings about legacy CUE the template uses and Ferry reads anyway.
+	legacy []string
 }
 
 // WorkloadType names the kind of object a component renders.
@@ -93,13 +96,22 @@ func (d *Definition) DisplayName() string {
 // It is worked out once per definition: renders call it on their hot path.
 func (d *Definition) Source() ferrycue.Source {
 	d.sourceOnce.Do(func() {
-		d.source = ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: d.Template}
-		if pkgs, err := libraryPackages(d.Filename, d.Template); err == nil {
+		text, legacy := rewriteListAddition(d.Filename, d.Template)
+		d.source = ferrycue.Source{Name: d.DisplayName(), Filename: d.Filename, Text: text}
+		d.legacy = legacy
+		if pkgs, err := libraryPackages(d.Filename, text); err == nil {
 			d.source.Packages = pkgs
 		}
 		d.source.Key = d.source.Hash()
 	})
 	return d.source
+}
+
+// Warnings are what loading the definition let pass (LoadWarnings) and the legacy CUE its
+// template uses that Ferry reads anyway, e.g. list addition.
+func (d *Definition) Warnings() []string {
+	d.Source()
+	return append(slices.Clone(d.LoadWarnings), d.legacy...)
 }
 
 // TemplateBody is the template as a CR's spec.schematic.cue.template holds it: without the
