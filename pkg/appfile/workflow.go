@@ -129,6 +129,10 @@ func (r *run) deploySteps() []deployStep {
 			if step, ok := r.deploy2runtimeStep(s); ok {
 				out = append(out, step)
 			}
+		default:
+			if step, ok := r.customDeployStep(s); ok {
+				out = append(out, step)
+			}
 		}
 	})
 	return out
@@ -226,24 +230,93 @@ func (r *run) deployStep(s workflow.Step) deployStep {
 	if props.Auto != nil {
 		step.auto = *props.Auto
 	}
+	step.policies = r.stepPolicies(s, props.Policies, func(i int) string { return fmt.Sprintf("%s.properties.policies[%d]", s.Path, i) })
+	return step
+}
+
+// stepPolicies resolves the policies a delivery step names; where says where the i-th name is
+// written.
+func (r *run) stepPolicies(s workflow.Step, names []string, where func(i int) string) []*policy {
 	subject := workflow.StepSubject(s.Name, s.Type)
-	for i, name := range props.Policies {
+	var out []*policy
+	for i, name := range names {
 		pol, ok := r.policies[name]
 		if !ok {
 			if !r.hasPolicy(name) {
-				r.addError(r.af.Where(fmt.Sprintf("%s.properties.policies[%d]", s.Path, i)), subject,
-					fmt.Sprintf("policy %q does not exist in spec.policies", name))
+				r.addError(r.af.Where(where(i)), subject, fmt.Sprintf("policy %q does not exist in spec.policies", name))
 			}
 			continue
 		}
 		if pol.topology == nil && pol.override == nil && pol.replication == nil {
-			r.addError(r.af.Where(fmt.Sprintf("%s.properties.policies[%d]", s.Path, i)), subject,
+			r.addError(r.af.Where(where(i)), subject,
 				fmt.Sprintf("policy %q is of type %q; a deploy step takes topology, override and replication policies", name, pol.typ))
 			continue
 		}
-		step.policies = append(step.policies, pol)
+		out = append(out, pol)
 	}
-	return step
+	return out
+}
+
+// customDeployStep plans a step whose definition delivers through a deploy action
+// (vela/multicluster #Deploy, as KubeVela writes its own deploy step): the action's policies
+// are worked out from the step's properties now, so the step is planned, printed by dry-run and
+// delivered like a deploy step.
+func (r *run) customDeployStep(s workflow.Step) (deployStep, bool) {
+	if s.Path == "" || s.Type == workflow.TypeSuspend || s.Type == workflow.TypeStepGroup {
+		return deployStep{}, false
+	}
+	def, err := r.definition(definition.KindWorkflowStep, s.Type)
+	if err != nil || def.Unsupported != "" || !strings.Contains(def.Template, "#Deploy") {
+		return deployStep{}, false // an unknown type is reported where the step is checked
+	}
+	tmpl, err := r.p.opts.Engine.Compile(def.Source())
+	if err != nil {
+		return deployStep{}, false // reported where the step is checked
+	}
+	props := s.Properties
+	if props == nil {
+		props = map[string]any{}
+	}
+	ev, err := tmpl.Evaluate(cue.Input{Parameter: props, Context: r.stepContext(s)})
+	if err != nil {
+		return deployStep{}, false // reported where the step is checked
+	}
+	subject := workflow.StepSubject(s.Name, s.Type)
+	where := r.af.Where(s.Path + ".type")
+	var deploys []cue.Action
+	for _, a := range ev.Actions() {
+		if a.Do == "deploy" {
+			deploys = append(deploys, a)
+		}
+	}
+	switch {
+	case len(deploys) == 0:
+		return deployStep{}, false
+	case len(deploys) > 1:
+		r.addError(where, subject, fmt.Sprintf("%s has %d deploy actions; a step delivers once", def.DisplayName(), len(deploys)))
+		return deployStep{}, false
+	case deploys[0].Incomplete != nil:
+		r.addError(where, subject, fmt.Sprintf("the deploy action %s of %s does not know its policies before the workflow runs (%v): take them from the step's properties",
+			deploys[0].Path, def.DisplayName(), deploys[0].Incomplete))
+		return deployStep{}, false
+	}
+	fields := deploys[0].Fields
+	if params, ok := fields["$params"].(map[string]any); ok {
+		fields = params
+	}
+	if inline, _ := fields["inlinePolicies"].([]any); len(inline) > 0 {
+		r.addError(where, subject, fmt.Sprintf("the deploy action %s of %s has inline policies, which Ferry does not support: name policies of the Application",
+			deploys[0].Path, def.DisplayName()))
+		return deployStep{}, false
+	}
+	var names []string
+	if list, ok := fields["policies"].([]any); ok {
+		for _, p := range list {
+			names = append(names, fmt.Sprint(p))
+		}
+	}
+	return deployStep{name: s.Name, auto: true,
+		policies: r.stepPolicies(s, names, func(int) string { return s.Path + ".properties" })}, true
 }
 
 func (r *run) hasPolicy(name string) bool {

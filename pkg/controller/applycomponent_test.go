@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/definition"
 )
 
 // TestApplyComponentSteps: apply-component steps deliver one component each, in workflow
@@ -192,4 +194,57 @@ spec:
 	require.True(t, h.exists(canary, "default", "canary"))
 	require.Equal(t, int32(2), *canary.Spec.Replicas)
 	require.Equal(t, "nginx:1.27", canary.Spec.Template.Spec.Containers[0].Image)
+}
+
+// TestCustomStepOnTheDeployAction: a WorkflowStepDefinition written as KubeVela writes its
+// deploy step (a message, then vela/multicluster #Deploy with the step's policies) delivers
+// what the planner made of it, waits for health, and its objects are the app's: dropping the
+// step collects them.
+func TestCustomStepOnTheDeployAction(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	ctx := context.Background()
+	tmpl, err := os.ReadFile("../appfile/testdata/compat/defs/deploy-with-note.cue")
+	require.NoError(t, err)
+	def, err := definition.ParseCUE("deploy-with-note.cue", tmpl)
+	require.NoError(t, err)
+	require.NoError(t, h.c.Create(ctx, &v1beta1.WorkflowStepDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "deploy-with-note", Namespace: "default"},
+		Spec:       v1beta1.WorkflowStepDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: def.TemplateBody()}}},
+	}))
+	require.NoError(t, h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: custom}
+spec:
+  components:
+    - {name: web, type: worker, properties: {image: "nginx:1.27"}}
+  policies:
+    - {name: staging, type: topology, properties: {clusters: [local], namespace: staging}}
+  workflow:
+    steps:
+      - {name: ship, type: deploy-with-note, properties: {policies: [staging]}}
+`)
+	h.waitExists(&appsv1.Deployment{}, "staging", "web")
+	app := h.waitApp("custom", "the step to wait for web", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow != nil && len(a.Status.Workflow.Steps) > 0 && a.Status.Workflow.Steps[0].Phase == "running"
+	})
+	require.Contains(t, app.Status.Workflow.Steps[0].Message, `component "web"`)
+	h.markReady("staging", "web")
+	app = h.waitApp("custom", "running", phaseIs(v1beta1.ApplicationRunning))
+	require.Equal(t, "deploying with 1 policies; deployed to 1 target(s), healthy", app.Status.Workflow.Steps[0].Message)
+	require.Len(t, app.Status.Services, 1)
+	require.True(t, app.Status.Services[0].Healthy)
+
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: custom}
+spec:
+  components:
+    - {name: web, type: worker, properties: {image: "nginx:1.27"}}
+  workflow:
+    steps:
+      - {name: note, type: print-message-in-status, properties: {message: nothing}}
+`)
+	h.waitGone(&appsv1.Deployment{}, "staging", "web")
 }

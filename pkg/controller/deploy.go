@@ -75,6 +75,23 @@ func (run *appRun) stepPlan(name string) (appfile.StepPlan, bool) {
 	return appfile.StepPlan{}, false
 }
 
+// delivers reports whether a step delivers components: a delivering type, or a step the plan
+// has a delivery for (a step defined in CUE with a deploy action).
+func delivers(plan *appfile.Plan, s v1beta1.StepStatus) bool {
+	if workflow.Delivers(s.Type) {
+		return true
+	}
+	if plan == nil {
+		return false
+	}
+	for _, sp := range plan.Steps {
+		if sp.Name == s.Name {
+			return true
+		}
+	}
+	return false
+}
+
 // defaultParallelism is how many objects re-applying finished steps writes at once.
 const defaultParallelism = 5
 
@@ -137,7 +154,7 @@ func orDefault(s, def string) string {
 func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) error {
 	var errs []error
 	var conflicts []string
-	for _, name := range succeededDeploySteps(run.app.Status.Workflow) {
+	for _, name := range succeededDeploySteps(run.app.Status.Workflow, run.plan) {
 		sp, ok := run.stepPlan(name)
 		if !ok || run.applied[name] {
 			continue
@@ -160,14 +177,15 @@ func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) erro
 	return nil
 }
 
-// succeededDeploySteps names the deploy steps of the workflow that succeeded.
-func succeededDeploySteps(ws *v1beta1.WorkflowStatus) []string {
+// succeededDeploySteps names the delivery steps of the workflow that succeeded: those of a
+// delivering type, and steps defined in CUE that the plan delivers (a deploy action).
+func succeededDeploySteps(ws *v1beta1.WorkflowStatus, plan *appfile.Plan) []string {
 	if ws == nil {
 		return nil
 	}
 	var out []string
 	add := func(s v1beta1.StepStatus) {
-		if workflow.Delivers(s.Type) && s.Phase == string(workflow.StepSucceeded) {
+		if delivers(plan, s) && s.Phase == string(workflow.StepSucceeded) {
 			out = append(out, s.Name)
 		}
 	}

@@ -113,7 +113,7 @@ func (r *ApplicationReconciler) evaluateHealth(ctx context.Context, run *appRun)
 	started := map[string]bool{}
 	for _, s := range ws.Steps {
 		for _, st := range append([]v1beta1.StepStatus{s.StepStatus}, s.SubStepsStatus...) {
-			if workflow.Delivers(st.Type) && st.Phase != string(workflow.StepPending) && st.Phase != string(workflow.StepSkipped) {
+			if delivers(run.plan, st) && st.Phase != string(workflow.StepPending) && st.Phase != string(workflow.StepSkipped) {
 				started[st.Name] = true
 			}
 		}

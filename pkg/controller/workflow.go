@@ -103,7 +103,7 @@ func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec
 		out[typ] = workflow.PlannedExecutor{Deployer: d}
 	}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
-		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}}
+		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}, Deployer: d}
 	var add func(steps []workflow.Step)
 	add = func(steps []workflow.Step) {
 		for _, s := range steps {

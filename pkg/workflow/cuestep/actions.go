@@ -283,3 +283,32 @@ func (r *run) topology(a cue.Action) (workflow.Result, bool) {
 	r.fill(a, "placements", out)
 	return workflow.Result{}, false
 }
+
+// deploy delivers the step's plan: the planner rendered the components for the targets of the
+// action's policies under the step's name. Until they are healthy the step waits.
+func (r *run) deploy(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	if r.e.opts.Deployer == nil {
+		return fail("%s: no deployer configured", a.Path)
+	}
+	parallelism := 5
+	if p, ok := a.Fields["parallelism"].(int64); ok && p > 0 {
+		parallelism = int(p)
+	}
+	var policies []string
+	if list, ok := a.Fields["policies"].([]any); ok {
+		for _, p := range list {
+			policies = append(policies, fmt.Sprint(p))
+		}
+	}
+	done, message, err := r.e.opts.Deployer.Deploy(ctx, r.in.Step.Name, policies, parallelism)
+	switch {
+	case err != nil:
+		return fail("%s: deploy: %v", a.Path, err)
+	case !done:
+		return workflow.Result{Outcome: workflow.OutcomeWait, Message: message}, true
+	}
+	if message != "" {
+		r.messages = append(r.messages, message)
+	}
+	return workflow.Result{}, false
+}

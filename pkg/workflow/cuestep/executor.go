@@ -21,6 +21,9 @@ type Options struct {
 	Components Components
 	// Topology says where the Application's topology policies place it.
 	Topology Topology
+	// Deployer delivers what the planner made of a step's deploy action (vela/multicluster
+	// #Deploy).
+	Deployer workflow.Deployer
 	HTTP     HTTP
 	Mailer   Mailer
 	// Ledger guards sending actions; an in-memory one when nil.
@@ -212,6 +215,8 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 		return r.config(ctx, a)
 	case "placements", "list-clusters":
 		return r.topology(a)
+	case "deploy":
+		return r.deploy(ctx, a)
 	default:
 		if what, ok := strings.CutPrefix(a.Do, "unsupported: "); ok {
 			return fail("%s: %s is not supported by Ferry", a.Path, what)

@@ -81,7 +81,6 @@ func TestProviderPackageActionsFerryLacks(t *testing.T) {
 		{"vela/op", "#DeployCloudResource", `{}`, "vela/op #DeployCloudResource (Ferry does not run Terraform components; apply a Terraform Configuration with apply-terraform-config) is not supported by Ferry"},
 		{"vela/kube", "#Patch", `{value: {apiVersion: "v1", kind: "ConfigMap"}, patch: {data: a: "b"}}`, "vela/kube #Patch is not supported by Ferry"},
 		{"vela/metrics", "#PromCheck", `{query: "up", condition: ">0"}`, "vela/metrics #PromCheck is not supported by Ferry"},
-		{"vela/multicluster", "#Deploy", `{policies: []}`, "vela/multicluster #Deploy (use the deploy step) is not supported by Ferry"},
 	} {
 		t.Run(tt.pkg+tt.action, func(t *testing.T) {
 			e, err := New(stepDef(t, "lacking", fmt.Sprintf(`
@@ -203,4 +202,40 @@ func TestPlacementsAndCleanJobs(t *testing.T) {
 	require.NotContains(t, kube.objects, "/Job/default/migrate")
 	require.NotContains(t, kube.objects, "/Pod/default/migrate-x1")
 	require.Contains(t, kube.objects, "/Job/default/other", "another app's Job stays")
+}
+
+type recordingDeployer struct {
+	calls []string
+	done  bool
+}
+
+func (d *recordingDeployer) Deploy(_ context.Context, step string, policies []string, parallelism int) (bool, string, error) {
+	d.calls = append(d.calls, fmt.Sprintf("%s %v %d", step, policies, parallelism))
+	if !d.done {
+		return false, "waiting for web", nil
+	}
+	return true, "deployed", nil
+}
+
+// TestDeployAction: a step's deploy action hands the step to the Deployer, which delivers what
+// the planner made of it; the step waits until that is done.
+func TestDeployAction(t *testing.T) {
+	d := &recordingDeployer{}
+	e, err := New(stepDef(t, "deploy-with-note", `
+import "vela/multicluster"
+
+template: {
+	deploy: multicluster.#Deploy & {$params: {policies: parameter.policies, parallelism: 2}}
+	parameter: policies: [...string]
+}`), Options{Deployer: d})
+	require.NoError(t, err)
+	props := map[string]any{"policies": []any{"eu"}}
+	res := execute(t, e, props, "1", false)
+	require.Equal(t, workflow.OutcomeWait, res.Outcome)
+	require.Equal(t, "waiting for web", res.Message)
+	d.done = true
+	res = execute(t, e, props, "1", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Equal(t, "deployed", res.Message)
+	require.Equal(t, []string{"s [eu] 2", "s [eu] 2"}, d.calls)
 }
