@@ -138,6 +138,9 @@ func writeYAMLStream(w io.Writer, items []appfile.Item) error {
 			return err
 		}
 		header := fmt.Sprintf("# step: %s, cluster: %s, namespace: %s, component: %s", it.Step, it.Cluster, it.Namespace, it.Component)
+		if it.Policy != "" {
+			header = fmt.Sprintf("# policy: %s, cluster: %s, namespace: %s", it.Policy, it.Cluster, it.Namespace)
+		}
 		if it.Trait != "" {
 			header += ", trait: " + it.Trait
 		}

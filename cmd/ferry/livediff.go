@@ -73,7 +73,11 @@ func diffPlan(ctx context.Context, s streams, c client.Client, af *appfile.Appfi
 	app := dispatch.AppRef{Name: af.App.Name, Namespace: af.App.Namespace}
 	rendered := map[string]bool{}
 	changes := 0
-	for _, sp := range plan.Steps {
+	steps := plan.Steps
+	if sp, ok := plan.PolicyStep(); ok {
+		steps = append([]appfile.StepPlan{sp}, steps...)
+	}
+	for _, sp := range steps {
 		desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: app, Plan: plan, Step: sp, Normalize: hub.Normalize})
 		if err != nil {
 			return err

@@ -89,6 +89,17 @@ func TestLiveDiffGoesThroughTheControllersApply(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Equal(t, "= left alone (apply-once) ConfigMap default/once\napplication default/mine: no changes\n", out)
 
+	// A custom policy's objects are previewed like a step's.
+	code, _, errOut = run(t, "", append([]string{"def", "apply", "../../pkg/appfile/testdata/compat/defs/team-namespace.cue"}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.NoError(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "teams"}}))
+	quota := filepath.Join(dir, "quota.yaml")
+	require.NoError(t, os.WriteFile(quota, []byte(applyOnceApp+"    - {name: quota, type: team-quota, properties: {team: payments}}\n"), 0o644))
+	code, out, errOut = run(t, "", append([]string{"live-diff", "-f", quota}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "+ create ResourceQuota default/quota\n")
+	require.Contains(t, out, "+ create ConfigMap teams/owner-mine\n")
+
 	// Nothing changed.
 	require.Error(t, c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fresh"}, &corev1.ConfigMap{}))
 	for _, want := range existing {

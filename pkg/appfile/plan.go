@@ -56,9 +56,28 @@ type Plan struct {
 	// Topologies are where each topology policy places the Application, in the order the
 	// policies are written: what steps that export to a policy's clusters read.
 	Topologies []Topology
+	// PolicyObjects are the objects custom policies render (their output and outputs), in the
+	// order the policies are written. They go to the hub, in the Application's namespace
+	// unless they name another, before the workflow runs.
+	PolicyObjects []Manifest
 	// Warnings are about what the Application or a definition it uses sets that Ferry accepts
 	// and ignores.
 	Warnings []string
+}
+
+// PolicyStepName names the delivery of PolicyObjects (PolicyStep). Parentheses keep it apart
+// from workflow step names.
+const PolicyStepName = "(policies)"
+
+// PolicyStep is the delivery of PolicyObjects as a step of its own, to the hub: the controller
+// applies it before the workflow and `ferry live-diff` previews it, as they do steps. ok is
+// false when no policy renders objects.
+func (p *Plan) PolicyStep() (sp StepPlan, ok bool) {
+	if len(p.PolicyObjects) == 0 {
+		return StepPlan{}, false
+	}
+	return StepPlan{Name: PolicyStepName, Auto: true,
+		Targets: []TargetPlan{{Cluster: LocalCluster, Namespace: p.Namespace, Manifests: p.PolicyObjects}}}, true
 }
 
 // Topology is where a topology policy places the Application.
@@ -153,6 +172,8 @@ type TraitPlan struct {
 
 // Manifest is one rendered object.
 type Manifest struct {
+	// Policy is the policy that rendered it (PolicyObjects); empty for components' objects.
+	Policy string
 	// Component is the component that rendered it, ComponentType its type.
 	Component     string
 	ComponentType string
@@ -188,13 +209,23 @@ type Item struct {
 	Namespace string `json:"namespace"`
 	Component string `json:"component"`
 	// Trait is the trait type that rendered the object; empty for the component's own objects.
-	Trait  string         `json:"trait"`
+	Trait string `json:"trait"`
+	// Policy is the policy that rendered the object; empty for components' objects.
+	Policy string         `json:"policy,omitempty"`
 	Object map[string]any `json:"object"`
 }
 
-// Items flattens the plan in step, target and manifest order.
+// Items flattens the plan: the policies' objects, then the steps' in step, target and
+// manifest order.
 func (p *Plan) Items() []Item {
 	items := []Item{}
+	for _, m := range p.PolicyObjects {
+		ns := ""
+		if meta, ok := m.Object["metadata"].(map[string]any); ok {
+			ns, _ = meta["namespace"].(string)
+		}
+		items = append(items, Item{Cluster: LocalCluster, Namespace: ns, Policy: m.Policy, Object: m.Object})
+	}
 	for _, step := range p.Steps {
 		for _, t := range step.Targets {
 			for _, m := range t.Manifests {

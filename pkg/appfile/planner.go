@@ -61,6 +61,8 @@ type run struct {
 	// moreWarnings are the warnings about unknown parameters the engine lets through and
 	// about what loading a used definition's file let pass.
 	moreWarnings map[string]bool
+	// policyObjects are the objects custom policies render.
+	policyObjects []Manifest
 	// resourcePolicies collects the policies about applying and collecting objects.
 	resourcePolicies ResourcePolicies
 	// clusters are the known clusters by name, order their names: the hub, then the managed
@@ -134,6 +136,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 		plan.Clusters = append(plan.Clusters, r.clusters[name])
 	}
 	plan.Topologies = r.topologies()
+	plan.PolicyObjects = r.policyObjects
 	// Renders find definitions (and their warnings) and unknown parameters on the way.
 	defer func() { plan.Definitions, plan.Warnings = sortedRefs(r.used), r.warnings() }()
 	// Every component of every target renders independently, in parallel; the results are

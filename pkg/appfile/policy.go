@@ -119,7 +119,8 @@ func (r *run) resolvePolicies() {
 			continue
 		}
 		props := r.decodeProperties(ap.Properties, path+".properties", subject)
-		if !r.validateParameters(def, props, r.baseContext(""), path+".properties", subject) {
+		res, ok := r.validateParameters(def, props, r.baseContext(""), path+".properties", subject)
+		if !ok {
 			continue
 		}
 		pol := &policy{name: key, typ: ap.Type, path: path}
@@ -155,6 +156,7 @@ func (r *run) resolvePolicies() {
 				r.addError(r.af.Where(path+".properties"), subject, err.Error())
 				continue
 			}
+			r.addPolicyObjects(key, res)
 		}
 		r.policies[key] = pol
 	}
@@ -163,11 +165,11 @@ func (r *run) resolvePolicies() {
 // validateParameters renders a definition that has no output (policy, step) to check the
 // parameters it is given. A required parameter at or around one of fromInputs (a step's
 // inputs[].parameterKey, filled when the step runs) is not missing.
-func (r *run) validateParameters(def *definition.Definition, props map[string]any, ctx cue.Context, propsPath, subject string, fromInputs ...string) bool {
+func (r *run) validateParameters(def *definition.Definition, props map[string]any, ctx cue.Context, propsPath, subject string, fromInputs ...string) (*cue.Result, bool) {
 	tmpl, err := r.p.opts.Engine.Compile(def.Source())
 	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
-		return false
+		return nil, false
 	}
 	res, err := tmpl.Render(cue.Input{Parameter: props, Context: ctx})
 	var perr *cue.ParameterError
@@ -179,16 +181,54 @@ func (r *run) validateParameters(def *definition.Definition, props map[string]an
 			}
 		}
 		if len(kept) == 0 {
-			return true
+			return nil, true
 		}
 		err = &cue.ParameterError{Template: perr.Template, Errors: kept}
 	}
 	if err != nil {
 		r.reportRenderError(err, propsPath, subject)
-		return false
+		return nil, false
 	}
 	r.warnUnknownParameters(res.Warnings, propsPath, subject)
-	return true
+	return res, true
+}
+
+// addPolicyObjects keeps the objects a policy's template renders (output and outputs), as
+// KubeVela applies them: to the hub, in the Application's namespace unless they name another,
+// with the Application, before its workflow.
+func (r *run) addPolicyObjects(policy string, res *cue.Result) {
+	if res == nil {
+		return
+	}
+	add := func(output string, obj map[string]any) {
+		meta, _ := obj["metadata"].(map[string]any)
+		if meta == nil {
+			meta = map[string]any{}
+			obj["metadata"] = meta
+		}
+		if meta["name"] == nil {
+			meta["name"] = policy // as unnamed objects of components are named after them
+		}
+		if IsClusterScoped(obj) {
+			delete(meta, "namespace")
+		} else if ns, _ := meta["namespace"].(string); ns == "" {
+			meta["namespace"] = r.namespace
+		}
+		labels, _ := meta["labels"].(map[string]any)
+		if labels == nil {
+			labels = map[string]any{}
+			meta["labels"] = labels
+		}
+		labels[v1beta1.LabelAppName] = r.app.Name
+		labels[v1beta1.LabelAppNamespace] = r.namespace
+		r.policyObjects = append(r.policyObjects, Manifest{Policy: policy, Output: output, Object: obj})
+	}
+	if res.Output != nil {
+		add("", res.Output)
+	}
+	for _, o := range res.Outputs {
+		add(o.Name, o.Object)
+	}
 }
 
 // checkTopology reports clusters that do not exist, and selections that are empty.

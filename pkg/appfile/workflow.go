@@ -65,7 +65,7 @@ func (r *run) validateWorkflow() {
 				fromInputs = append(fromInputs, in.ParameterKey)
 			}
 		}
-		r.validateParameters(def, props, r.stepContext(s), s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
+		_, _ = r.validateParameters(def, props, r.stepContext(s), s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
 	})
 }
 

@@ -286,7 +286,8 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		name string
 		run  func(context.Context, *appRun) error
 	}{
-		{"render", r.render}, {"revision", r.ensureRevision}, {"workflow", r.runWorkflow}, {"keep state", r.keepState},
+		{"render", r.render}, {"revision", r.ensureRevision}, {"policies", r.applyPolicyObjects}, {"workflow", r.runWorkflow},
+		{"keep state", r.keepState},
 		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage},
 	} {
 		err := step.run(ctx, run)

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -247,4 +248,44 @@ spec:
       - {name: note, type: print-message-in-status, properties: {message: nothing}}
 `)
 	h.waitGone(&appsv1.Deployment{}, "staging", "web")
+}
+
+// TestCustomPolicyObjects: the objects a custom PolicyDefinition renders are applied with the
+// Application, before its workflow, and collected when the policy goes.
+func TestCustomPolicyObjects(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	ctx := context.Background()
+	tmpl, err := os.ReadFile("../appfile/testdata/compat/defs/team-namespace.cue")
+	require.NoError(t, err)
+	def, err := definition.ParseCUE("team-namespace.cue", tmpl)
+	require.NoError(t, err)
+	require.NoError(t, h.c.Create(ctx, &v1beta1.PolicyDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-quota", Namespace: "default"},
+		Spec:       v1beta1.PolicyDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: def.TemplateBody()}}},
+	}))
+	require.NoError(t, h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "teams"}}))
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: quota}
+spec:
+  components:
+    - {name: web, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, data: {a: b}}]}}
+  policies:
+    - {name: quota, type: team-quota, properties: {team: payments, cpu: "2"}}
+`
+	h.apply(app)
+	h.waitApp("quota", "running", phaseIs(v1beta1.ApplicationRunning))
+	quota := &corev1.ResourceQuota{}
+	require.True(t, h.exists(quota, "default", "quota"))
+	cpu := quota.Spec.Hard[corev1.ResourceRequestsCPU]
+	require.Equal(t, "2", cpu.String())
+	owner := &corev1.ConfigMap{}
+	require.True(t, h.exists(owner, "teams", "owner-quota"))
+	require.Equal(t, "payments", owner.Data["team"])
+	require.Equal(t, "quota", owner.Labels[v1beta1.LabelAppName])
+
+	h.apply(strings.Split(app, "  policies:")[0])
+	h.waitGone(&corev1.ResourceQuota{}, "default", "quota")
+	h.waitGone(&corev1.ConfigMap{}, "teams", "owner-quota")
 }
