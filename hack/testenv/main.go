@@ -47,7 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "build":
-		_, err = testenv.EnsureBinaries(ctx, testenv.BuildOptions{Log: stdout})
+		if _, err = testenv.EnsureBinaries(ctx, testenv.BuildOptions{Log: stdout}); err == nil {
+			_, err = testenv.EnsurePrometheus(ctx, testenv.BuildOptions{Log: stdout})
+		}
 	case "up":
 		err = up(ctx, *dir, *clusters, stdout)
 	case "down":

@@ -21,6 +21,8 @@ const (
 	PolicyTopology    = "topology"
 	PolicyOverride    = "override"
 	PolicyReplication = "replication"
+	// PolicyHealth is KubeVela's health probing policy, accepted and ignored.
+	PolicyHealth = "health"
 )
 
 // policy is a validated policy of the Application.
@@ -157,6 +159,10 @@ func (r *run) resolvePolicies() {
 				continue
 			}
 			r.addPolicyObjects(key, res)
+			if ap.Type == PolicyHealth {
+				r.moreWarnings[fmt.Sprintf("%s: %s: accepted and ignored: Ferry checks health whenever the Application's objects change and at every resync",
+					r.af.Where(path+".type"), subject)] = true
+			}
 		}
 		r.policies[key] = pol
 	}

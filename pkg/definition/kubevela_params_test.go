@@ -150,6 +150,7 @@ var kubeVelaTypes = map[Kind]map[string]string{
 		"replication":     `keys:list selector:list`,
 		"resource-update": `rules:list`,
 		"env-binding":     `envs:list envs[].name:string envs[].placement:struct envs[].selector:struct envs[].patch:struct`,
+		"health":          `probeInterval:int probeTimeout:int`,
 	},
 	KindWorkflowStep: {
 		"deploy":                   `auto:bool policies:list parallelism:int ignoreTerraformComponent:bool`,
@@ -179,6 +180,8 @@ var kubeVelaTypes = map[Kind]map[string]string{
 		"deploy2env":               `policy:string env:string parallel:bool`,
 		"deploy2runtime":           `clusters:list`,
 		"apply-remaining":          `exceptions:list`,
+		"check-metrics":            `query:string metricEndpoint:string condition:string duration:string failDuration:string`,
+		"webhook-notification":     `dingding:struct slack:struct email:struct`,
 	},
 }
 

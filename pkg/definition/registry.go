@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,11 +25,43 @@ func New() *Registry {
 	return &Registry{defs: map[Kind]map[string]*Definition{}}
 }
 
+// builtinAliases are older KubeVela names of built-in definitions, kept so that Applications
+// written with them run: each is the definition in file, under the old name, marked deprecated.
+var builtinAliases = []struct {
+	kind       Kind
+	name, file string
+}{
+	{KindWorkflowStep, "webhook-notification", "workflowsteps/notification.cue"},
+}
+
 // Builtin returns a registry holding Ferry's embedded definition library.
 func Builtin() (*Registry, error) {
 	r := New()
 	if err := r.LoadFS(definitions.FS, true); err != nil {
 		return nil, fmt.Errorf("load built-in definitions: %w", err)
+	}
+	for _, a := range builtinAliases {
+		data, err := fs.ReadFile(definitions.FS, a.file)
+		if err != nil {
+			return nil, fmt.Errorf("load built-in definitions: alias %s: %w", a.name, err)
+		}
+		defs, err := Parse(path.Join("definitions", a.file), data)
+		if err != nil {
+			return nil, fmt.Errorf("load built-in definitions: alias %s of %s: %w", a.name, a.file, err)
+		}
+		if len(defs) != 1 || defs[0].Kind != a.kind {
+			return nil, fmt.Errorf("load built-in definitions: alias %s: %s does not hold one %s", a.name, a.file, a.kind)
+		}
+		d := defs[0]
+		target := d.Name
+		d.Name, d.Builtin = a.name, true
+		d.Description = fmt.Sprintf("Deprecated (use %s): %s", target, d.Description)
+		d.Annotations = maps.Clone(d.Annotations)
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations["definition.oam.dev/deprecated"] = target
+		r.Add(d)
 	}
 	return r, nil
 }

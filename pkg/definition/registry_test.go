@@ -19,14 +19,14 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 			"hostalias", "hpa", "ingress", "ingress-1-20", "init-container", "json-merge-patch", "json-patch", "k8s-update-strategy", "labels", "lifecycle", "liveness-probe",
 			"nocalhost", "node-affinity", "node-selector", "podsecuritycontext", "pure-ingress", "pvc", "readiness-probe", "resource", "scaler", "securitycontext", "service-account", "service-binding", "sidecar",
 			"startup-probe", "storage", "topologyspreadconstraints", "volumes"},
-		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "override", "read-only", "replication", "resource-update",
+		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "health", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
 		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-deployment", "apply-object",
-			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "clean-jobs", "create-config",
+			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics", "clean-jobs", "create-config",
 			"delete-config", "depends-on-app", "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data",
 			"export-service", "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
 			"print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group", "suspend",
-			"vela-cli", "webhook"},
+			"vela-cli", "webhook", "webhook-notification"},
 	}
 	engine := ferrycue.NewEngine(ferrycue.Options{})
 	for kind, names := range want {

@@ -80,7 +80,6 @@ func TestProviderPackageActionsFerryLacks(t *testing.T) {
 		{"vela/builtin", "#DoVar", `{method: "Get", path: "a"}`, "vela/builtin #DoVar is not supported by Ferry"},
 		{"vela/op", "#DeployCloudResource", `{}`, "vela/op #DeployCloudResource (Ferry does not run Terraform components; apply a Terraform Configuration with apply-terraform-config) is not supported by Ferry"},
 		{"vela/kube", "#Patch", `{value: {apiVersion: "v1", kind: "ConfigMap"}, patch: {data: a: "b"}}`, "vela/kube #Patch is not supported by Ferry"},
-		{"vela/metrics", "#PromCheck", `{query: "up", condition: ">0"}`, "vela/metrics #PromCheck is not supported by Ferry"},
 	} {
 		t.Run(tt.pkg+tt.action, func(t *testing.T) {
 			e, err := New(stepDef(t, "lacking", fmt.Sprintf(`
