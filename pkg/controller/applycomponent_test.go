@@ -289,3 +289,38 @@ spec:
 	h.waitGone(&corev1.ResourceQuota{}, "default", "quota")
 	h.waitGone(&corev1.ConfigMap{}, "teams", "owner-quota")
 }
+
+// TestCollectServiceEndpoints: collect-service-endpoints finds where the app's Service is
+// reached, and a later step takes its host through an output, as KubeVela's example does.
+func TestCollectServiceEndpoints(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: endpoints}
+spec:
+  components:
+    - name: web
+      type: k8s-objects
+      properties:
+        objects: [{apiVersion: v1, kind: Service, spec: {ports: [{port: 8080, name: http}], selector: {app: web}}}]
+  workflow:
+    steps:
+      - {name: deploy, type: deploy}
+      - name: collect
+        type: collect-service-endpoints
+        outputs:
+          - {name: host, valueFrom: value.endpoint.host}
+          - {name: url, valueFrom: value.url}
+      - name: export
+        type: export-data
+        inputs:
+          - {from: host, parameterKey: data.host}
+          - {from: url, parameterKey: data.url}
+        properties: {name: where, data: {}}
+`)
+	h.waitApp("endpoints", "running", phaseIs(v1beta1.ApplicationRunning))
+	where := &corev1.ConfigMap{}
+	require.True(t, h.exists(where, "default", "where"))
+	require.Equal(t, map[string]string{"host": "web.default", "url": "http://web.default:8080"}, where.Data)
+}

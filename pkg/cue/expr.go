@@ -29,17 +29,24 @@ func (e *Engine) Eval(expr string, vars map[string]any) (any, error) {
 		}
 		return resp.Eval, nil
 	}
+	imports, body, err := splitImports(expr)
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", expr, err)
+	}
 	names := make([]string, 0, len(vars))
 	for name := range vars {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	var src strings.Builder
+	for _, imp := range imports {
+		src.WriteString(imp + "\n")
+	}
 	for _, name := range names {
 		fmt.Fprintf(&src, "%s: _\n", name)
 	}
 	// Parentheses keep the expression one expression: "a\nb: 1" cannot add fields.
-	fmt.Fprintf(&src, "%q: (%s)\n", exprField, expr)
+	fmt.Fprintf(&src, "%q: (%s)\n", exprField, body)
 	t, err := e.Compile(Source{Name: fmt.Sprintf("expression %q", expr), Filename: "expression", Text: src.String()})
 	if err != nil {
 		return nil, err

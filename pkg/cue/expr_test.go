@@ -101,3 +101,28 @@ func TestExpressionBudget(t *testing.T) {
 		require.ErrorContains(t, err, tt.want)
 	}
 }
+
+// TestEvalWithImports: an expression may start with imports of CUE's standard library, as
+// KubeVela's valueFrom allows; other imports and anything but one expression after them are
+// refused, saying so.
+func TestEvalWithImports(t *testing.T) {
+	e := NewEngine(Options{})
+	got, err := e.Eval("import \"strconv\"\n\"Current star count: \" + strconv.FormatInt(response[\"stargazers_count\"], 10)\n",
+		map[string]any{"response": map[string]any{"stargazers_count": int64(42)}})
+	require.NoError(t, err)
+	require.Equal(t, "Current star count: 42", got)
+
+	got, err = e.Eval("import (\n\t\"strings\"\n\t\"encoding/json\"\n)\nstrings.ToUpper(json.Marshal(x))", map[string]any{"x": "a"})
+	require.NoError(t, err)
+	require.Equal(t, `"A"`, got)
+
+	for expr, want := range map[string]string{
+		"import \"vela/op\"\nop.#Apply":             `an expression may import CUE's standard library only`,
+		"import \"example.com/x\"\nx.y":              `an expression may import CUE's standard library only`,
+		"import \"strings\"\na: 1\nb: 2":             `after its imports it must be one expression`,
+		"import \"strings\"\nstrings.ToUpper(\"a\"": `the expression is not valid CUE`,
+	} {
+		_, err := e.Eval(expr, nil)
+		require.ErrorContains(t, err, want, expr)
+	}
+}

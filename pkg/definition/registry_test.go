@@ -22,7 +22,7 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 		KindPolicy: {"apply-once", "env-binding", "garbage-collect", "health", "override", "read-only", "replication", "resource-update",
 			"shared-resource", "take-over", "topology"},
 		KindWorkflowStep: {"apply-application", "apply-application-in-parallel", "apply-component", "apply-deployment", "apply-object",
-			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics", "clean-jobs", "create-config",
+			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics", "clean-jobs", "collect-service-endpoints", "create-config",
 			"delete-config", "depends-on-app", "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data",
 			"export-service", "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
 			"print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group", "suspend",

@@ -219,6 +219,8 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 		return r.deploy(ctx, a)
 	case "prom-check":
 		return r.promCheck(ctx, a)
+	case "collect-service-endpoints":
+		return r.collectServiceEndpoints(ctx, a)
 	default:
 		if what, ok := strings.CutPrefix(a.Do, "unsupported: "); ok {
 			return fail("%s: %s is not supported by Ferry", a.Path, what)

@@ -60,7 +60,12 @@ func (k *memKube) List(_ context.Context, cluster, _, kind, namespace string, la
 	var out []map[string]any
 	for _, obj := range k.objects {
 		meta, _ := obj["metadata"].(map[string]any)
-		if key(cluster, obj) != key(cluster, map[string]any{"kind": kind, "metadata": map[string]any{"namespace": namespace, "name": meta["name"]}}) {
+		if namespace == "" {
+			namespace, _ := meta["namespace"].(string) // every namespace
+			if key(cluster, obj) != key(cluster, map[string]any{"kind": kind, "metadata": map[string]any{"namespace": namespace, "name": meta["name"]}}) {
+				continue
+			}
+		} else if key(cluster, obj) != key(cluster, map[string]any{"kind": kind, "metadata": map[string]any{"namespace": namespace, "name": meta["name"]}}) {
 			continue
 		}
 		have, _ := meta["labels"].(map[string]any)

@@ -238,3 +238,50 @@ template: {
 	require.Equal(t, "deployed", res.Message)
 	require.Equal(t, []string{"s [eu] 2", "s [eu] 2"}, d.calls)
 }
+
+// TestServiceEndpoints: the endpoints of a LoadBalancer Service are its addresses, of a
+// ClusterIP Service its name in the cluster, of an Ingress its hosts (HTTPS where its TLS covers
+// them); a component filter keeps those of the components named.
+func TestServiceEndpoints(t *testing.T) {
+	owned := func(component string) map[string]any {
+		return map[string]any{"app.oam.dev/name": "shop", "app.oam.dev/namespace": "default", "app.oam.dev/component": component}
+	}
+	kube := &memKube{objects: map[string]map[string]any{}}
+	for _, obj := range []map[string]any{
+		{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "api", "namespace": "default", "labels": owned("api")},
+			"spec":   map[string]any{"type": "LoadBalancer", "ports": []any{map[string]any{"port": int64(443), "name": "tls"}}},
+			"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "203.0.113.7"}}}}},
+		{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "db", "namespace": "default", "labels": owned("db")},
+			"spec": map[string]any{"ports": []any{map[string]any{"port": int64(5432)}}}},
+		{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": map[string]any{"name": "api", "namespace": "default", "labels": owned("api")},
+			"spec": map[string]any{"tls": []any{map[string]any{"hosts": []any{"shop.example.com"}}},
+				"rules": []any{map[string]any{"host": "shop.example.com", "http": map[string]any{"paths": []any{map[string]any{"path": "/api"}}}}}}},
+	} {
+		_, err := kube.Apply(context.Background(), "", obj)
+		require.NoError(t, err)
+	}
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	def, err := reg.Get(definition.KindWorkflowStep, "collect-service-endpoints")
+	require.NoError(t, err)
+	e, err := New(def, Options{Kube: kube})
+	require.NoError(t, err)
+
+	res := execute(t, e, map[string]any{"components": []any{"api"}, "protocal": "https"}, "1", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	value := res.Value["value"].(map[string]any)
+	var hosts []string
+	for _, ep := range value["endpoints"].([]any) {
+		e := ep.(map[string]any)["endpoint"].(map[string]any)
+		path, _ := e["path"].(string)
+		hosts = append(hosts, fmt.Sprintf("%v:%v%s inner=%v", e["host"], e["port"], path, e["inner"]))
+	}
+	require.ElementsMatch(t, []string{"203.0.113.7:443 inner=false", "shop.example.com:443/api inner=false"}, hosts)
+
+	res = execute(t, e, map[string]any{"components": []any{"db"}}, "2", false)
+	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	require.Equal(t, "http://db.default:5432", res.Value["value"].(map[string]any)["url"])
+
+	res = execute(t, e, map[string]any{"components": []any{"db"}, "outer": true}, "3", false)
+	require.Equal(t, workflow.OutcomeWait, res.Outcome, "db is reached inside the cluster only")
+}
