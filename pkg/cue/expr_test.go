@@ -118,8 +118,8 @@ func TestEvalWithImports(t *testing.T) {
 
 	for expr, want := range map[string]string{
 		"import \"vela/op\"\nop.#Apply":             `an expression may import CUE's standard library only`,
-		"import \"example.com/x\"\nx.y":              `an expression may import CUE's standard library only`,
-		"import \"strings\"\na: 1\nb: 2":             `after its imports it must be one expression`,
+		"import \"example.com/x\"\nx.y":             `an expression may import CUE's standard library only`,
+		"import \"strings\"\na: 1\nb: 2":            `after its imports it must be one expression`,
 		"import \"strings\"\nstrings.ToUpper(\"a\"": `the expression is not valid CUE`,
 	} {
 		_, err := e.Eval(expr, nil)

@@ -180,7 +180,7 @@ var kubeVelaTypes = map[Kind]map[string]string{
 		"deploy2env":                `policy:string env:string parallel:bool`,
 		"deploy2runtime":            `clusters:list`,
 		"apply-remaining":           `exceptions:list`,
-		"collect-service-endpoints": `name:string namespace:string components:list port:int portName:string outer:bool protocal:string`,
+		"collect-service-endpoints": `name:string namespace:string components:list port:int portName:string outer:bool protocal:string`, //nolint:misspell // KubeVela spells the parameter so
 		"check-metrics":             `query:string metricEndpoint:string condition:string duration:string failDuration:string`,
 		"webhook-notification":      `dingding:struct slack:struct email:struct`,
 	},

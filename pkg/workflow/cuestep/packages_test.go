@@ -267,7 +267,7 @@ func TestServiceEndpoints(t *testing.T) {
 	e, err := New(def, Options{Kube: kube})
 	require.NoError(t, err)
 
-	res := execute(t, e, map[string]any{"components": []any{"api"}, "protocal": "https"}, "1", false)
+	res := execute(t, e, map[string]any{"components": []any{"api"}, "protocal": "https"}, "1", false) //nolint:misspell // KubeVela spells the parameter so
 	require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
 	value := res.Value["value"].(map[string]any)
 	var hosts []string
