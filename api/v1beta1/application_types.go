@@ -25,6 +25,10 @@ const (
 	LabelTraitResource = "trait.oam.dev/resource"
 	// AnnotationPublishVersion freezes a workflow run to a published version.
 	AnnotationPublishVersion = "app.oam.dev/publishVersion"
+	// AnnotationRestartWorkflow schedules a finished workflow to run again, as KubeVela's
+	// restart-workflow step sets it: at an RFC 3339 time, or every duration (5m, 1h, 2d) after
+	// each run ends.
+	AnnotationRestartWorkflow = "app.oam.dev/restart-workflow"
 	// AnnotationPause pauses reconciliation of an Application when "true".
 	AnnotationPause = "controller.core.oam.dev/pause"
 )

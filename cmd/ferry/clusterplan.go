@@ -15,7 +15,7 @@ import (
 
 // readAppfiles reads Applications from files ("-" is stdin) and puts them in namespace unless
 // they name their own.
-func readAppfiles(s streams, files []string, namespace string) ([]*appfile.Appfile, error) {
+func readAppfiles(s streams, files []string, namespace string, validate validateFlag) ([]*appfile.Appfile, error) {
 	if len(files) == 0 {
 		return nil, usageError{errors.New("give the Application with -f")}
 	}
@@ -25,7 +25,7 @@ func readAppfiles(s streams, files []string, namespace string) ([]*appfile.Appfi
 		if err != nil {
 			return nil, err
 		}
-		afs, err := appfile.Parse(name, data)
+		afs, err := appfile.ParseWith(name, data, appfile.ParseOptions{Validation: validate.level()})
 		if err != nil {
 			return nil, err
 		}

@@ -88,7 +88,7 @@ func runDryRun(ctx context.Context, s streams, o *dryRunOptions) error {
 		if err != nil {
 			return err
 		}
-		appfiles, err := appfile.Parse(name, data)
+		appfiles, err := appfile.ParseWith(name, data, appfile.ParseOptions{Validation: o.validate.level()})
 		if err != nil {
 			failures = append(failures, err)
 			continue

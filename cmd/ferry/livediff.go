@@ -48,7 +48,7 @@ func runLiveDiff(ctx context.Context, s streams, o *liveDiffOptions) error {
 	if err != nil {
 		return err
 	}
-	afs, err := readAppfiles(s, o.files, ns)
+	afs, err := readAppfiles(s, o.files, ns, o.validate)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func runUp(ctx context.Context, s streams, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	afs, err := readAppfiles(s, o.files, ns)
+	afs, err := readAppfiles(s, o.files, ns, o.validate)
 	if err != nil {
 		return err
 	}

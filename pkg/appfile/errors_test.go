@@ -348,3 +348,23 @@ func TestTwoComponentsRenderingOneObjectIsAnError(t *testing.T) {
 	require.Len(t, plan.Warnings, 1)
 	require.Contains(t, plan.Warnings[0], `Service default/web is rendered by component "web" (outputs.webserviceExpose) and by component "web" trait "expose" (outputs.service); merged`)
 }
+
+// TestUnknownFieldsAsKubectlValidates: a field the Application's schema does not have is an
+// error by default, a warning with ParseOptions{Validation: warn} (dropped, as the API server
+// prunes it) and nothing with ignore.
+func TestUnknownFieldsAsKubectlValidates(t *testing.T) {
+	doc := appHeader + "  components:\n    - name: web\n      type: webservice\n      properties: {image: nginx}\n      trait: []\n"
+	_, err := Parse("app.yaml", []byte(doc))
+	require.EqualError(t, err, `app.yaml:10:14: unknown field "spec.components[0].trait"`)
+
+	afs, err := ParseWith("app.yaml", []byte(doc), ParseOptions{Validation: cue.ValidateWarn})
+	require.NoError(t, err)
+	require.Equal(t, []string{`app.yaml:10:14: unknown field "spec.components[0].trait", ignored`}, afs[0].Warnings)
+	plan, err := newTestPlanner(t, nil).Plan(context.Background(), afs[0], PlanOptions{})
+	require.NoError(t, err)
+	require.Contains(t, plan.Warnings, `app.yaml:10:14: unknown field "spec.components[0].trait", ignored`)
+
+	afs, err = ParseWith("app.yaml", []byte(doc), ParseOptions{Validation: cue.ValidateIgnore})
+	require.NoError(t, err)
+	require.Empty(t, afs[0].Warnings)
+}

@@ -13,6 +13,7 @@ import (
 	k8sjson "sigs.k8s.io/json"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/cue"
 )
 
 // Position is a line and column in a file, both 1-based.
@@ -30,6 +31,17 @@ type Appfile struct {
 	positions map[string]Position
 	// budget bounds the nodes visited while converting, so alias bombs cannot blow up.
 	budget int
+	// Warnings are what parsing let pass: fields the Application's schema does not have, when
+	// parsed with ValidateWarn (they are dropped, as the API server prunes them).
+	Warnings []string
+}
+
+// ParseOptions say how strictly to parse.
+type ParseOptions struct {
+	// Validation says what a field the Application's schema does not have is, as kubectl's
+	// --validate: an error (strict, the default), a warning (warn) or nothing (ignore). Either
+	// way it is dropped.
+	Validation cue.Validation
 }
 
 // maxNodes bounds the size of a document after alias expansion.
@@ -60,11 +72,16 @@ func (a *Appfile) Where(path string) string {
 	return a.File
 }
 
-// Parse reads every Application of a YAML stream.
+// Parse reads every Application of a YAML stream, strictly.
 func Parse(filename string, data []byte) ([]*Appfile, error) {
+	return ParseWith(filename, data, ParseOptions{})
+}
+
+// ParseWith reads every Application of a YAML stream as opts say.
+func ParseWith(filename string, data []byte, opts ParseOptions) ([]*Appfile, error) {
 	var out []*Appfile
 	err := eachDocument(filename, data, func(_ int, root *yaml.Node) error {
-		af, err := parseDocument(filename, root)
+		af, err := parseDocument(filename, root, opts)
 		if err == nil {
 			out = append(out, af)
 		}
@@ -116,7 +133,7 @@ func yamlError(filename string, err error) error {
 	return fmt.Errorf("%s: invalid YAML: %w", filename, err)
 }
 
-func parseDocument(filename string, root *yaml.Node) (*Appfile, error) {
+func parseDocument(filename string, root *yaml.Node, opts ParseOptions) (*Appfile, error) {
 	af := &Appfile{File: filename, positions: map[string]Position{}, budget: maxNodes}
 	value, err := af.toValue(root, "", 0)
 	if err != nil {
@@ -146,7 +163,15 @@ func parseDocument(filename string, root *yaml.Node) (*Appfile, error) {
 		for _, e := range strict {
 			msgs = append(msgs, af.strictError(e))
 		}
-		return nil, errors.New(strings.Join(msgs, "\n"))
+		switch opts.Validation {
+		case cue.ValidateWarn:
+			for _, m := range msgs {
+				af.Warnings = append(af.Warnings, m+", ignored")
+			}
+		case cue.ValidateIgnore:
+		default:
+			return nil, errors.New(strings.Join(msgs, "\n"))
+		}
 	}
 	af.App = app
 	return af, nil

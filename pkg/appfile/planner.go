@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -200,7 +201,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 
 // warnings name what the Application and the definitions it uses set that Ferry ignores.
 func (r *run) warnings() []string {
-	var out []string
+	out := slices.Clone(r.af.Warnings)
 	for i, c := range r.app.Spec.Components {
 		if c.ExternalRevision != "" {
 			out = append(out, fmt.Sprintf("%s: component %q: externalRevision is accepted and ignored: Ferry keeps no component revisions",

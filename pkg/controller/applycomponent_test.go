@@ -5,11 +5,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
@@ -323,4 +325,39 @@ spec:
 	where := &corev1.ConfigMap{}
 	require.True(t, h.exists(where, "default", "where"))
 	require.Equal(t, map[string]string{"host": "web.default", "url": "http://web.default:8080"}, where.Data)
+}
+
+// TestRestartWorkflowStep: the restart-workflow step schedules the finished workflow to run
+// again (the app.oam.dev/restart-workflow annotation); at that time the controller runs it once
+// more, and not again for the same time.
+func TestRestartWorkflowStep(t *testing.T) {
+	h := startHub(t)
+	h.startController(controller.Options{})
+	at := time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339)
+	h.apply(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: again}
+spec:
+  components:
+    - {name: web, type: k8s-objects, properties: {objects: [{apiVersion: v1, kind: ConfigMap, data: {a: b}}]}}
+  workflow:
+    steps:
+      - {name: deploy, type: deploy}
+      - {name: later, type: restart-workflow, properties: {at: "` + at + `"}}
+`)
+	app := h.waitApp("again", "the first run to finish", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow != nil && a.Status.Workflow.Finished && a.Status.Workflow.Run == 0
+	})
+	require.Equal(t, at, app.Annotations[v1beta1.AnnotationRestartWorkflow])
+	require.Equal(t, "the workflow runs again: "+at, app.Status.Workflow.Steps[1].Message)
+	app = h.waitApp("again", "a second run, at "+at, func(a *v1beta1.Application) bool {
+		return a.Status.Workflow != nil && a.Status.Workflow.Run == 1 && a.Status.Workflow.Finished
+	})
+	atTime, err := time.Parse(time.RFC3339, at)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, app.Status.Workflow.StartTime.Compare(atTime), 0, "the second run starts at %s or later", at)
+	// The second run started after the time: it is not restarted for it again.
+	time.Sleep(3 * time.Second)
+	require.NoError(t, h.c.Get(context.Background(), client.ObjectKeyFromObject(app), app))
+	require.Equal(t, 1, app.Status.Workflow.Run)
 }

@@ -122,13 +122,13 @@ func (h *hub) exists(obj client.Object, namespace, name string) bool {
 
 func (h *hub) waitGone(obj client.Object, namespace, name string) {
 	h.t.Helper()
-	require.Eventually(h.t, func() bool { return !h.exists(obj, namespace, name) }, 30*time.Second, 100*time.Millisecond,
+	require.Eventually(h.t, func() bool { return !h.exists(obj, namespace, name) }, time.Minute, 100*time.Millisecond,
 		"%T %s/%s is still there", obj, namespace, name)
 }
 
 func (h *hub) waitExists(obj client.Object, namespace, name string) {
 	h.t.Helper()
-	require.Eventually(h.t, func() bool { return h.exists(obj, namespace, name) }, 30*time.Second, 100*time.Millisecond,
+	require.Eventually(h.t, func() bool { return h.exists(obj, namespace, name) }, time.Minute, 100*time.Millisecond,
 		"%T %s/%s does not appear", obj, namespace, name)
 }
 

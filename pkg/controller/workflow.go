@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
@@ -31,8 +35,17 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 		st = appworkflow.State(ws)
 	}
 	if st.Finished() {
-		run.app.Status.Workflow = appworkflow.Status(st, run.revName, spec.Mode)
-		return nil
+		due, scheduled := restartDue(run.app, st)
+		if !scheduled || run.now.Before(due) {
+			if scheduled {
+				run.after(due.Sub(run.now))
+			}
+			run.app.Status.Workflow = appworkflow.Status(st, run.revName, spec.Mode)
+			return nil
+		}
+		st = workflow.Restart(spec, st, run.now)
+		r.event(run, "Normal", v1beta1.ReasonWorkflowRestarted, fmt.Sprintf("the workflow runs again as %s=%s schedules",
+			v1beta1.AnnotationRestartWorkflow, run.app.Annotations[v1beta1.AnnotationRestartWorkflow]))
 	}
 	wc := emptyWorkflowContext()
 	if needsContext(spec.Steps) {
@@ -60,6 +73,8 @@ func (r *ApplicationReconciler) runWorkflow(ctx context.Context, run *appRun) er
 	run.app.Status.Workflow = appworkflow.Status(next, run.revName, spec.Mode)
 	if !next.Finished() {
 		run.after(requeue) // a finished workflow waits for nothing: timers of its steps are over
+	} else if due, scheduled := restartDue(run.app, next); scheduled {
+		run.after(max(due.Sub(run.now), time.Millisecond)) // ... but for a scheduled restart
 	}
 	if next.Finished() {
 		finished := next.Phase == workflow.PhaseSucceeded
@@ -103,7 +118,7 @@ func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec
 		out[typ] = workflow.PlannedExecutor{Deployer: d}
 	}
 	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
-		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}, Deployer: d}
+		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}, Deployer: d, Restarter: restarter{r: r, run: run}}
 	var add func(steps []workflow.Step)
 	add = func(steps []workflow.Step) {
 		for _, s := range steps {
@@ -159,4 +174,49 @@ func (t planTopology) Clusters() []string {
 		}
 	}
 	return out
+}
+
+// restartDue reads when a finished workflow is to run again (AnnotationRestartWorkflow): at the
+// time it names, once (a run that started at or after that time is not restarted for it), or
+// every duration after each run ends. scheduled is false without a valid schedule.
+func restartDue(app *v1beta1.Application, st workflow.State) (due time.Time, scheduled bool) {
+	value := app.Annotations[v1beta1.AnnotationRestartWorkflow]
+	if value == "" {
+		return time.Time{}, false
+	}
+	if at, err := time.Parse(time.RFC3339, value); err == nil {
+		if !st.StartTime.IsZero() && !st.StartTime.Before(at) {
+			return time.Time{}, false // this run is the restart (or came after it)
+		}
+		return at, true
+	}
+	every, err := cuestep.ParseScheduleDuration(value)
+	if err != nil || every <= 0 || st.EndTime == nil {
+		return time.Time{}, false
+	}
+	return st.EndTime.Add(every), true
+}
+
+// restarter schedules the Application's workflow to run again (the restart-workflow step) by
+// setting AnnotationRestartWorkflow on it.
+type restarter struct {
+	r   *ApplicationReconciler
+	run *appRun
+}
+
+func (s restarter) ScheduleRestart(ctx context.Context, value string) error {
+	if s.run.app.Annotations[v1beta1.AnnotationRestartWorkflow] == value {
+		return nil
+	}
+	app := &v1beta1.Application{}
+	app.Namespace, app.Name = s.run.app.Namespace, s.run.app.Name
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1beta1.AnnotationRestartWorkflow, value)
+	if err := s.r.client.Patch(ctx, app, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return fmt.Errorf("set %s: %w", v1beta1.AnnotationRestartWorkflow, err)
+	}
+	if s.run.app.Annotations == nil {
+		s.run.app.Annotations = map[string]string{}
+	}
+	s.run.app.Annotations[v1beta1.AnnotationRestartWorkflow] = value
+	return nil
 }

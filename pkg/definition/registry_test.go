@@ -25,7 +25,7 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 			"apply-remaining", "apply-terraform-config", "apply-terraform-provider", "build-push-image", "check-metrics", "clean-jobs", "collect-service-endpoints", "create-config",
 			"delete-config", "depends-on-app", "deploy", "deploy-cloud-resource", "deploy2env", "deploy2runtime", "export-data",
 			"export-service", "export2config", "export2secret", "generate-jdbc-connection", "list-config", "notification",
-			"print-message-in-status", "read-config", "read-object", "request", "share-cloud-resource", "step-group", "suspend",
+			"print-message-in-status", "read-config", "read-object", "request", "restart-workflow", "share-cloud-resource", "step-group", "suspend",
 			"vela-cli", "webhook", "webhook-notification"},
 	}
 	engine := ferrycue.NewEngine(ferrycue.Options{})

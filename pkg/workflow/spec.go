@@ -220,7 +220,10 @@ func stepFromAPI(s v1beta1.WorkflowStepBase, path string) (Step, Problems) {
 	}
 	for i, out := range s.Outputs {
 		step.Outputs = append(step.Outputs, Output{Name: out.Name, ValueFrom: out.ValueFrom})
-		if err := (cue.ExpressionBudget{}).Check(out.ValueFrom); err != nil {
+		if strings.TrimSpace(out.ValueFrom) == "" {
+			problems = append(problems, Problem{Path: fmt.Sprintf("%s.outputs[%d]", path, i), Subject: subject,
+				Message: fmt.Sprintf("output %q has no valueFrom: give the expression over the step's value it takes, e.g. output.value", out.Name)})
+		} else if err := (cue.ExpressionBudget{}).Check(out.ValueFrom); err != nil {
 			problems = append(problems, Problem{Path: fmt.Sprintf("%s.outputs[%d].valueFrom", path, i), Subject: subject,
 				Message: fmt.Sprintf("output %q: valueFrom: %v", out.Name, err)})
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferryhq/ferry/pkg/cue"
@@ -310,5 +312,63 @@ func (r *run) deploy(ctx context.Context, a cue.Action) (workflow.Result, bool) 
 	if message != "" {
 		r.messages = append(r.messages, message)
 	}
+	return workflow.Result{}, false
+}
+
+// Restarter schedules the Application's workflow to run again once it has finished: value is an
+// RFC 3339 time (once) or a duration such as 5m, 1h or 2d (every duration after each run).
+type Restarter interface {
+	ScheduleRestart(ctx context.Context, value string) error
+}
+
+// ParseScheduleDuration reads a restart interval: a number of minutes, hours or days (5m, 1h,
+// 2d), or any Go duration.
+func ParseScheduleDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("duration %q: %w", s, err)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// scheduleRestart schedules the workflow to run again: at a time, after a duration from now, or
+// every duration.
+func (r *run) scheduleRestart(ctx context.Context, a cue.Action) (workflow.Result, bool) {
+	if r.e.opts.Restarter == nil {
+		return fail("%s: no restarts configured", a.Path)
+	}
+	now := r.in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var value string
+	switch at, after, every := a.Fields["at"], a.Fields["after"], a.Fields["every"]; {
+	case at != nil:
+		t, err := time.Parse(time.RFC3339, fmt.Sprint(at))
+		if err != nil {
+			return fail("%s: at %q: %v", a.Path, at, err)
+		}
+		value = t.UTC().Format(time.RFC3339)
+	case after != nil:
+		d, err := ParseScheduleDuration(fmt.Sprint(after))
+		if err != nil {
+			return fail("%s: after: %v", a.Path, err)
+		}
+		value = now.Add(d).UTC().Format(time.RFC3339)
+	case every != nil:
+		if _, err := ParseScheduleDuration(fmt.Sprint(every)); err != nil {
+			return fail("%s: every: %v", a.Path, err)
+		}
+		value = fmt.Sprint(every)
+	default:
+		return fail("%s: give at, after or every", a.Path)
+	}
+	if err := r.e.opts.Restarter.ScheduleRestart(ctx, value); err != nil {
+		return fail("%s: %v", a.Path, err)
+	}
+	r.messages = append(r.messages, "the workflow runs again: "+value)
 	return workflow.Result{}, false
 }

@@ -24,8 +24,10 @@ type Options struct {
 	// Deployer delivers what the planner made of a step's deploy action (vela/multicluster
 	// #Deploy).
 	Deployer workflow.Deployer
-	HTTP     HTTP
-	Mailer   Mailer
+	// Restarter schedules the workflow to run again (the restart-workflow step).
+	Restarter Restarter
+	HTTP      HTTP
+	Mailer    Mailer
 	// Ledger guards sending actions; an in-memory one when nil.
 	Ledger Ledger
 	// MaxActions bounds the actions of one execution; 100 when zero.
@@ -221,6 +223,8 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 		return r.promCheck(ctx, a)
 	case "collect-service-endpoints":
 		return r.collectServiceEndpoints(ctx, a)
+	case "schedule-restart":
+		return r.scheduleRestart(ctx, a)
 	default:
 		if what, ok := strings.CutPrefix(a.Do, "unsupported: "); ok {
 			return fail("%s: %s is not supported by Ferry", a.Path, what)

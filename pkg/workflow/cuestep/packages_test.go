@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -284,4 +285,39 @@ func TestServiceEndpoints(t *testing.T) {
 
 	res = execute(t, e, map[string]any{"components": []any{"db"}, "outer": true}, "3", false)
 	require.Equal(t, workflow.OutcomeWait, res.Outcome, "db is reached inside the cluster only")
+}
+
+type recordingRestarter struct{ values []string }
+
+func (r *recordingRestarter) ScheduleRestart(_ context.Context, value string) error {
+	r.values = append(r.values, value)
+	return nil
+}
+
+// TestRestartWorkflowSchedules: restart-workflow hands the controller a time (at, or after a
+// duration from the step's time) or an interval (every); more or fewer than one of them fails.
+func TestRestartWorkflowSchedules(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	def, err := reg.Get(definition.KindWorkflowStep, "restart-workflow")
+	require.NoError(t, err)
+	rs := &recordingRestarter{}
+	e, err := New(def, Options{Restarter: rs})
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	run := func(props map[string]any) workflow.Result {
+		t.Helper()
+		res, err := e.Execute(context.Background(), workflow.StepInput{Step: workflow.Step{Name: "later", Type: "restart-workflow", Properties: props},
+			ExecutionID: "1", Now: now, Context: map[string]any{"appName": "shop", "namespace": "default"}})
+		require.NoError(t, err)
+		return res
+	}
+	for _, props := range []map[string]any{{"at": "2026-12-01T08:00:00+01:00"}, {"after": "2d"}, {"every": "24h"}} {
+		res := run(props)
+		require.Equal(t, workflow.OutcomeSucceeded, res.Outcome, res.Message)
+	}
+	require.Equal(t, []string{"2026-12-01T07:00:00Z", "2026-12-01T10:00:00Z", "24h"}, rs.values)
+	res := run(map[string]any{"after": "1h", "every": "1h"})
+	require.Equal(t, workflow.OutcomeFail, res.Outcome)
+	require.Equal(t, "give exactly one of at, after and every (found 2)", res.Message)
 }
