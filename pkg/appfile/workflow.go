@@ -266,7 +266,7 @@ func (r *run) customDeployStep(s workflow.Step) (deployStep, bool) {
 		return deployStep{}, false
 	}
 	def, err := r.definition(definition.KindWorkflowStep, s.Type)
-	if err != nil || def.Unsupported != "" || !strings.Contains(def.Template, "#Deploy") {
+	if err != nil || def.Unsupported != "" || !strings.Contains(def.Template, "#Deploy") && !strings.Contains(def.Template, "#Apply") {
 		return deployStep{}, false // an unknown type is reported where the step is checked
 	}
 	tmpl, err := r.p.opts.Engine.Compile(def.Source())
@@ -285,7 +285,7 @@ func (r *run) customDeployStep(s workflow.Step) (deployStep, bool) {
 	where := r.af.Where(s.Path + ".type")
 	var deploys []cue.Action
 	for _, a := range ev.Actions() {
-		if a.Do == "deploy" {
+		if workflow.DeliveryAction(a.Do) {
 			deploys = append(deploys, a)
 		}
 	}
@@ -308,6 +308,16 @@ func (r *run) customDeployStep(s workflow.Step) (deployStep, bool) {
 		r.addError(where, subject, fmt.Sprintf("the deploy action %s of %s has inline policies, which Ferry does not support: name policies of the Application",
 			deploys[0].Path, def.DisplayName()))
 		return deployStep{}, false
+	}
+	// KubeVela's older delivery actions are planned as the steps of the same names are.
+	as := workflow.Step{Name: s.Name, Type: s.Type, Path: s.Path, Properties: fields}
+	switch deploys[0].Do {
+	case workflow.TypeApplyApplication:
+		return deployStep{name: s.Name, auto: true}, true
+	case workflow.TypeApplyRemaining:
+		return r.applyRemainingStep(as)
+	case workflow.ActionApplyEnvBindApp:
+		return r.deploy2envStep(as)
 	}
 	var names []string
 	if list, ok := fields["policies"].([]any); ok {

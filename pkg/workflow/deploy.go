@@ -29,6 +29,20 @@ const (
 	TypeDeploy2Runtime = "deploy2runtime"
 )
 
+// ActionApplyEnvBindApp is the action (vela/op #ApplyEnvBindApp) that delivers one environment of
+// an env-binding policy.
+const ActionApplyEnvBindApp = "apply-env-bind-app"
+
+// DeliveryAction reports whether a CUE action delivers components as planned for its step: the
+// deploy action and KubeVela's older ones (#ApplyApplication, #ApplyRemaining, #ApplyEnvBindApp).
+func DeliveryAction(do string) bool {
+	switch do {
+	case "deploy", TypeApplyApplication, TypeApplyRemaining, ActionApplyEnvBindApp:
+		return true
+	}
+	return false
+}
+
 // plannedTypes are the step types whose whole delivery the planner works out.
 var plannedTypes = []string{TypeApplyComponent, TypeApplyApplication, TypeApplyApplicationInParallel,
 	TypeApplyRemaining, TypeDeploy2Env, TypeDeploy2Runtime}

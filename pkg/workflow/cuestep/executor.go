@@ -217,7 +217,7 @@ func (r *run) run(ctx context.Context, a cue.Action) (res workflow.Result, stop 
 		return r.config(ctx, a)
 	case "placements", "list-clusters":
 		return r.topology(a)
-	case "deploy":
+	case "deploy", workflow.TypeApplyApplication, workflow.TypeApplyRemaining, workflow.ActionApplyEnvBindApp:
 		return r.deploy(ctx, a)
 	case "prom-check":
 		return r.promCheck(ctx, a)
