@@ -86,3 +86,19 @@ func TestBudgetOfACompile(t *testing.T) {
 	require.True(t, errors.As(err, &be), "got %v", err)
 	require.Contains(t, err.Error(), `component definition "bomb": evaluation exceeded its time budget (300ms)`)
 }
+
+// TestExceededRendersAreTriedAgainLater: a render that exceeded its budget fails at once when
+// asked again for a while, and is tried again after: the budget is wall-clock time, and a
+// machine too busy once is not a template that never finishes.
+func TestExceededRendersAreTriedAgainLater(t *testing.T) {
+	e := NewEngine(Options{})
+	key := [32]byte{1}
+	e.rememberExceeded(key, &BudgetError{What: "x", Kind: "time", Limit: "5s"})
+	require.Error(t, e.exceededBefore(key))
+	e.mu.Lock()
+	x := e.exceeded[key]
+	x.at = time.Now().Add(-exceededFor - time.Second)
+	e.exceeded[key] = x
+	e.mu.Unlock()
+	require.NoError(t, e.exceededBefore(key))
+}

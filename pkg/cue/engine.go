@@ -83,8 +83,9 @@ type Engine struct {
 	templates map[string]*Template
 	compiling map[string]*compileCall
 	results   map[[32]byte]*Result
-	// exceeded remembers renders that exceeded their budget, by memo key: they would again.
-	exceeded map[[32]byte]error
+	// exceeded remembers renders that exceeded their budget, by memo key, for a while: they
+	// would again.
+	exceeded map[[32]byte]exceededRender
 	// prerendered are renders a sandbox did ahead (see Prerender), by memo key;
 	// exceededChains the chains that exceeded their budget, by their first render's key.
 	prerendered    map[[32]byte]*WireResult
@@ -131,7 +132,7 @@ func NewEngine(opts Options) *Engine {
 	}
 	e := &Engine{opts: opts, pool: make(chan *runtime, n), templates: map[string]*Template{},
 		compiling: map[string]*compileCall{}, results: map[[32]byte]*Result{},
-		exceeded: map[[32]byte]error{}, prerendered: map[[32]byte]*WireResult{}, exceededChains: map[[32]byte]bool{}}
+		exceeded: map[[32]byte]exceededRender{}, prerendered: map[[32]byte]*WireResult{}, exceededChains: map[[32]byte]bool{}}
 	for range n {
 		// Runtimes are created when first needed: most CLI commands render on one.
 		e.pool <- nil

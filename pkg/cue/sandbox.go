@@ -3,6 +3,7 @@ package cue
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	cuelang "cuelang.org/go/cue"
 )
@@ -292,11 +293,26 @@ func (t *Template) renderRemote(key [32]byte, keyed bool, params map[string]any,
 // maxExceeded bounds the memory of renders that exceeded their budget.
 const maxExceeded = 1024
 
-// exceededBefore returns the budget error of an earlier render with the same key.
+// exceededFor is how long a render that exceeded its budget fails at once when asked again. A
+// template that does not finish would again; a machine too busy for a render that usually
+// finishes (the budget is wall-clock time) is not, and the render is tried again after this.
+const exceededFor = 5 * time.Minute
+
+// exceededRender is a render's budget error and when it happened.
+type exceededRender struct {
+	err error
+	at  time.Time
+}
+
+// exceededBefore returns the budget error of a recent render with the same key.
 func (e *Engine) exceededBefore(key [32]byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.exceeded[key]
+	x, ok := e.exceeded[key]
+	if !ok || time.Since(x.at) > exceededFor {
+		return nil
+	}
+	return x.err
 }
 
 // rememberExceeded keeps a render's budget error: the same inputs exceed it again, and trying
@@ -309,9 +325,9 @@ func (e *Engine) rememberExceeded(key [32]byte, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.exceeded) >= maxExceeded {
-		e.exceeded = map[[32]byte]error{}
+		e.exceeded = map[[32]byte]exceededRender{}
 	}
-	e.exceeded[key] = err
+	e.exceeded[key] = exceededRender{err: err, at: time.Now()}
 }
 
 // remoteEvaluation is an Evaluation kept by a sandbox: each change replays the fills so far on

@@ -315,7 +315,42 @@ func (p *Pool) start() (*worker, error) {
 	p.mu.Lock()
 	p.live[w] = true
 	p.mu.Unlock()
+	if err := p.awaitReady(w); err != nil {
+		p.stop(w)
+		return nil, err
+	}
 	return w, nil
+}
+
+// readyByte is what a new evaluator process writes once it serves.
+const readyByte = 'R'
+
+// startTimeout bounds how long a new evaluator process may take to say it is ready. Starting is
+// not evaluating: it has a bound of its own, well above the evaluation budget, so that a busy
+// machine does not turn a slow start into a template that "does not finish".
+const startTimeout = 2 * time.Minute
+
+// awaitReady waits for a new process's ready byte.
+func (p *Pool) awaitReady(w *worker) error {
+	ready := make(chan error, 1)
+	go func() {
+		b, err := w.out.ReadByte()
+		if err == nil && b != readyByte {
+			err = fmt.Errorf("it wrote %q instead of its ready byte", b)
+		}
+		ready <- err
+	}()
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-ready:
+		if err != nil {
+			return fmt.Errorf("the evaluator process did not start: %w", p.failure(w, err))
+		}
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("the evaluator process did not start within %s", startTimeout)
+	}
 }
 
 // stop ends a process that failed or was killed.

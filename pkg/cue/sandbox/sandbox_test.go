@@ -467,3 +467,17 @@ func TestTemplatesForgottenByTheProcess(t *testing.T) {
 		require.Equal(t, "Deployment", got.Output["kind"])
 	}
 }
+
+// TestStartingIsNotEvaluating: a process that is slow to start (a busy machine) does not use up
+// the evaluation budget: the budget counts from when it is ready.
+func TestStartingIsNotEvaluating(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	pool := New(Options{Processes: 1, Budget: cue.Budget{Timeout: time.Second},
+		Command: []string{"/bin/sh", "-c", `sleep 2; exec "$0"`, self}})
+	t.Cleanup(pool.Close)
+	e := cue.NewEngine(cue.Options{Sandbox: pool, MaxResults: -1})
+	v, err := e.Eval("1 + 1", nil)
+	require.NoError(t, err, "a 2 s start within a 1 s evaluation budget")
+	require.Equal(t, int64(2), v)
+}

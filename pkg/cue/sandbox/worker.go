@@ -32,6 +32,11 @@ func ServeIfWorker() {
 		// Collect harder as the heap nears the budget, so only a real excess ends the process.
 		debug.SetMemoryLimit(memory * 3 / 4)
 	}
+	// Say it is ready: the pool's time budget covers evaluations, not starting a process,
+	// which a busy machine can make slow.
+	if _, err := os.Stdout.Write([]byte{readyByte}); err != nil {
+		os.Exit(1)
+	}
 	err := Serve(os.Stdin, os.Stdout, ServeOptions{MaxTemplates: maxTemplates, Memory: memory})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "evaluator: %v\n", err)
