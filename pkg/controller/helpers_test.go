@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,14 +124,40 @@ func (h *hub) exists(obj client.Object, namespace, name string) bool {
 
 func (h *hub) waitGone(obj client.Object, namespace, name string) {
 	h.t.Helper()
-	require.Eventually(h.t, func() bool { return !h.exists(obj, namespace, name) }, time.Minute, 100*time.Millisecond,
-		"%T %s/%s is still there", obj, namespace, name)
+	if !eventually(func() bool { return !h.exists(obj, namespace, name) }) {
+		h.t.Fatalf("%T %s/%s is still there after a minute; the applications:\n%s", obj, namespace, name, h.appStatuses())
+	}
 }
 
 func (h *hub) waitExists(obj client.Object, namespace, name string) {
 	h.t.Helper()
-	require.Eventually(h.t, func() bool { return h.exists(obj, namespace, name) }, time.Minute, 100*time.Millisecond,
-		"%T %s/%s does not appear", obj, namespace, name)
+	if !eventually(func() bool { return h.exists(obj, namespace, name) }) {
+		h.t.Fatalf("%T %s/%s does not appear within a minute; the applications:\n%s", obj, namespace, name, h.appStatuses())
+	}
+}
+
+// eventually polls cond for up to a minute.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// appStatuses shows every Application's status, for a test that failed waiting on them.
+func (h *hub) appStatuses() string {
+	var apps v1beta1.ApplicationList
+	if err := h.c.List(context.Background(), &apps); err != nil {
+		return "(cannot list them: " + err.Error() + ")"
+	}
+	var out strings.Builder
+	for _, a := range apps.Items {
+		status, _ := yaml.Marshal(a.Status)
+		fmt.Fprintf(&out, "%s/%s (generation %d):\n%s\n", a.Namespace, a.Name, a.Generation, status)
+	}
+	return out.String()
 }
 
 // markReady plays the Deployment controller, which envtest does not run: it reports the
