@@ -37,6 +37,24 @@ func IsClusterScoped(obj map[string]any) bool {
 	return clusterScoped[group+"/"+kind]
 }
 
+// ownObject puts an object in namespace unless it names its own (none for a cluster-scoped
+// one) and labels it with the Application; it returns the labels, to add more.
+func (r *run) ownObject(obj, meta map[string]any, namespace string) map[string]any {
+	if IsClusterScoped(obj) {
+		delete(meta, "namespace")
+	} else if ns, _ := meta["namespace"].(string); ns == "" {
+		meta["namespace"] = namespace
+	}
+	labels, _ := meta["labels"].(map[string]any)
+	if labels == nil {
+		labels = map[string]any{}
+		meta["labels"] = labels
+	}
+	labels[v1beta1.LabelAppName] = r.app.Name
+	labels[v1beta1.LabelAppNamespace] = r.namespace
+	return labels
+}
+
 // finishObject sets the target namespace (unless the object names its own), the name of a
 // component's object that has none, and the labels that record which Application, component
 // and trait own the object.
@@ -55,18 +73,7 @@ func (r *run) finishObject(m *Manifest, c *component, t target) {
 			meta["name"] = c.name
 		}
 	}
-	if IsClusterScoped(m.Object) {
-		delete(meta, "namespace")
-	} else if ns, _ := meta["namespace"].(string); ns == "" {
-		meta["namespace"] = t.namespace
-	}
-	labels, _ := meta["labels"].(map[string]any)
-	if labels == nil {
-		labels = map[string]any{}
-		meta["labels"] = labels
-	}
-	labels[v1beta1.LabelAppName] = r.app.Name
-	labels[v1beta1.LabelAppNamespace] = r.namespace
+	labels := r.ownObject(m.Object, meta, t.namespace)
 	labels[v1beta1.LabelAppComponent] = c.name
 	if m.Trait == "" {
 		labels[v1beta1.LabelWorkloadType] = c.typ

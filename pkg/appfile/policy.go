@@ -215,18 +215,7 @@ func (r *run) addPolicyObjects(policy string, res *cue.Result) {
 		if meta["name"] == nil {
 			meta["name"] = policy // as unnamed objects of components are named after them
 		}
-		if IsClusterScoped(obj) {
-			delete(meta, "namespace")
-		} else if ns, _ := meta["namespace"].(string); ns == "" {
-			meta["namespace"] = r.namespace
-		}
-		labels, _ := meta["labels"].(map[string]any)
-		if labels == nil {
-			labels = map[string]any{}
-			meta["labels"] = labels
-		}
-		labels[v1beta1.LabelAppName] = r.app.Name
-		labels[v1beta1.LabelAppNamespace] = r.namespace
+		r.ownObject(obj, meta, r.namespace)
 		r.policyObjects = append(r.policyObjects, Manifest{Policy: policy, Output: output, Object: obj})
 	}
 	if res.Output != nil {

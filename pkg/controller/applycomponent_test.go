@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
-	"github.com/ferryhq/ferry/pkg/definition"
 )
 
 // TestApplyComponentSteps: apply-component steps deliver one component each, in workflow
@@ -207,14 +205,7 @@ func TestCustomStepOnTheDeployAction(t *testing.T) {
 	h := startHub(t)
 	h.startController(controller.Options{})
 	ctx := context.Background()
-	tmpl, err := os.ReadFile("../appfile/testdata/compat/defs/deploy-with-note.cue")
-	require.NoError(t, err)
-	def, err := definition.ParseCUE("deploy-with-note.cue", tmpl)
-	require.NoError(t, err)
-	require.NoError(t, h.c.Create(ctx, &v1beta1.WorkflowStepDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "deploy-with-note", Namespace: "default"},
-		Spec:       v1beta1.WorkflowStepDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: def.TemplateBody()}}},
-	}))
+	h.installDefinition("../appfile/testdata/compat/defs/deploy-with-note.cue", "default")
 	require.NoError(t, h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}))
 	h.apply(`apiVersion: core.oam.dev/v1beta1
 kind: Application
@@ -258,14 +249,7 @@ func TestCustomPolicyObjects(t *testing.T) {
 	h := startHub(t)
 	h.startController(controller.Options{})
 	ctx := context.Background()
-	tmpl, err := os.ReadFile("../appfile/testdata/compat/defs/team-namespace.cue")
-	require.NoError(t, err)
-	def, err := definition.ParseCUE("team-namespace.cue", tmpl)
-	require.NoError(t, err)
-	require.NoError(t, h.c.Create(ctx, &v1beta1.PolicyDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "team-quota", Namespace: "default"},
-		Spec:       v1beta1.PolicyDefinitionSpec{Schematic: &v1beta1.Schematic{CUE: &v1beta1.CUESchematic{Template: def.TemplateBody()}}},
-	}))
+	h.installDefinition("../appfile/testdata/compat/defs/team-namespace.cue", "default")
 	require.NoError(t, h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "teams"}}))
 	app := `apiVersion: core.oam.dev/v1beta1
 kind: Application

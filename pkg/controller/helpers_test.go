@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
@@ -246,4 +248,19 @@ func (h *hub) startManager(opts controller.ManagerOptions) (stop func()) {
 	}
 	h.t.Cleanup(stop)
 	return stop
+}
+
+// installDefinition installs the definitions of a CUE or YAML definition file in namespace, as
+// `ferry def apply` would.
+func (h *hub) installDefinition(file, namespace string) {
+	h.t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(h.t, err)
+	defs, err := definition.Parse(file, data)
+	require.NoError(h.t, err)
+	for _, d := range defs {
+		obj := d.CR()
+		obj.SetNamespace(namespace)
+		require.NoError(h.t, h.c.Create(context.Background(), obj))
+	}
 }
