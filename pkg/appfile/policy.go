@@ -121,7 +121,8 @@ func (r *run) resolvePolicies() {
 			continue
 		}
 		props := r.decodeProperties(ap.Properties, path+".properties", subject)
-		res, ok := r.validateParameters(def, props, r.baseContext(""), path+".properties", subject)
+		// context.name is the policy's name, as KubeVela renders a policy's output.
+		res, ok := r.validateParameters(def, props, r.baseContext(key), path+".properties", subject)
 		if !ok {
 			continue
 		}
@@ -212,7 +213,7 @@ func (r *run) addPolicyObjects(policy string, res *cue.Result) {
 			meta = map[string]any{}
 			obj["metadata"] = meta
 		}
-		if meta["name"] == nil {
+		if name, _ := meta["name"].(string); name == "" {
 			meta["name"] = policy // as unnamed objects of components are named after them
 		}
 		r.ownObject(obj, meta, r.namespace)

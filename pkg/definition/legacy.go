@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
@@ -22,15 +23,19 @@ func rewriteListAddition(filename, text string) (string, []string) {
 	if err != nil {
 		return text, nil
 	}
+	lists := listFields(file)
 	adds := map[*ast.BinaryExpr]int{} // list additions, by nesting depth
 	var mark func(n ast.Expr, depth int) bool
-	// mark reports whether n is a list addition (or a list literal), recording additions.
+	// mark reports whether n is a list addition, a list literal or a reference to a field
+	// declared as a list, recording additions.
 	mark = func(n ast.Expr, depth int) bool {
 		switch x := n.(type) {
 		case *ast.ParenExpr:
 			return mark(x.X, depth)
 		case *ast.ListLit:
 			return true
+		case *ast.Ident, *ast.SelectorExpr:
+			return lists.refersToList(x)
 		case *ast.BinaryExpr:
 			if x.Op != token.ADD {
 				return false
@@ -114,6 +119,87 @@ func rewriteListAddition(filename, text string) (string, []string) {
 
 // opText replaces the "+" of a list addition.
 const opText = "{ferryItem}, for ferryItem in"
+
+// fieldLists knows which fields of a template are declared as lists: by dotted path from the
+// template's top level (parameter.tags), and by label alone where every field of that label is
+// a list.
+type fieldLists struct {
+	byPath map[string]bool
+	byName map[string]bool
+}
+
+// listFields collects the fields whose value is a list literal, or a disjunction of them
+// (*[] | [...string]).
+func listFields(file *ast.File) fieldLists {
+	fl := fieldLists{byPath: map[string]bool{}, byName: map[string]bool{}}
+	var walk func(decls []ast.Decl, prefix string, depth int)
+	walk = func(decls []ast.Decl, prefix string, depth int) {
+		if depth > 32 {
+			return
+		}
+		for _, d := range decls {
+			f, ok := d.(*ast.Field)
+			if !ok {
+				continue
+			}
+			name, _, err := ast.LabelName(f.Label)
+			if err != nil {
+				continue
+			}
+			path := prefix + name
+			isList := listExpr(f.Value)
+			fl.byPath[path] = isList
+			if was, seen := fl.byName[name]; !seen || was {
+				fl.byName[name] = isList
+			}
+			if st, ok := f.Value.(*ast.StructLit); ok {
+				walk(st.Elts, path+".", depth+1)
+			}
+		}
+	}
+	walk(file.Decls, "", 0)
+	return fl
+}
+
+// listExpr reports a list literal, or a disjunction (with a default) of list literals.
+func listExpr(e ast.Expr) bool {
+	switch x := e.(type) {
+	case *ast.ListLit:
+		return true
+	case *ast.ParenExpr:
+		return listExpr(x.X)
+	case *ast.UnaryExpr:
+		return x.Op == token.MUL && listExpr(x.X)
+	case *ast.BinaryExpr:
+		return x.Op == token.OR && listExpr(x.X) && listExpr(x.Y)
+	}
+	return false
+}
+
+// refersToList reports whether a reference (x, or x.y.z from the top level) names a field
+// declared as a list.
+func (fl fieldLists) refersToList(e ast.Expr) bool {
+	var parts []string
+	for {
+		switch x := e.(type) {
+		case *ast.Ident:
+			parts = append([]string{x.Name}, parts...)
+			if len(parts) == 1 {
+				return fl.byName[x.Name]
+			}
+			return fl.byPath[strings.Join(parts, ".")]
+		case *ast.SelectorExpr:
+			name, _, err := ast.LabelName(x.Sel)
+			if err != nil {
+				return false
+			}
+			parts = append([]string{name}, parts...)
+			e = x.X
+		default:
+			return false
+		}
+	}
+}
 
 // forceLists records the additions directly inside a list addition's side as list additions.
 func forceLists(n ast.Expr, depth int, adds map[*ast.BinaryExpr]int) {

@@ -28,14 +28,16 @@ func TestListAdditionIsReadAsConcatenation(t *testing.T) {
 		{"inside a list", `[_base + ["q"], 2 + 3]`, `[["x","y","q"],5]`, true},
 		{"numbers stay numbers", `1 + 2`, `3`, false},
 		{"strings stay strings", `"a" + "b"`, `"ab"`, false},
-		{"two references are not known to be lists", `_n + _n`, `2`, false},
+		{"two references to fields declared as lists", `_base + _more`, `["x","y","z"]`, true},
+		{"parameters declared as lists", `parameter.tags + parameter.more`, `["a","b"]`, true},
+		{"two references to numbers", `_n + _n`, `2`, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			text := "_base: [\"x\", \"y\"]\n_more: [\"z\"]\n_n: 1\nout: " + tt.expr + "\n"
+			text := "_base: [\"x\", \"y\"]\n_more: [\"z\"]\n_n: 1\nparameter: {tags: *[\"a\"] | [...string], more: [...string] | *[\"b\"]}\nout: " + tt.expr + "\n"
 			got, warnings := rewriteListAddition("t.cue", text)
 			require.Equal(t, strings.Count(text, "\n"), strings.Count(got, "\n"), "lines stay where they were")
 			if tt.warns {
-				require.Equal(t, []string{"t.cue:4: list addition (a + b) is no longer CUE; it is read as list concatenation: write list.Concat([a, b])"}, warnings)
+				require.Equal(t, []string{"t.cue:5: list addition (a + b) is no longer CUE; it is read as list concatenation: write list.Concat([a, b])"}, warnings)
 			} else {
 				require.Empty(t, warnings)
 				require.Equal(t, text, got)
