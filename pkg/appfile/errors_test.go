@@ -368,3 +368,26 @@ func TestUnknownFieldsAsKubectlValidates(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, afs[0].Warnings)
 }
+
+// TestDefinitionRevisionNames: KubeVela's type@vN (a revision of a definition) renders with the
+// definition as installed, with a warning: Ferry keeps no definition revisions.
+func TestDefinitionRevisionNames(t *testing.T) {
+	p := newTestPlanner(t, nil)
+	plan := func(typ string) *Plan {
+		t.Helper()
+		afs, err := Parse("app.yaml", []byte(appHeader+"  components:\n    - {name: web, type: "+typ+", properties: {image: nginx}, traits: [{type: scaler@v1, properties: {replicas: 2}}]}\n"))
+		require.NoError(t, err)
+		plan, err := p.Plan(context.Background(), afs[0], PlanOptions{})
+		require.NoError(t, err)
+		return plan
+	}
+	versioned, current := plan("webservice@v3"), plan("webservice")
+	require.Equal(t, current.Items(), versioned.Items())
+	require.Contains(t, versioned.Warnings, `component type "webservice@v3": Ferry keeps no definition revisions; it renders with component "webservice" as installed`)
+	require.Contains(t, versioned.Warnings, `trait type "scaler@v1": Ferry keeps no definition revisions; it renders with trait "scaler" as installed`)
+
+	afs, err := Parse("app.yaml", []byte(appHeader+"  components:\n    - {name: web, type: webservice@latest, properties: {image: nginx}}\n"))
+	require.NoError(t, err)
+	_, err = p.Plan(context.Background(), afs[0], PlanOptions{})
+	require.ErrorContains(t, err, `unknown component type "webservice@latest"`)
+}

@@ -76,9 +76,9 @@ func (r *run) finishObject(m *Manifest, c *component, t target) {
 	labels := r.ownObject(m.Object, meta, t.namespace)
 	labels[v1beta1.LabelAppComponent] = c.name
 	if m.Trait == "" {
-		labels[v1beta1.LabelWorkloadType] = c.typ
+		labels[v1beta1.LabelWorkloadType] = definitionName(c.typ)
 	} else {
-		labels[v1beta1.LabelTraitType] = m.Trait
+		labels[v1beta1.LabelTraitType] = definitionName(m.Trait)
 		labels[v1beta1.LabelTraitResource] = m.Output
 	}
 }

@@ -84,6 +84,13 @@ type run struct {
 func (r *run) definition(kind definition.Kind, name string) (*definition.Definition, error) {
 	r.shared.Lock()
 	defer r.shared.Unlock()
+	// KubeVela names a revision of a definition as type@vN. Ferry keeps no definition
+	// revisions: the type renders with the definition as it is now, as KubeVela falls back to
+	// when the revision is gone.
+	if base := definitionName(name); base != name {
+		r.moreWarnings[fmt.Sprintf("%s type %q: Ferry keeps no definition revisions; it renders with %s %q as installed", kind, name, kind, base)] = true
+		name = base
+	}
 	def, err := r.p.src.Definitions.Definition(r.ctx, r.namespace, kind, name)
 	if err != nil {
 		return nil, err
@@ -99,6 +106,15 @@ func (r *run) definition(kind definition.Kind, name string) (*definition.Definit
 		r.moreWarnings[w+" ("+def.DisplayName()+")"] = true
 	}
 	return def, nil
+}
+
+// definitionName is the definition a type names: the type without KubeVela's revision suffix
+// (worker@v3 names worker).
+func definitionName(typ string) string {
+	if base, version, ok := strings.Cut(typ, "@"); ok && len(version) > 1 && version[0] == 'v' && strings.Trim(version[1:], "0123456789") == "" {
+		return base
+	}
+	return typ
 }
 
 // Plan validates the Application, renders it and evaluates its policies. It returns an
