@@ -61,14 +61,14 @@ spec:
     - name: copied
       type: ref-objects
       properties:
-        objects: [{kind: ConfigMap, name: settings}]
+        objects: [{kind: ConfigMap, name: settings}, {resource: configmap, labelSelector: {tier: copied}}]
   policies:
     - {name: edge, type: topology, properties: {clusters: [edge]}}
 `
 
 // TestSourcesOnAHub: on a real hub, templates see each cluster's Kubernetes version — the hub's
-// from its API server, a managed cluster's from its ManagedCluster — and ref-objects reads an
-// object on the hub and delivers it to a managed cluster.
+// from its API server, a managed cluster's from its ManagedCluster — and ref-objects reads
+// objects on the hub, by name and by labels, and delivers them to a managed cluster.
 func TestSourcesOnAHub(t *testing.T) {
 	f := startFleet(t, testenv.ClusterSpec{Name: "edge", Labels: map[string]string{"env": "edge"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -86,6 +86,11 @@ func TestSourcesOnAHub(t *testing.T) {
 	require.NoError(t, f.hub.Create(ctx, def))
 	require.NoError(t, f.hub.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: "default",
 		Labels: map[string]string{"team": "payments"}}, Data: map[string]string{"mode": "production"}}))
+
+	for _, name := range []string{"extra-1", "extra-2"} {
+		require.NoError(t, f.hub.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default",
+			Labels: map[string]string{"tier": "copied"}}, Data: map[string]string{"from": name}}))
+	}
 
 	f.applyApp(sourcesApp)
 	f.applyApp(copyApp)
@@ -108,4 +113,9 @@ func TestSourcesOnAHub(t *testing.T) {
 	require.Equal(t, map[string]string{"mode": "production"}, copied.Data)
 	require.Equal(t, "payments", copied.Labels["team"])
 	require.Equal(t, "copy", copied.Labels[v1beta1.LabelAppName], "delivered as the app's own")
+	for _, name := range []string{"extra-1", "extra-2"} {
+		extra := &corev1.ConfigMap{}
+		require.NoError(t, f.spokes["edge"].Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, extra), "selected by its labels")
+		require.Equal(t, map[string]string{"from": name}, extra.Data)
+	}
 }

@@ -391,3 +391,38 @@ func TestDefinitionRevisionNames(t *testing.T) {
 	_, err = p.Plan(context.Background(), afs[0], PlanOptions{})
 	require.ErrorContains(t, err, `unknown component type "webservice@latest"`)
 }
+
+// TestRefObjectsByLabels: ref-objects takes every object of a kind with the labels, sorted by
+// name; labels that match nothing are an error saying so.
+func TestRefObjectsByLabels(t *testing.T) {
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	objects, err := ParseObjects("objects.yaml", []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: default, labels: {shared: "yes"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: default, labels: {shared: "yes", extra: "x"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: other, labels: {shared: "yes"}}
+`))
+	require.NoError(t, err)
+	p := NewPlanner(Offline(OfflineOptions{Definitions: reg, Objects: objects}), Options{Engine: cue.NewEngine(cue.Options{})})
+	plan := func(selector string) (*Plan, error) {
+		afs, err := Parse("app.yaml", []byte(appHeader+"  components:\n    - {name: refs, type: ref-objects, properties: {objects: [{resource: cm, labelSelector: "+selector+"}]}}\n"))
+		require.NoError(t, err)
+		return p.Plan(context.Background(), afs[0], PlanOptions{})
+	}
+	got, err := plan(`{shared: "yes"}`)
+	require.NoError(t, err)
+	var names []string
+	for _, it := range got.Items() {
+		names = append(names, it.Object["metadata"].(map[string]any)["name"].(string))
+	}
+	require.Equal(t, []string{"a", "b"}, names, "the default namespace's, by name")
+	_, err = plan(`{shared: "no"}`)
+	require.ErrorContains(t, err, `no ConfigMap in default has the labels {shared=no}`)
+}

@@ -3,6 +3,7 @@ package appfile
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	yaml "go.yaml.in/yaml/v4"
 )
@@ -36,6 +37,44 @@ func (s StaticObjects) Read(_ context.Context, _ string, ref map[string]any) (ma
 		}
 	}
 	return nil, fmt.Errorf("%s not found among the objects given", key)
+}
+
+// List finds the objects of the reference's apiVersion and kind in its namespace (objects given
+// without one are in every namespace) that carry every one of labels, sorted by name.
+func (s StaticObjects) List(_ context.Context, _ string, ref map[string]any, labels map[string]string) ([]map[string]any, error) {
+	refMeta, _ := ref["metadata"].(map[string]any)
+	var out []map[string]any
+	for _, obj := range s {
+		if obj["apiVersion"] != ref["apiVersion"] || obj["kind"] != ref["kind"] {
+			continue
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		if ns, ok := meta["namespace"]; ok && ns != refMeta["namespace"] {
+			continue
+		}
+		have, _ := meta["labels"].(map[string]any)
+		if !hasLabels(have, labels) {
+			continue
+		}
+		out = append(out, obj)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return objectNameOf(out[i]) < objectNameOf(out[j]) })
+	return out, nil
+}
+
+func hasLabels(have map[string]any, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func objectNameOf(obj map[string]any) string {
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	return name
 }
 
 // ParseObjects reads a YAML stream of objects into StaticObjects.

@@ -347,6 +347,24 @@ func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Con
 			cluster = LocalCluster
 		}
 		ref = withoutKey(ref, "cluster")
+		if selector, ok := ref["labelSelector"].(map[string]any); ok {
+			labels := make(map[string]string, len(selector))
+			for k, v := range selector {
+				labels[k] = fmt.Sprint(v)
+			}
+			found, err := r.p.src.Objects.List(r.ctx, cluster, withoutKey(ref, "labelSelector"), labels)
+			if err != nil {
+				return nil, err
+			}
+			if len(found) == 0 {
+				meta, _ := ref["metadata"].(map[string]any)
+				return nil, fmt.Errorf("no %v in %v has the labels %s", ref["kind"], meta["namespace"], formatLabels(labels))
+			}
+			for _, obj := range found {
+				objects = append(objects, referencedObject(obj))
+			}
+			continue
+		}
 		obj, err := r.p.src.Objects.Read(r.ctx, cluster, ref)
 		if err != nil {
 			return nil, err

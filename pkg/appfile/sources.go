@@ -43,6 +43,9 @@ type ObjectReader interface {
 	// Read returns the object ref names (apiVersion, kind, metadata.name and .namespace) on
 	// cluster ("local" is the hub).
 	Read(ctx context.Context, cluster string, ref map[string]any) (map[string]any, error)
+	// List returns the objects of ref's apiVersion and kind in its metadata.namespace that
+	// have every one of labels, sorted by name.
+	List(ctx context.Context, cluster string, ref map[string]any, labels map[string]string) ([]map[string]any, error)
 }
 
 // OfflineOptions are what an offline plan knows.

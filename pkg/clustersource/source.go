@@ -3,6 +3,7 @@ package clustersource
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -165,6 +166,32 @@ func (o *objects) Read(ctx context.Context, cluster string, ref map[string]any) 
 		return nil, fmt.Errorf("read %s %s: %w", u.GetKind(), objectName(u), err)
 	}
 	return live.Object, nil
+}
+
+// List implements appfile.ObjectReader: objects on the hub with the labels.
+func (o *objects) List(ctx context.Context, cluster string, ref map[string]any, labels map[string]string) ([]map[string]any, error) {
+	u := &unstructured.Unstructured{Object: ref}
+	if cluster != appfile.LocalCluster {
+		return nil, fmt.Errorf("%s with labels %v: listing objects on managed cluster %q is not supported: the hub has no connection to it (OCM delivers by pull)",
+			u.GetKind(), labels, cluster)
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(u.GroupVersionKind().GroupVersion().WithKind(u.GetKind() + "List"))
+	err := o.reader.List(ctx, list, client.InNamespace(u.GetNamespace()), client.MatchingLabels(labels))
+	if meta.IsNoMatchError(err) {
+		return nil, fmt.Errorf("%s: the hub does not serve kind %s in %s", u.GetKind(), u.GetKind(), u.GetAPIVersion())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s in %s: %w", u.GetKind(), u.GetNamespace(), err)
+	}
+	out := make([]map[string]any, 0, len(list.Items))
+	for _, item := range list.Items {
+		out = append(out, item.Object)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i]["metadata"].(map[string]any)["name"].(string) < out[j]["metadata"].(map[string]any)["name"].(string)
+	})
+	return out, nil
 }
 
 func objectName(u *unstructured.Unstructured) string {

@@ -92,10 +92,8 @@ var kubeVelaTypes = map[Kind]map[string]string{
 			cpu:string memory:string volumeMounts:struct volumes:list livenessProbe:struct readinessProbe:struct
 			hostAliases:list`,
 		"k8s-objects": `objects:list`,
-		// Not supported: objects[].selector (listing objects by labels) and urls (objects fetched
-		// from URLs); a reference names one object.
-		"ref-objects": `objects:list objects[].apiVersion:string objects[].kind:string objects[].resource:string
-			objects[].name:string objects[].namespace:string objects[].cluster:string`,
+		"ref-objects": `objects:list objects[].apiVersion:string objects[].kind:string objects[].resource:string objects[].group:string
+			objects[].name:string objects[].namespace:string objects[].cluster:string objects[].labelSelector:struct`,
 	},
 	KindTrait: {
 		"scaler":    `replicas:int`,
