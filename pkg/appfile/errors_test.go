@@ -351,7 +351,7 @@ func TestTwoComponentsRenderingOneObjectIsAnError(t *testing.T) {
 
 // TestUnknownFieldsAsKubectlValidates: a field the Application's schema does not have is an
 // error by default, a warning with ParseOptions{Validation: warn} (dropped, as the API server
-// prunes it) and nothing with ignore.
+// prunes it) and nothing with ignore; so is a missing apiVersion.
 func TestUnknownFieldsAsKubectlValidates(t *testing.T) {
 	doc := appHeader + "  components:\n    - name: web\n      type: webservice\n      properties: {image: nginx}\n      trait: []\n"
 	_, err := Parse("app.yaml", []byte(doc))
@@ -367,6 +367,14 @@ func TestUnknownFieldsAsKubectlValidates(t *testing.T) {
 	afs, err = ParseWith("app.yaml", []byte(doc), ParseOptions{Validation: cue.ValidateIgnore})
 	require.NoError(t, err)
 	require.Empty(t, afs[0].Warnings)
+
+	// An Application without its apiVersion, as some of KubeVela's examples are written.
+	noVersion := strings.TrimPrefix(appHeader, "apiVersion: core.oam.dev/v1beta1\n") + "  components: []\n"
+	_, err = Parse("app.yaml", []byte(noVersion))
+	require.ErrorContains(t, err, `expected apiVersion core.oam.dev/v1beta1 and kind Application, got apiVersion "" and kind "Application"`)
+	afs, err = ParseWith("app.yaml", []byte(noVersion), ParseOptions{Validation: cue.ValidateWarn})
+	require.NoError(t, err)
+	require.Equal(t, []string{"app.yaml:1:1: apiVersion is missing; read as core.oam.dev/v1beta1"}, afs[0].Warnings)
 }
 
 // TestDefinitionRevisionNames: KubeVela's type@vN (a revision of a definition) renders with the

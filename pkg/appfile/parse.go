@@ -145,6 +145,15 @@ func parseDocument(filename string, root *yaml.Node, opts ParseOptions) (*Appfil
 	}
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
+	var warnings []string
+	if apiVersion == "" && kind == v1beta1.ApplicationKind && opts.Validation != "" && opts.Validation != cue.ValidateStrict {
+		// An Application whose apiVersion was left out, as some of KubeVela's examples do.
+		apiVersion = v1beta1.GroupVersion.String()
+		obj["apiVersion"] = apiVersion
+		if opts.Validation == cue.ValidateWarn {
+			warnings = append(warnings, fmt.Sprintf("%s: apiVersion is missing; read as %s", af.Where(""), apiVersion))
+		}
+	}
 	if kind != v1beta1.ApplicationKind || apiVersion != v1beta1.GroupVersion.String() {
 		return nil, fmt.Errorf("%s: expected apiVersion %s and kind Application, got apiVersion %q and kind %q",
 			af.Where(""), v1beta1.GroupVersion, apiVersion, kind)
@@ -174,6 +183,7 @@ func parseDocument(filename string, root *yaml.Node, opts ParseOptions) (*Appfil
 		}
 	}
 	af.App = app
+	af.Warnings = append(warnings, af.Warnings...)
 	return af, nil
 }
 
