@@ -401,7 +401,7 @@ func TestDefinitionRevisionNames(t *testing.T) {
 }
 
 // TestRefObjectsByLabels: ref-objects takes every object of a kind with the labels, sorted by
-// name; labels that match nothing are an error saying so.
+// name; labels that match nothing are an error saying so; urls are an error saying why.
 func TestRefObjectsByLabels(t *testing.T) {
 	reg, err := definition.Builtin()
 	require.NoError(t, err)
@@ -433,4 +433,10 @@ metadata: {name: c, namespace: other, labels: {shared: "yes"}}
 	require.Equal(t, []string{"a", "b"}, names, "the default namespace's, by name")
 	_, err = plan(`{shared: "no"}`)
 	require.ErrorContains(t, err, `no ConfigMap in default has the labels {shared=no}`)
+
+	// KubeVela's urls are declared, and refused with the reason rather than fetched.
+	afs, err := Parse("app.yaml", []byte(appHeader+"  components:\n    - {name: refs, type: ref-objects, properties: {urls: [\"https://example.com/objects.yaml\"]}}\n"))
+	require.NoError(t, err)
+	_, err = p.Plan(context.Background(), afs[0], PlanOptions{})
+	require.ErrorContains(t, err, `component "refs" (ref-objects): urls: Ferry does not fetch objects from URLs (https://example.com/objects.yaml)`)
 }

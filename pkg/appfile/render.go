@@ -337,6 +337,11 @@ func (r *run) applyTrait(rc *rendering, c *component, tr trait, ctx cue.Context,
 // in context.references. As in KubeVela, objects are read from the hub, whatever cluster the
 // component goes to, unless a reference names a cluster.
 func (r *run) renderWithReferences(tmpl *cue.Template, c *component, ctx cue.Context, refs []map[string]any) (*cue.Result, error) {
+	for _, ref := range refs {
+		if url, ok := ref["url"].(string); ok {
+			return nil, fmt.Errorf("urls: Ferry does not fetch objects from URLs (%s): a controller that fetches what apps name is a request-forgery channel; put the objects in a k8s-objects component, or create them on the hub and name them in objects", url)
+		}
+	}
 	if r.p.src.Objects == nil {
 		return nil, fmt.Errorf("%s reads existing objects, and no cluster or objects file is given (ferry dry-run --objects FILE)", c.def.DisplayName())
 	}

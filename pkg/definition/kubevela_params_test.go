@@ -93,7 +93,7 @@ var kubeVelaTypes = map[Kind]map[string]string{
 			hostAliases:list`,
 		"k8s-objects": `objects:list`,
 		"ref-objects": `objects:list objects[].apiVersion:string objects[].kind:string objects[].resource:string objects[].group:string
-			objects[].name:string objects[].namespace:string objects[].cluster:string objects[].labelSelector:struct`,
+			objects[].name:string objects[].namespace:string objects[].cluster:string objects[].labelSelector:struct urls:list`,
 	},
 	KindTrait: {
 		"scaler":    `replicas:int`,
