@@ -161,7 +161,11 @@ func (t *instance) schemaString(path []string) string {
 	v := t.value.LookupPath(pathParameter)
 	for _, p := range path {
 		if _, err := strconv.Atoi(p); err == nil {
-			v = v.LookupPath(cuelang.MakePath(cuelang.AnyIndex))
+			elem, ok := listElement(v)
+			if !ok {
+				return "a value the template accepts"
+			}
+			v = elem
 		} else {
 			v = lookupField(v, p)
 		}

@@ -193,11 +193,10 @@ func (t *instance) withGivenScalars(alternatives, closed []cuelang.Value, given 
 
 // listElement returns the element schema of a list parameter. With a default, as in
 // *[] | [...{...}], the value itself is the default (an empty list, without elements), so the
-// element comes from the disjunction's branches.
+// element comes from the disjunction's branches. With a validator, as in
+// [...{...}] & list.MinItems(1), the schema alone is an error (no elements yet), so the element
+// comes from the conjunction's list.
 func listElement(schema cuelang.Value) (cuelang.Value, bool) {
-	if schema.IncompleteKind() != cuelang.ListKind {
-		return cuelang.Value{}, false
-	}
 	candidates := []cuelang.Value{schema}
 	if _, args := schema.Expr(); len(args) > 0 {
 		candidates = append(candidates, args...)

@@ -376,13 +376,17 @@ func TestUnknownParametersRememberedByShape(t *testing.T) {
 }
 
 // TestUnknownParametersInDisjunctionsAndOpenStructs: the unknown-parameter check looks into
-// the elements of a list parameter with a default (*[] | [...{...}]), and leaves alone what a
+// the elements of a list parameter with a default (*[] | [...{...}]) or a validator
+// ([...{...}] & list.MinItems(1)), and leaves alone what a
 // schema declares open ({...}, with or without a default), where every key is allowed.
 func TestUnknownParametersInDisjunctionsAndOpenStructs(t *testing.T) {
 	const template = `
+import "list"
+
 output: {apiVersion: "v1", kind: "ConfigMap", metadata: name: context.name}
 parameter: {
 	items: *[] | [...{name: string, size?: int}]
+	some?: [...{name: string}] & list.MinItems(1)
 	tags?: [...{key: string}]
 	data: *{} | {...}
 	open: {...}
@@ -400,6 +404,8 @@ parameter: {
 		{"known fields in list elements", map[string]any{"items": []any{map[string]any{"name": "a", "size": int64(1)}}}, nil},
 		{"typo in an element of a defaulted list", map[string]any{"items": []any{map[string]any{"name": "a", "szie": int64(1)}}},
 			[]string{`items[0].szie: unknown parameter (did you mean "size"?)`}},
+		{"typo in an element of a list with a validator", map[string]any{"some": []any{map[string]any{"nmae": "a"}}},
+			[]string{`some[0].name: required but not given (expected string)`, `some[0].nmae: unknown parameter (did you mean "name"?)`}},
 		{"typo in an element of an optional list", map[string]any{"tags": []any{map[string]any{"key": "a", "value": "b"}}},
 			[]string{`tags[0].value: unknown parameter`}},
 		{"any key in an open struct with a default", map[string]any{"data": map[string]any{"a": "b", "c": map[string]any{"d": "e"}}}, nil},
