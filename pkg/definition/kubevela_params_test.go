@@ -80,7 +80,9 @@ var kubeVelaTypes = map[Kind]map[string]string{
 			readinessProbe:struct`,
 		"daemon": `labels:struct annotations:struct image:string imagePullPolicy:string imagePullSecrets:list ports:list
 			exposeType:string cmd:list env:list cpu:string memory:string volumeMounts:struct volumes:list
-			livenessProbe:struct readinessProbe:struct hostAliases:list`,
+			livenessProbe:struct readinessProbe:struct hostAliases:list volumeMounts.hostPath:list
+			volumeMounts.hostPath[].path:string volumeMounts.hostPath[].mountPropagation:string
+			volumeMounts.hostPath[].readOnly:bool`,
 		"cron-task": `labels:struct annotations:struct schedule:string startingDeadlineSeconds:int suspend:bool
 			concurrencyPolicy:string successfulJobsHistoryLimit:int failedJobsHistoryLimit:int count:int image:string
 			imagePullPolicy:string imagePullSecrets:list restart:string cmd:list env:list cpu:string memory:string
