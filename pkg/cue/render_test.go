@@ -417,16 +417,8 @@ parameter: {
 		}}}, []string{`nested[0].deep[1].laef: unknown parameter (did you mean "leaf"?)`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
 			_, err := tmpl.Render(Input{Parameter: tt.params, Context: Context{Name: "x"}})
-			if err != nil {
-				var perr *ParameterError
-				require.ErrorAs(t, err, &perr)
-				for _, f := range perr.Errors {
-					got = append(got, f.PathString()+": "+f.Message)
-				}
-			}
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, fieldErrorLines(t, err, func(FieldError) bool { return true }))
 		})
 	}
 }
@@ -573,18 +565,26 @@ parameter: volumes: [...{
 		{"the first shape again", volume("pvc", "claimName"), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
 			_, err := tmpl.Render(Input{Parameter: tt.params, Context: Context{Name: "x"}})
-			if err != nil {
-				var perr *ParameterError
-				require.ErrorAs(t, err, &perr)
-				for _, f := range perr.Errors {
-					if f.Unknown {
-						got = append(got, f.PathString()+": "+f.Message)
-					}
-				}
-			}
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, fieldErrorLines(t, err, func(f FieldError) bool { return f.Unknown }))
 		})
 	}
+}
+
+// fieldErrorLines lists "path: message" of the parameter errors of err that keep selects; err
+// must be nil or a *ParameterError.
+func fieldErrorLines(t *testing.T, err error, keep func(FieldError) bool) []string {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var perr *ParameterError
+	require.ErrorAs(t, err, &perr)
+	var lines []string
+	for _, f := range perr.Errors {
+		if keep(f) {
+			lines = append(lines, f.PathString()+": "+f.Message)
+		}
+	}
+	return lines
 }
