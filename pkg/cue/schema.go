@@ -19,6 +19,9 @@ type Parameter struct {
 	Required bool
 	// Description comes from `// +usage=` comments.
 	Description string
+	// Open is true for a struct (or list of structs) written open, {name: string, ...}: keys
+	// beside the declared ones are allowed.
+	Open bool
 }
 
 // Parameters lists the template's parameters, nested fields after their parent.
@@ -70,9 +73,11 @@ func listParameters(v cuelang.Value, prefix string, out []Parameter, depth int) 
 		}
 		switch tv.IncompleteKind() {
 		case cuelang.StructKind:
+			out[len(out)-1].Open = declaredOpen(tv)
 			out = listParameters(tv, name, out, depth+1)
 		case cuelang.ListKind:
 			if elem := tv.LookupPath(cuelang.MakePath(cuelang.AnyIndex)); elem.Exists() && elem.IncompleteKind() == cuelang.StructKind {
+				out[len(out)-1].Open = declaredOpen(elem)
 				out = listParameters(elem, name+"[]", out, depth+1)
 			}
 		}
