@@ -18,7 +18,7 @@ func TestEveryBuiltinNamesATypoAnywhere(t *testing.T) {
 	require.NoError(t, err)
 	engine := ferrycue.NewEngine(ferrycue.Options{})
 	var all []*Definition
-	for _, kind := range []Kind{KindComponent, KindTrait, KindPolicy, KindWorkflowStep} {
+	for _, kind := range Kinds {
 		all = append(all, reg.List(kind)...)
 	}
 	for _, d := range all {
