@@ -217,3 +217,10 @@ func forceLists(n ast.Expr, depth int, adds map[*ast.BinaryExpr]int) {
 		forceLists(x.Y, depth+1, adds)
 	}
 }
+
+// RewriteListAddition rewrites CUE's removed list arithmetic (`[a] + [b]`, `[x] * n`) in text
+// into list.Concat / list.Repeat, as definitions get it, for other CUE that KubeVela users
+// wrote against an older CUE (addon templates). It returns the text and what it rewrote.
+func RewriteListAddition(filename, text string) (string, []string) {
+	return rewriteListAddition(filename, text)
+}
