@@ -127,8 +127,11 @@ func (m *Manager) status(ctx context.Context, rec *Record) (*Status, error) {
 // appState maps an Application's phase, conditions and health to an addon state; "enabled"
 // only when the app's current generation runs and every component is healthy.
 func appState(app *v1beta1.Application) (string, string) {
-	if c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionRendered); c != nil && c.Status == "False" {
-		return StateFailed, c.Message
+	for _, cond := range []string{v1beta1.ConditionRendered, v1beta1.ConditionApplied} {
+		if c := meta.FindStatusCondition(app.Status.Conditions, cond); c != nil && c.Status == "False" &&
+			c.ObservedGeneration == app.Generation {
+			return StateFailed, c.Message
+		}
 	}
 	switch app.Status.Phase {
 	case v1beta1.ApplicationWorkflowFailed, v1beta1.ApplicationWorkflowTerminated:

@@ -62,7 +62,12 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 		}
 	}
 	run.applied[sp.Name] = true
-	return slices.DeleteFunc(conflicts, func(c string) bool { return c == "" }), errors.Join(errs...)
+	conflicts = slices.DeleteFunc(conflicts, func(c string) bool { return c == "" })
+	joined := errors.Join(errs...)
+	if joined != nil || len(conflicts) > 0 {
+		run.applyFailed = true
+	}
+	return conflicts, joined
 }
 
 // stepPlan finds a deploy step's plan.
@@ -124,6 +129,9 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
 			return false, "", err
 		}
+		// Possibly passing (a CRD not yet served, a conflict): try again, and say on the
+		// Applied condition that the objects are not applied meanwhile.
+		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, "trying again: "+err.Error())
 		return false, "apply failed, trying again: " + err.Error(), nil
 	}
 	d.run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
@@ -171,7 +179,7 @@ func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) erro
 	case len(errs) > 0:
 		run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, errors.Join(errs...).Error())
 		run.after(r.opts.UnhealthyRecheck)
-	case len(run.applied) > 0:
+	case len(run.applied) > 0 && !run.applyFailed:
 		run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
 	}
 	return nil

@@ -38,6 +38,9 @@ type appRun struct {
 
 	// applied are the deploy steps applied in this reconcile; keepState skips them.
 	applied map[string]bool
+	// applyFailed is set when an apply in this reconcile failed, so that the Applied
+	// condition the failing step set is not overwritten.
+	applyFailed bool
 	// live caches objects read in this reconcile by dispatch.ResourceKey.
 	live map[string]*unstructured.Unstructured
 	// absent holds, by objectKey, the objects read in this reconcile that did not exist (or

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/addon"
+	"github.com/ferryhq/ferry/pkg/controller"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/testenv"
+)
+
+// TestAddonLifecycle drives `ferry addon` on a real hub installed the default way (admission
+// webhook on) with the controller running: registries (a directory, and an HTTP index served
+// on loopback from packages `ferry addon package` and `index` made), dependency resolution,
+// --dry-run -o yaml, enable --wait, list and status from the real Application, upgrade keeping
+// parameters and object UIDs, disable refused while used and exact once not, and an addon whose
+// Application fails listed as failed.
+func TestAddonLifecycle(t *testing.T) {
+	h := startCLIHub(t, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := h.c
+	port := testenv.FreePortForTest(t)
+	code, _, errOut := h.ferry(t, "install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port))
+	require.Equal(t, exitOK, code, errOut)
+	done := make(chan error, 1)
+	go func() {
+		done <- controller.Run(ctx, h.cfg, controller.ManagerOptions{
+			Webhook: controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
+	}()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	go testenv.PlayKubelet(ctx, c, 50*time.Millisecond)
+	ns := install.DefaultNamespace
+
+	// A directory registry with crds 1.1.0, 1.3.0 and 2.0.0, a (crds >=1.2 <2, c) and c (crds ^1.3).
+	code, out, errOut := h.ferry(t, "addon", "registry", "add", "deps", "--type", "dir", "--url", "testdata/addons/deps")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "registry deps added (dir, 4 addons)")
+
+	// --dry-run -o yaml prints everything enable would apply, and applies nothing.
+	code, out, errOut = h.ferry(t, "addon", "enable", "a", "greeting=hi", "apiToken=s3cret", "--dry-run", "-o", "yaml")
+	require.Equal(t, exitOK, code, errOut)
+	for _, want := range []string{"name: addon-crds", "name: addon-c", "name: addon-a", "kind: ComponentDefinition", "name: widget",
+		"name: addon-a-record", "addons.ferry.dev/version: 1.3.0"} {
+		require.Contains(t, out, want)
+	}
+	records, err := addon.Records(ctx, c, ns)
+	require.NoError(t, err)
+	require.Empty(t, records, "a dry run applies nothing")
+
+	// Enable: crds 1.3.0 (the newest that satisfies both constraints) first, then c, then a.
+	code, out, errOut = h.ferry(t, "addon", "enable", "a", "greeting=hi", "apiToken=s3cret", "--wait", "--timeout", "90s")
+	require.Equal(t, exitOK, code, errOut+out)
+	iCRDs := strings.Index(out, "addon crds@1.3.0 enabled on the hub (a dependency)")
+	iC := strings.Index(out, "addon c@1.0.0 enabled on the hub (a dependency)")
+	iA := strings.Index(out, "addon a@1.0.0 enabled on the hub")
+	require.True(t, iCRDs >= 0 && iC > iCRDs && iA > iC, out)
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: "widgets.test.ferry.dev"}, crd))
+	require.Equal(t, "1.3.0", crd.GetLabels()["fixture-version"])
+	settings := &corev1.ConfigMap{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a-settings"}, settings))
+	require.Equal(t, "hi", settings.Data["greeting"])
+
+	code, out, errOut = h.ferry(t, "addon", "list")
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `crds\s+deps\s+2.0.0, 1.3.0, 1.1.0\s+1.3.0\s+enabled`, out)
+	require.Regexp(t, `a\s+deps\s+1.0.0\s+1.0.0\s+enabled`, out)
+	require.Regexp(t, `uptime\s+ferry\s+1.0.0\s+-\s+disabled`, out)
+	code, out, errOut = h.ferry(t, "addon", "status", "a")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "state:    enabled")
+	require.Contains(t, out, `"apiToken":"******"`)
+	require.NotContains(t, out, "s3cret")
+	require.Contains(t, out, "depends:  c, crds")
+
+	// Disable is refused while an Application uses a's component type, or an addon needs it.
+	app := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "gadget", Namespace: "default"},
+		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "g", Type: "widget"}}}}
+	require.NoError(t, c.Create(ctx, app))
+	code, _, errOut = h.ferry(t, "addon", "disable", "a")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "addon a is used by applications default/gadget (component widget)")
+	code, _, errOut = h.ferry(t, "addon", "disable", "crds")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "addon crds is used by addons a, c")
+
+	// Disable after the app is gone removes what a installed, and nothing else: a bystander
+	// ConfigMap labelled like the addon's objects survives.
+	require.NoError(t, c.Delete(ctx, app))
+	bystander := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bystander", Namespace: ns,
+		Labels: map[string]string{addon.LabelAddonName: "a", "app.oam.dev/name": "addon-a"}}}
+	require.NoError(t, c.Create(ctx, bystander))
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(app), &v1beta1.Application{}))
+	}, 30*time.Second, 200*time.Millisecond)
+	code, out, errOut = h.ferry(t, "addon", "disable", "a", "--timeout", "60s")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "addon a disabled")
+	require.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a-settings"}, &corev1.ConfigMap{})))
+	require.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "widget"}, &v1beta1.ComponentDefinition{})))
+	require.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: addon.RecordName("a")}, &corev1.Secret{})))
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(bystander), &corev1.ConfigMap{}), "the bystander survives")
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: "widgets.test.ferry.dev"}, crd), "crds stays: c still needs it")
+
+	// An HTTP registry: packages and an index made by the CLI, served by a real file server.
+	pkgs := t.TempDir()
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		code, out, errOut = run(t, "", "addon", "package", "testdata/addons/http-src/tools-"+v, "-d", pkgs)
+		require.Equal(t, exitOK, code, errOut)
+		require.Contains(t, out, filepath.Join(pkgs, "tools-"+v+".tgz")+" written")
+	}
+	code, out, errOut = run(t, "", "addon", "index", pkgs)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "1 addons, 2 versions")
+	url := serveDir(t, pkgs)
+	code, out, errOut = h.ferry(t, "addon", "registry", "add", "web", "--type", "http", "--url", url)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "registry web added (http, 1 addons)")
+
+	code, out, errOut = h.ferry(t, "addon", "enable", "tools@1.0.0", "level=debug", "--wait", "--timeout", "60s")
+	require.Equal(t, exitOK, code, errOut+out)
+	keep := &corev1.ConfigMap{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-keep"}, keep))
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-old"}, &corev1.ConfigMap{}))
+
+	// Upgrade keeps the parameters and the unchanged objects (same UID), drops what 1.1.0 no
+	// longer has, and adds what it brings.
+	code, out, errOut = h.ferry(t, "addon", "upgrade", "tools", "--wait", "--timeout", "60s")
+	require.Equal(t, exitOK, code, errOut+out)
+	require.Contains(t, out, "addon tools@1.1.0 upgraded from 1.0.0")
+	level := &corev1.ConfigMap{}
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-level"}, level) == nil && level.Data["version"] == "1.1.0"
+	}, 30*time.Second, 200*time.Millisecond)
+	require.Equal(t, "debug", level.Data["level"], "the recorded parameter is kept")
+	kept := &corev1.ConfigMap{}
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-keep"}, kept))
+	require.Equal(t, keep.UID, kept.UID, "an unchanged object is taken over, not recreated")
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-old"}, &corev1.ConfigMap{}))
+	}, 30*time.Second, 200*time.Millisecond, "what 1.1.0 no longer has is collected")
+	require.NoError(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tools-new"}, &corev1.ConfigMap{}))
+
+	// Status truth: an addon whose Application cannot be applied is failed, with the reason,
+	// never enabled.
+	code, out, errOut = h.ferry(t, "addon", "enable", "broken")
+	require.Equal(t, exitOK, code, errOut+out)
+	require.Eventually(t, func() bool {
+		_, out, _ := h.ferry(t, "addon", "list")
+		return regexpMatch(`broken\s+deps\s+1.0.0\s+1.0.0\s+failed \(.*Not_A_Valid_Name`, out)
+	}, 60*time.Second, 500*time.Millisecond)
+	code, out, _ = h.ferry(t, "addon", "status", "broken")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "state:    failed")
+
+	// Resolution failures install nothing and say why.
+	code, _, errOut = h.ferry(t, "addon", "enable", "a@9.9.9")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "no version of addon a satisfies every constraint: you asks for 9.9.9; available: 1.0.0 (deps)")
+	code, _, errOut = h.ferry(t, "addon", "enable", "nope")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "addon nope is in no registry")
+	code, _, errOut = h.ferry(t, "addon", "enable", "a", "greting=typo")
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "parameter.greting: unknown parameter (known: greeting, apiToken)")
+	rec, err := addon.GetRecord(ctx, c, ns, "a")
+	require.NoError(t, err)
+	require.Nil(t, rec, "a failed enable leaves nothing")
+
+	code, out, errOut = h.ferry(t, "addon", "registry", "list")
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `deps\s+dir\s+\S+testdata/addons/deps`, out)
+	require.Regexp(t, `web\s+http\s+`+url, out)
+	code, _, errOut = h.ferry(t, "addon", "registry", "remove", "web")
+	require.Equal(t, exitOK, code, errOut)
+}
+
+func regexpMatch(pattern, s string) bool {
+	return regexp.MustCompile(pattern).MatchString(s)
+}
+
+// serveDir serves dir over HTTP on loopback until the test ends.
+func serveDir(t *testing.T, dir string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
