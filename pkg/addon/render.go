@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/format"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -165,9 +167,7 @@ func (a *Addon) checkParameters(v cue.Value, given map[string]any) (checkedParam
 	filled := schema
 	if schema.Exists() {
 		filled = schema.FillPath(cue.Path{}, given)
-		if err := filled.Validate(cue.Concrete(true)); err != nil {
-			problems = append(problems, parameterProblems(err, given)...)
-		}
+		problems = append(problems, fieldProblems(schema, filled, nil, given)...)
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
@@ -215,32 +215,90 @@ func fieldNames(v cue.Value) []string {
 	return out
 }
 
-var incompleteRE = regexp.MustCompile(`^incomplete value|non-concrete value`)
-
-func parameterProblems(err error, given map[string]any) []string {
+// fieldProblems validates each parameter field on its own, so that every problem is reported,
+// not only the first CUE meets, with the schema it wants and the value given.
+func fieldProblems(schema, filled cue.Value, path []string, root map[string]any) []string {
 	var out []string
-	seen := map[string]bool{}
-	for _, line := range strings.Split(formatCUE(err), "\n") {
-		msg := line
-		// Drop the schema's file position: the path says which parameter.
-		if i := strings.Index(msg, ": "); i > 0 && strings.Count(msg[:i], ":") == 2 {
-			msg = msg[i+2:]
+	it, err := schema.Fields(cue.Optional(true))
+	if err != nil {
+		return []string{fmt.Sprintf("parameter: %s", formatCUE(err))}
+	}
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		p := append(append([]string(nil), path...), name)
+		sel := it.Selector()
+		if sel.ConstraintType() == cue.OptionalConstraint {
+			sel = sel.Optional()
 		}
-		path, rest, ok := strings.Cut(msg, ": ")
-		if ok && incompleteRE.MatchString(rest) {
-			msg = fmt.Sprintf("parameter.%s: required, not given (%s)", path, strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(rest, "incomplete value"), "non-concrete value")))
-		} else if ok {
-			msg = fmt.Sprintf("parameter.%s: %s", path, rest)
-			if g, found := lookup(given, strings.Split(path, ".")); found {
-				msg += fmt.Sprintf(" (given %v)", g)
+		f := filled.LookupPath(cue.MakePath(cue.Str(name)))
+		g, isGiven := lookup(root, p)
+		if it.Value().IncompleteKind() == cue.StructKind {
+			if _, ok := g.(map[string]any); ok || !isGiven {
+				out = append(out, fieldProblems(it.Value(), f, p, root)...)
+				continue
 			}
 		}
-		if !seen[msg] {
-			seen[msg] = true
-			out = append(out, msg)
+		if !isGiven && it.Selector().ConstraintType() == cue.OptionalConstraint {
+			continue
 		}
+		err := f.Validate(cue.Concrete(true))
+		if err == nil {
+			continue
+		}
+		where := "parameter." + strings.Join(p, ".")
+		if !isGiven {
+			out = append(out, fmt.Sprintf("%s: required, not given (want %s)", where, schemaText(it.Value())))
+			continue
+		}
+		msg := bestMessage(err)
+		if strings.Contains(msg, "conflicting values") && !strings.Contains(msg, "mismatched types") || strings.Contains(msg, "empty disjunction") {
+			out = append(out, fmt.Sprintf("%s: given %s, want %s", where, givenText(g), schemaText(it.Value())))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %s (want %s, given %s)", where, msg, schemaText(it.Value()), givenText(g)))
 	}
 	return out
+}
+
+// bestMessage picks the CUE message that says most about a bad value.
+func bestMessage(err error) string {
+	var msgs []string
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		msgs = append(msgs, fmt.Sprintf(format, args...))
+	}
+	for _, prefer := range []string{"out of bound", "does not match", "invalid value", "mismatched types"} {
+		for _, m := range msgs {
+			if strings.Contains(m, prefer) {
+				return m
+			}
+		}
+	}
+	for _, m := range msgs {
+		if !strings.Contains(m, "errors in empty disjunction") {
+			return m
+		}
+	}
+	if len(msgs) > 0 {
+		return msgs[0]
+	}
+	return err.Error()
+}
+
+func schemaText(v cue.Value) string {
+	data, err := format.Node(v.Syntax(cue.Raw()))
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.Join(strings.Fields(string(data)), " ")
+}
+
+func givenText(g any) string {
+	data, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Sprint(g)
+	}
+	return string(data)
 }
 
 func lookup(m map[string]any, path []string) (any, bool) {

@@ -42,7 +42,7 @@ func Vet(ctx context.Context, a *Addon, o VetOptions) (*VetResult, error) {
 			continue
 		}
 		if _, err := o.Engine.Compile(d.Source()); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.DisplayName(), err))
+			errs = append(errs, err) // it names the definition and its file:line
 			continue
 		}
 		reg.Add(d)
