@@ -92,7 +92,7 @@ template: {
 }
 `, name),
 		filepath.Join("resources", ".keep"): "",
-		"README.md": fmt.Sprintf("# %[1]s\n\nWhat the addon installs, its parameters and an example.\n\n    ferry addon vet %[1]s\n    ferry addon enable %[1]s replicas=2\n", name),
+		"README.md":                         fmt.Sprintf("# %[1]s\n\nWhat the addon installs, its parameters and an example.\n\n    ferry addon vet %[1]s\n    ferry addon enable %[1]s replicas=2\n", name),
 	}
 	for _, f := range sortedFiles(files) {
 		p := filepath.Join(dir, f)

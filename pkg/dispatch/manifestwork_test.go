@@ -132,3 +132,27 @@ func TestObjectFromFeedback(t *testing.T) {
 		"metadata": map[string]any{"name": "web"},
 	}, obj)
 }
+
+// TestConditionsFeedBack: a healthPolicy that looks for a condition by type gets that
+// condition's fields fed back one by one (status.conditions is a list, feedback values are
+// scalars) through a filtered JSONPath, and they are rebuilt into a conditions list on the hub.
+func TestConditionsFeedBack(t *testing.T) {
+	policy := `_ready: [for c in *context.output.status.conditions | [] if c.type == "Ready" && c.status == "True" {c}]
+_observed: context.output.status.observedGeneration
+isHealth: len(_ready) > 0 && _observed >= context.output.metadata.generation`
+	require.Equal(t, []string{".metadata.generation", ".status.conditions[Ready].message", ".status.conditions[Ready].reason",
+		".status.conditions[Ready].status", ".status.observedGeneration"}, FeedbackPaths(policy))
+	require.Equal(t, `.status.conditions[?(@.type=="Ready")].status`, jsonPath(".status.conditions[Ready].status"))
+	require.Equal(t, ".status.readyReplicas", jsonPath(".status.readyReplicas"))
+
+	st, reason, gen := "True", "InstallSucceeded", int64(3)
+	obj := ObjectFromFeedback([]workv1.FeedbackValue{
+		{Name: "status.conditions[Ready].status", Value: workv1.FieldValue{Type: workv1.String, String: &st}},
+		{Name: "status.conditions[Ready].reason", Value: workv1.FieldValue{Type: workv1.String, String: &reason}},
+		{Name: "status.observedGeneration", Value: workv1.FieldValue{Type: workv1.Integer, Integer: &gen}},
+	})
+	require.Equal(t, map[string]any{"status": map[string]any{
+		"observedGeneration": int64(3),
+		"conditions":         []any{map[string]any{"type": "Ready", "status": "True", "reason": "InstallSucceeded"}},
+	}}, obj)
+}

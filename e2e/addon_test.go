@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ferryhq/ferry/addons"
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/addon"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/testenv"
+)
+
+// fillMirror fetches the upstream artifacts of a built-in addon into a mirror directory under
+// .cache (once; later runs reuse it), checking each digest, as a platform team fills the
+// mirror of an air-gapped hub.
+func fillMirror(t *testing.T, name string) string {
+	t.Helper()
+	root, err := testenv.FindRepoRoot()
+	require.NoError(t, err)
+	mirror := filepath.Join(root, ".cache", "addon-mirror")
+	reg := addon.NewDirRegistry(addon.BuiltinRegistryName, addons.FS, "addons")
+	ix, err := reg.Index(context.Background())
+	require.NoError(t, err)
+	a, err := reg.Fetch(context.Background(), name, ix.Entries[name][0].Version)
+	require.NoError(t, err)
+	for _, art := range a.Metadata.Artifacts {
+		p, err := addon.MirrorPath(mirror, art.URL)
+		require.NoError(t, err)
+		if data, err := os.ReadFile(p); err == nil && addon.Digest(data) == art.SHA256 {
+			continue
+		}
+		resp, err := http.Get(art.URL) //nolint:noctx // a test download
+		require.NoError(t, err, "fetch %s for the mirror", art.URL)
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", art.URL)
+		sum := sha256.Sum256(data)
+		require.Equal(t, art.SHA256, hex.EncodeToString(sum[:]), "%s changed upstream", art.URL)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p+".part", data, 0o644))
+		require.NoError(t, os.Rename(p+".part", p))
+	}
+	return mirror
+}
+
+// buildFerry builds the ferry CLI, to run it as users do.
+func buildFerry(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// TestFluxcdAddonOnAFleet enables the built-in fluxcd addon with the ferry CLI on a hub and two
+// managed clusters with real OCM work agents: Flux's CRDs (verified upstream artifacts from a
+// mirror) and controllers reach both spokes, its definitions stay on the hub, and an
+// Application using helm-release delivers a HelmRelease to a spoke that becomes healthy as
+// soon as the HelmRelease reports Ready, without a restart (KubeVela #5207).
+func TestFluxcdAddonOnAFleet(t *testing.T) {
+	f := startFleet(t, testenv.ClusterSpec{Name: "edge-1"}, testenv.ClusterSpec{Name: "edge-2"})
+	ctx := context.Background()
+	mirror := fillMirror(t, "fluxcd")
+	bin := buildFerry(t)
+	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
+	hubCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go testenv.PlayKubelet(hubCtx, f.hub, 200*time.Millisecond)
+
+	// The platform team grants the controller what fluxcd installs on the hub, as
+	// config/controller/rbac.yaml says to for kinds beyond the built-in definitions'.
+	grantFluxOnHub(ctx, t, f.hub)
+
+	ferry := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--kubeconfig", kubeconfig)...)
+		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := ferry("addon", "enable", "fluxcd", "--clusters", "edge-1,edge-2", "--mirror", mirror, "--wait", "--timeout", "150s")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "addon fluxcd@2.7.3 enabled on clusters edge-1, edge-2")
+
+	// Definitions on the hub only; CRDs and controllers on every cluster.
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "helm-release"}, &v1beta1.ComponentDefinition{}))
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "kustomize"}, &v1beta1.ComponentDefinition{}))
+	for name, spoke := range f.spokes {
+		for _, crd := range []string{"helmreleases.helm.toolkit.fluxcd.io", "helmrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io"} {
+			require.NoError(t, spoke.Get(ctx, client.ObjectKey{Name: crd}, crdObject()), "%s on %s", crd, name)
+		}
+		for _, d := range []string{"source-controller", "helm-controller", "kustomize-controller"} {
+			dep := &appsv1.Deployment{}
+			require.NoError(t, spoke.Get(ctx, client.ObjectKey{Namespace: "flux-system", Name: d}, dep), "%s on %s", d, name)
+			require.Equal(t, "ghcr.io/fluxcd/"+d, strings.Split(dep.Spec.Template.Spec.Containers[0].Image, ":")[0])
+		}
+		err := spoke.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "helm-release"}, &v1beta1.ComponentDefinition{})
+		require.Error(t, err, "definitions stay on the hub")
+	}
+	out, err = ferry("addon", "status", "fluxcd")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "state:    enabled")
+	require.Regexp(t, `edge-2\s+helm-controller\s+true`, out)
+
+	// An Application with a helm-release component on edge-1.
+	f.applyApp(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: podinfo, namespace: web}
+spec:
+  components:
+    - name: podinfo
+      type: helm-release
+      properties:
+        url: https://stefanprodan.github.io/podinfo
+        chart: podinfo
+        version: ">=6.0.0"
+        values: {replicaCount: 2}
+  policies:
+    - {name: edge, type: topology, properties: {clusters: [edge-1], namespace: web}}
+`)
+	spoke := f.spokes["edge-1"]
+	hr := &unstructured.Unstructured{}
+	hr.SetAPIVersion("helm.toolkit.fluxcd.io/v2")
+	hr.SetKind("HelmRelease")
+	require.Eventually(t, func() bool {
+		return spoke.Get(ctx, client.ObjectKey{Namespace: "web", Name: "podinfo"}, hr) == nil
+	}, 90*time.Second, 200*time.Millisecond, "the HelmRelease reaches edge-1")
+	values, _, _ := unstructured.NestedMap(hr.Object, "spec", "values")
+	require.Equal(t, map[string]any{"replicaCount": int64(2)}, values)
+	repo := &unstructured.Unstructured{}
+	repo.SetAPIVersion("source.toolkit.fluxcd.io/v1")
+	repo.SetKind("HelmRepository")
+	require.NoError(t, spoke.Get(ctx, client.ObjectKey{Namespace: "web", Name: "podinfo"}, repo))
+	app := f.waitApp("web", "podinfo", "waiting for the HelmRelease", func(a *v1beta1.Application) bool {
+		return a.Status.Phase == v1beta1.ApplicationRunningWorkflow
+	})
+	require.False(t, service(app, "podinfo", "edge-1").Healthy)
+
+	// helm-controller (played here) reports Ready: the component becomes healthy by itself.
+	require.NoError(t, unstructured.SetNestedField(hr.Object, hr.GetGeneration(), "status", "observedGeneration"))
+	require.NoError(t, unstructured.SetNestedSlice(hr.Object, []any{map[string]any{
+		"type": "Ready", "status": "True", "reason": "InstallSucceeded", "message": "Helm install succeeded",
+		"lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339)}}, "status", "conditions"))
+	require.NoError(t, spoke.Status().Update(ctx, hr))
+	app = f.waitApp("web", "podinfo", "healthy once Flux says Ready", phase(v1beta1.ApplicationRunning))
+	require.True(t, service(app, "podinfo", "edge-1").Healthy)
+	require.Contains(t, service(app, "podinfo", "edge-1").Message, "InstallSucceeded: Helm install succeeded")
+
+	// Disable is refused while the app uses helm-release.
+	out, err = ferry("addon", "disable", "fluxcd")
+	require.Error(t, err)
+	require.Contains(t, out, "addon fluxcd is used by applications web/podinfo (component helm-release)")
+}
+
+func crdObject() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("apiextensions.k8s.io/v1")
+	u.SetKind("CustomResourceDefinition")
+	return u
+}
+
+// grantFluxOnHub adds a ClusterRole for what the fluxcd addon installs on the hub, bound to the
+// controller's ServiceAccount.
+func grantFluxOnHub(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "ferry-controller-fluxcd"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"*"}},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"*"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterrolebindings"}, Verbs: []string{"*"}},
+		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{"cluster-admin"}, Verbs: []string{"bind"}},
+	}}
+	require.NoError(t, c.Create(ctx, role))
+	require.NoError(t, c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "ferry-controller-fluxcd"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ferry-controller", Namespace: install.DefaultNamespace}}}))
+}
+
