@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the built-in addons.
 //
-//go:embed fluxcd uptime uptime-crds
+//go:embed fluxcd kpack uptime uptime-crds
 var FS embed.FS

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -88,7 +89,7 @@ func TestFluxcdAddonOnAFleet(t *testing.T) {
 
 	// The platform team grants the controller what fluxcd installs on the hub, as
 	// config/controller/rbac.yaml says to for kinds beyond the built-in definitions'.
-	grantFluxOnHub(ctx, t, f.hub)
+	grantOnHub(ctx, t, f.hub, "fluxcd")
 
 	ferry := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, append(args, "--kubeconfig", kubeconfig)...)
@@ -177,19 +178,89 @@ func crdObject() *unstructured.Unstructured {
 	return u
 }
 
-// grantFluxOnHub adds a ClusterRole for what the fluxcd addon installs on the hub, bound to the
-// controller's ServiceAccount.
-func grantFluxOnHub(ctx context.Context, t *testing.T, c client.Client) {
+// grantOnHub adds a ClusterRole for what an addon installs on the hub (CRDs, its namespace, a
+// binding of its controller) and what its definitions write, bound to the controller's
+// ServiceAccount.
+func grantOnHub(ctx context.Context, t *testing.T, c client.Client, name string, extra ...rbacv1.PolicyRule) {
 	t.Helper()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "ferry-controller-fluxcd"}, Rules: []rbacv1.PolicyRule{
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "ferry-controller-" + name}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"*"}},
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"*"}},
 		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterrolebindings"}, Verbs: []string{"*"}},
 		{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, ResourceNames: []string{"cluster-admin"}, Verbs: []string{"bind"}},
 	}}
+	role.Rules = append(role.Rules, extra...)
 	require.NoError(t, c.Create(ctx, role))
-	require.NoError(t, c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "ferry-controller-fluxcd"},
+	require.NoError(t, c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ferry-controller", Namespace: install.DefaultNamespace}}}))
 }
 
+// TestKpackAddonBuildsThenDeploys enables the built-in kpack addon on a hub and runs the PaaS
+// flow it exists for: a kpack-build step writes a kpack Image for a Git repository and waits;
+// when kpack (played here) reports the build Ready with an image digest, the step's output
+// feeds the next step, which deploys that exact digest.
+func TestKpackAddonBuildsThenDeploys(t *testing.T) {
+	f := startFleet(t)
+	ctx := context.Background()
+	mirror := fillMirror(t, "kpack")
+	bin := buildFerry(t)
+	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
+	hubCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go testenv.PlayKubelet(hubCtx, f.hub, 200*time.Millisecond)
+	grantOnHub(ctx, t, f.hub, "kpack", rbacv1.PolicyRule{APIGroups: []string{"kpack.io"}, Resources: []string{"images"}, Verbs: []string{"*"}})
+
+	cmd := exec.Command(bin, "addon", "enable", "kpack", "--mirror", mirror, "--wait", "--timeout", "120s", "--kubeconfig", kubeconfig)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Name: "images.kpack.io"}, crdObject()))
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "kpack", Name: "kpack-controller"}, &appsv1.Deployment{}))
+
+	f.applyApp(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: shop, namespace: builds}
+spec:
+  workflow:
+    steps:
+      - name: build
+        type: kpack-build
+        properties:
+          name: web
+          tag: registry.example.com/team/web
+          git: {url: "https://github.com/example/web", revision: v1.2.0}
+        outputs: [{name: web-image, valueFrom: image}]
+      - name: web
+        type: apply-deployment
+        inputs: [{from: web-image, parameterKey: image}]
+        properties: {replicas: 2}
+`)
+	img := &unstructured.Unstructured{}
+	img.SetAPIVersion("kpack.io/v1alpha2")
+	img.SetKind("Image")
+	require.Eventually(t, func() bool {
+		return f.hub.Get(ctx, client.ObjectKey{Namespace: "builds", Name: "web"}, img) == nil
+	}, 60*time.Second, 200*time.Millisecond, "the build step writes the kpack Image")
+	rev, _, _ := unstructured.NestedString(img.Object, "spec", "source", "git", "revision")
+	require.Equal(t, "v1.2.0", rev)
+	app := f.waitApp("builds", "shop", "the build step waiting", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow != nil && len(a.Status.Workflow.Steps) > 0 && a.Status.Workflow.Steps[0].Reason == "Waiting"
+	})
+	require.Contains(t, app.Status.Workflow.Steps[0].Message, "kpack is building https://github.com/example/web@v1.2.0")
+	require.True(t, apierrors.IsNotFound(f.hub.Get(ctx, client.ObjectKey{Namespace: "builds", Name: "web"}, &appsv1.Deployment{})),
+		"nothing is deployed before the image is built")
+
+	// kpack reports the build.
+	digest := "registry.example.com/team/web@sha256:" + strings.Repeat("ab", 32)
+	require.NoError(t, unstructured.SetNestedField(img.Object, img.GetGeneration(), "status", "observedGeneration"))
+	require.NoError(t, unstructured.SetNestedField(img.Object, digest, "status", "latestImage"))
+	require.NoError(t, unstructured.SetNestedSlice(img.Object, []any{map[string]any{"type": "Ready", "status": "True",
+		"lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339)}}, "status", "conditions"))
+	require.NoError(t, f.hub.Status().Update(ctx, img))
+	f.waitApp("builds", "shop", "running with the built image", phase(v1beta1.ApplicationRunning))
+	dep := &appsv1.Deployment{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "builds", Name: "web"}, dep))
+	require.Equal(t, digest, dep.Spec.Template.Spec.Containers[0].Image, "deployed by the digest kpack built")
+}

@@ -162,7 +162,7 @@ func archiveFiles(rawURL string, data []byte) (map[string][]byte, error) {
 			return nil, err
 		}
 		for _, f := range zr.File {
-			if f.FileInfo().IsDir() || !(strings.HasSuffix(f.Name, ".yaml") || strings.HasSuffix(f.Name, ".yml")) {
+			if f.FileInfo().IsDir() || !isYAML(f.Name) {
 				continue
 			}
 			total += int64(f.UncompressedSize64)
@@ -195,7 +195,7 @@ func archiveFiles(rawURL string, data []byte) (map[string][]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if hdr.Typeflag != tar.TypeReg || !(strings.HasSuffix(hdr.Name, ".yaml") || strings.HasSuffix(hdr.Name, ".yml")) {
+			if hdr.Typeflag != tar.TypeReg || !isYAML(hdr.Name) {
 				continue
 			}
 			total += hdr.Size
@@ -210,4 +210,8 @@ func archiveFiles(rawURL string, data []byte) (map[string][]byte, error) {
 		}
 	}
 	return nil, nil
+}
+
+func isYAML(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 }

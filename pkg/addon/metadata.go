@@ -116,7 +116,7 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d:%d: want a mapping with name, version, ...", file, root.Line, root.Column)
+		return nil, fmt.Errorf("%s:%d:%d: want a mapping with name and version", file, root.Line, root.Column)
 	}
 	m := &Metadata{}
 	fields := map[string]func(*yaml.Node){

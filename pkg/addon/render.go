@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"k8s.io/apimachinery/pkg/runtime"
 	"regexp"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -226,10 +226,6 @@ func fieldProblems(schema, filled cue.Value, path []string, root map[string]any)
 	for it.Next() {
 		name := it.Selector().Unquoted()
 		p := append(append([]string(nil), path...), name)
-		sel := it.Selector()
-		if sel.ConstraintType() == cue.OptionalConstraint {
-			sel = sel.Optional()
-		}
 		f := filled.LookupPath(cue.MakePath(cue.Str(name)))
 		g, isGiven := lookup(root, p)
 		if it.Value().IncompleteKind() == cue.StructKind {
@@ -418,7 +414,7 @@ func (a *Addon) addResources(app *v1beta1.Application, o RenderOptions) error {
 		}
 	}
 	for _, p := range sortedKeys(a.Files) {
-		if !strings.HasPrefix(p, ResourcesDir+"/") || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+		if !strings.HasPrefix(p, ResourcesDir+"/") || !isYAML(p) {
 			continue
 		}
 		objs, err := ReadObjects(a.at(p), a.Files[p])
