@@ -49,16 +49,17 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzEval$$' -fuzztime=$(FUZZTIME_EVAL) ./pkg/cue
 	go test -run='^$$' -fuzz='^FuzzExpressions$$' -fuzztime=$(FUZZTIME_EXPR) ./pkg/workflow
 
-## generate: deepcopy functions and CRDs from api/, reference docs from definitions/
+## generate: deepcopy functions and CRDs from api/, reference docs from definitions/ and addons/
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd
 	go run ./cmd/ferry def doc --all --dir docs/reference
+	go run ./cmd/ferry addon doc --all --dir docs/addons
 
 ## verify: generated code is current, gofmt, go vet and golangci-lint are clean, no tracked file over 1 MiB
 verify: generate
-	@changed=$$(git status --porcelain -- api config docs/reference); \
-	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config docs/reference; exit 1; fi
+	@changed=$$(git status --porcelain -- api config docs/reference docs/addons); \
+	if [ -n "$$changed" ]; then echo "generated code is stale; run 'make generate' and commit:"; echo "$$changed"; git diff --stat -- api config docs/reference docs/addons; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@big=$$(git ls-files -z | xargs -0 -r du -k --apparent-size 2>/dev/null | awk '$$1 > 1024 {print $$2}'); \

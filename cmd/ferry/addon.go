@@ -34,7 +34,7 @@ delivers them like any Application.`,
 	}
 	cmd.AddCommand(newAddonInitCmd(s), newAddonVetCmd(s), newAddonPackageCmd(s), newAddonIndexCmd(s),
 		newAddonRegistryCmd(s), newAddonEnableCmd(s), newAddonUpgradeCmd(s), newAddonDisableCmd(s),
-		newAddonListCmd(s), newAddonStatusCmd(s))
+		newAddonListCmd(s), newAddonStatusCmd(s), newAddonDocCmd(s))
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -208,4 +209,43 @@ func serveDir(t *testing.T, dir string) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + "/"
+}
+
+// TestAddonOffline: an addon scaffolded by init vets, packages and indexes without a cluster;
+// a broken one is refused with its file:line; doc writes its page.
+func TestAddonOffline(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "hello-addon")
+	code, out, errOut := run(t, "", "addon", "init", "hello-addon", "-d", src)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "addon hello-addon created in "+src)
+	code, out, errOut = run(t, "", "addon", "vet", src)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, "hello-addon@0.1.0: ok (1 definitions, 1 components)\n", out)
+	code, _, errOut = run(t, "", "addon", "init", "hello-addon", "-d", src)
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, "already exists")
+
+	code, out, errOut = run(t, "", "addon", "package", src, "-d", filepath.Join(dir, "site"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "hello-addon-0.1.0.tgz written")
+	code, out, errOut = run(t, "", "addon", "index", filepath.Join(dir, "site"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "index.yaml written: 1 addons, 1 versions")
+
+	code, out, errOut = run(t, "", "addon", "doc", src)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "# hello-addon 0.1.0")
+	require.Contains(t, out, "| `replicas` | `int` | `1` | no | Replicas of the addon's server |")
+	require.Contains(t, out, "### Trait `hello-addon-labels`")
+
+	meta := filepath.Join(src, "metadata.yaml")
+	require.NoError(t, os.WriteFile(meta, []byte("name: hello-addon\nversion: 1.0\ndependencies:\n  - {name: x, version: \">=one\"}\n"), 0o644))
+	code, _, errOut = run(t, "", "addon", "vet", src)
+	require.Equal(t, exitUserError, code)
+	require.Contains(t, errOut, meta+`:2:10: version "1.0" is not semver`)
+	require.Contains(t, errOut, meta+`:4:24: dependencies[0].version ">=one" is not a semver constraint`)
+	code, _, errOut = run(t, "", "addon", "package", src)
+	require.Equal(t, exitUserError, code, "a broken addon is not packaged")
+	require.Contains(t, errOut, "is not semver")
 }

@@ -150,11 +150,16 @@ func markdownDoc(engine *cue.Engine, d *definition.Definition) ([]byte, error) {
 	if d.Status.HealthPolicy != "" {
 		b.WriteString("- Health: reported from its healthPolicy\n")
 	}
-	params := tmpl.Parameters()
 	b.WriteString("\n## Parameters\n\n")
+	writeParamTable(&b, tmpl.Parameters())
+	return b.Bytes(), nil
+}
+
+// writeParamTable writes a Markdown table of parameters, or "None.".
+func writeParamTable(b *bytes.Buffer, params []cue.Parameter) {
 	if len(params) == 0 {
 		b.WriteString("None.\n")
-		return b.Bytes(), nil
+		return
 	}
 	b.WriteString("| Name | Type | Default | Required | Description |\n| --- | --- | --- | --- | --- |\n")
 	for _, p := range params {
@@ -166,9 +171,8 @@ func markdownDoc(engine *cue.Engine, d *definition.Definition) ([]byte, error) {
 		if p.Default != "" {
 			def = "`" + p.Default + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s |\n", p.Name, strings.ReplaceAll(p.Type, "|", `\|`), strings.ReplaceAll(def, "|", `\|`), required, oneLineText(p.Description))
+		fmt.Fprintf(b, "| `%s` | `%s` | %s | %s | %s |\n", p.Name, strings.ReplaceAll(p.Type, "|", `\|`), strings.ReplaceAll(def, "|", `\|`), required, oneLineText(p.Description))
 	}
-	return b.Bytes(), nil
 }
 
 func kindTitle(k definition.Kind) string {
