@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,9 @@ type HTTPRegistry struct {
 	url    string
 	auth   Credentials
 	client *http.Client
+
+	mu    sync.Mutex
+	index *Index
 }
 
 // maxIndexSize bounds index.yaml.
@@ -83,8 +87,22 @@ func (h *HTTPRegistry) get(ctx context.Context, u string, limit int64) ([]byte, 
 	return data, nil
 }
 
-// Index implements Registry.
+// Index implements Registry. The index is read once per HTTPRegistry (one command).
 func (h *HTTPRegistry) Index(ctx context.Context) (*Index, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.index != nil {
+		return h.index, nil
+	}
+	ix, err := h.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.index = ix
+	return ix, nil
+}
+
+func (h *HTTPRegistry) readIndex(ctx context.Context) (*Index, error) {
 	u := h.indexURL()
 	data, err := h.get(ctx, u, maxIndexSize)
 	if err != nil {
