@@ -68,7 +68,7 @@ func (k *kubeFlags) addonManager(ctx context.Context, artifacts addon.ArtifactOp
 	}
 	m, err := addon.NewManager(addon.Options{
 		Client: c, Namespace: install.DefaultNamespace, Registries: regs, Artifacts: artifacts,
-		Check:             addonCheck(src),
+		Check:             addonCheck(src, controllerRights{client: c, mapper: c.RESTMapper()}),
 		KubernetesVersion: kubeVersion, FerryVersion: version,
 		ManagedClusters: func(ctx context.Context) ([]string, error) {
 			clusters, err := src.Clusters.ManagedClusters(ctx)
@@ -86,9 +86,10 @@ func (k *kubeFlags) addonManager(ctx context.Context, artifacts addon.ArtifactOp
 }
 
 // addonCheck plans an addon's Application on the hub as the webhook and controller will, with
-// the definitions being enabled alongside it in front of the hub's.
-func addonCheck(src appfile.Sources) func(context.Context, *v1beta1.Application, []*definition.Definition) error {
-	return func(ctx context.Context, app *v1beta1.Application, defs []*definition.Definition) error {
+// the definitions being enabled alongside it in front of the hub's, and warns about kinds it
+// puts on the hub that the controller may not apply.
+func addonCheck(src appfile.Sources, rights controllerRights) func(context.Context, *v1beta1.Application, []*definition.Definition) ([]string, error) {
+	return func(ctx context.Context, app *v1beta1.Application, defs []*definition.Definition) ([]string, error) {
 		extra := definition.New()
 		for _, d := range defs {
 			extra.Add(d)
@@ -96,10 +97,11 @@ func addonCheck(src appfile.Sources) func(context.Context, *v1beta1.Application,
 		layered := src
 		layered.Definitions = layeredDefinitions{first: extra, rest: src.Definitions}
 		planner := appfile.NewPlanner(layered, appfile.Options{Engine: newEngine(cue.ValidateStrict)})
-		if _, err := planner.Plan(ctx, appfile.FromApplication(app), appfile.PlanOptions{}); err != nil {
-			return errors.New(appfile.DescribeProblems(app.Name, err))
+		plan, err := planner.Plan(ctx, appfile.FromApplication(app), appfile.PlanOptions{})
+		if err != nil {
+			return nil, errors.New(appfile.DescribeProblems(app.Name, err))
 		}
-		return nil
+		return rights.missing(ctx, plan), nil
 	}
 }
 

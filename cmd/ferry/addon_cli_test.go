@@ -65,6 +65,9 @@ func TestAddonLifecycle(t *testing.T) {
 	records, err := addon.Records(ctx, c, ns)
 	require.NoError(t, err)
 	require.Empty(t, records, "a dry run applies nothing")
+	// The installed controller's ServiceAccount may not create CRDs on the hub: said up front.
+	require.Contains(t, errOut, "Warning: addon crds@1.3.0: the controller (ServiceAccount ferry-system/ferry-controller) may not apply customresourcedefinitions.apiextensions.k8s.io (cluster scope) on the hub")
+	require.NotContains(t, errOut, "configmaps", "what the controller may apply is not mentioned")
 
 	// Enable: crds 1.3.0 (the newest that satisfies both constraints) first, then c, then a.
 	code, out, errOut = h.ferry(t, "addon", "enable", "a", "greeting=hi", "apiToken=s3cret", "--wait", "--timeout", "90s")

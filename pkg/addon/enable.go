@@ -122,8 +122,12 @@ func (m *Manager) PlanEnable(ctx context.Context, req EnableRequest) (*EnablePla
 		}
 		defs = append(defs, a.Definitions...)
 		if r.Application != nil && m.o.Check != nil {
-			if err := m.o.Check(ctx, r.Application, defs); err != nil {
+			warnings, err := m.o.Check(ctx, r.Application, defs)
+			if err != nil {
 				return nil, fmt.Errorf("addon %s: its Application does not plan on this hub: %w", a.Ref(), err)
+			}
+			for _, w := range warnings {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("addon %s: %s", a.Ref(), w))
 			}
 		}
 		next := &Record{Name: a.Name(), Version: a.Version(), Registry: c.Registry, Source: a.Origin, Parameters: params,

@@ -27,9 +27,9 @@ type Options struct {
 	// Artifacts say where upstream artifacts come from.
 	Artifacts ArtifactOptions
 	// Check plans an addon's Application on the hub as the admission webhook and controller
-	// will, with defs (the definitions being enabled with it) in addition to the hub's; nil
-	// skips the check.
-	Check func(ctx context.Context, app *v1beta1.Application, defs []*definition.Definition) error
+	// will, with defs (the definitions being enabled with it) in addition to the hub's, and
+	// returns warnings (e.g. kinds the controller may not apply); nil skips the check.
+	Check func(ctx context.Context, app *v1beta1.Application, defs []*definition.Definition) ([]string, error)
 	// KubernetesVersion and FerryVersion are the hub's, for addons' system requirements; ""
 	// (or a Ferry built from source, "dev") skips that check.
 	KubernetesVersion string
