@@ -63,8 +63,8 @@ func (r controllerRights) missing(ctx context.Context, plan *appfile.Plan) []str
 				}
 				asked[a] = true
 				sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-					User:   "system:serviceaccount:" + install.DefaultNamespace + ":" + controllerAccount,
-					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + install.DefaultNamespace, "system:authenticated"},
+					User:               "system:serviceaccount:" + install.DefaultNamespace + ":" + controllerAccount,
+					Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + install.DefaultNamespace, "system:authenticated"},
 					ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "patch", Group: a.group, Resource: a.resource, Namespace: a.namespace},
 				}}
 				if err := r.client.Create(ctx, sar); err != nil {
