@@ -18,7 +18,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/addon"
@@ -49,9 +51,35 @@ func TestAddonLifecycle(t *testing.T) {
 	defer func() { cancel(); require.NoError(t, <-done) }()
 	go testenv.PlayKubelet(ctx, c, 50*time.Millisecond)
 	ns := install.DefaultNamespace
+	for _, name := range []string{"edge-1", "edge-2"} {
+		require.NoError(t, c.Create(ctx, &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"region": "eu"}},
+			Spec: clusterv1.ManagedClusterSpec{HubAcceptsClient: true}}))
+	}
+
+	// A built-in addon with a dependency, on a managed cluster: the dependency goes there too,
+	// and the hub gets only the definitions.
+	code, out, errOut := h.ferry(t, "addon", "enable", "uptime", "--clusters", "edge-1", "replicas=2", "--dry-run", "-o", "yaml")
+	require.Equal(t, exitOK, code, errOut)
+	placed := map[string][]any{}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		obj := map[string]any{}
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
+		u := unstructured.Unstructured{Object: obj}
+		if u.GetKind() != "Application" {
+			continue
+		}
+		policies, _, _ := unstructured.NestedSlice(obj, "spec", "policies")
+		require.Len(t, policies, 1, u.GetName())
+		clusters, _, _ := unstructured.NestedSlice(policies[0].(map[string]any), "properties", "clusters")
+		placed[u.GetName()] = clusters
+	}
+	require.Equal(t, map[string][]any{"addon-uptime": {"local", "edge-1"}, "addon-uptime-crds": {"local", "edge-1"}}, placed)
+	code, out, errOut = h.ferry(t, "addon", "enable", "uptime", "--clusters", "edge-1", "replicas=9")
+	require.Equal(t, exitUserError, code, out)
+	require.Contains(t, errOut, "parameter.replicas: invalid value 9 (out of bound <=5)")
 
 	// A directory registry with crds 1.1.0, 1.3.0 and 2.0.0, a (crds >=1.2 <2, c) and c (crds ^1.3).
-	code, out, errOut := h.ferry(t, "addon", "registry", "add", "deps", "--type", "dir", "--url", "testdata/addons/deps")
+	code, out, errOut = h.ferry(t, "addon", "registry", "add", "deps", "--type", "dir", "--url", "testdata/addons/deps")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "registry deps added (dir, 4 addons)")
 

@@ -107,6 +107,9 @@ func (m *Manager) PlanEnable(ctx context.Context, req EnableRequest) (*EnablePla
 			}
 		}
 		p := where[c.Name]
+		if !a.Metadata.DeployTo.RuntimeCluster {
+			p = placement{} // it installs on the hub only, wherever its users go
+		}
 		if p.clusters == nil && p.selector == nil && a.Metadata.DeployTo.RuntimeCluster && !a.Metadata.DeployTo.Hub() && m.o.ManagedClusters != nil {
 			if p.clusters, err = m.o.ManagedClusters(ctx); err != nil {
 				return nil, err
@@ -217,8 +220,14 @@ func (m *Manager) placements(req EnableRequest, prev *Record, res *Resolution, r
 			switch {
 			case d.clusters == nil && d.selector == nil:
 				all = true
-			case d.selector != nil && p.selector == nil && p.clusters == nil:
-				p.selector = d.selector
+			case d.selector != nil:
+				if p.clusters == nil && (p.selector == nil || reflect.DeepEqual(p.selector, d.selector)) {
+					p.selector = d.selector
+				} else {
+					all = true // no one selector or list covers both: everywhere is at least both
+				}
+			case p.selector != nil:
+				all = true
 			default:
 				p.clusters = unionStrings(p.clusters, d.clusters)
 			}

@@ -108,6 +108,9 @@ func unionStrings(a, b []string) []string {
 	for _, s := range append(append([]string(nil), a...), b...) {
 		set[s] = true
 	}
+	if len(set) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(set))
 	for s := range set {
 		out = append(out, s)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -152,6 +153,7 @@ func (a *Addon) checkParameters(v cue.Value, given map[string]any) (checkedParam
 	if given == nil {
 		given = map[string]any{}
 	}
+	given, _ = wholeNumbers(given).(map[string]any)
 	schema := v.LookupPath(cue.ParsePath("parameter"))
 	var problems []string
 	if a.Files[ParameterFile] == nil {
@@ -180,6 +182,30 @@ func (a *Addon) checkParameters(v cue.Value, given map[string]any) (checkedParam
 		}
 	}
 	return checkedParams{given: given, filled: out}, nil
+}
+
+// wholeNumbers turns floats without a fraction into ints: values that came through JSON or YAML
+// (key=value arguments, -f files, the stored record) are float64, and CUE tells 2.0 from int.
+func wholeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = wholeNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = wholeNumbers(e)
+		}
+		return out
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	}
+	return v
 }
 
 // unknownParameters walks what was given against the schema's structs.

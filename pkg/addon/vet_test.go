@@ -139,7 +139,8 @@ func TestParameters(t *testing.T) {
 		"parameter.nested.size: invalid value 20 (out of bound <10) (want *1 | int & <10, given 20)",
 		"parameter.nme: unknown parameter (known: n, mode, name, nested)",
 	}, pe.Problems)
-	r, err := a.Render(addon.RenderOptions{Namespace: "ferry-system", Parameters: map[string]any{"name": "x", "nested": map[string]any{"size": 3}}})
+	// Numbers that came through JSON or YAML are float64: a whole one is an int.
+	r, err := a.Render(addon.RenderOptions{Namespace: "ferry-system", Parameters: map[string]any{"name": "x", "nested": map[string]any{"size": float64(3)}}})
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"n": int64(1), "mode": "a", "name": "x", "nested": map[string]any{"size": int64(3)}}, r.Parameters)
 }
