@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,12 +49,7 @@ func fillMirror(t *testing.T, name string) string {
 		if data, err := os.ReadFile(p); err == nil && addon.Digest(data) == art.SHA256 {
 			continue
 		}
-		resp, err := http.Get(art.URL) //nolint:noctx // a test download
-		require.NoError(t, err, "fetch %s for the mirror", art.URL)
-		data, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", art.URL)
+		data := download(t, art.URL)
 		sum := sha256.Sum256(data)
 		require.Equal(t, art.SHA256, hex.EncodeToString(sum[:]), "%s changed upstream", art.URL)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
@@ -61,6 +58,33 @@ func fillMirror(t *testing.T, name string) string {
 	}
 	return mirror
 }
+
+// download fetches an artifact. A module zip on the Go module proxy is fetched by the go
+// command (`go mod download`), through whichever proxy GOPROXY names, and read from the module
+// cache, which keeps the proxy's bytes; anything else with a plain GET.
+func download(t *testing.T, rawURL string) []byte {
+	t.Helper()
+	if m := moduleZip.FindStringSubmatch(rawURL); m != nil {
+		cmd := exec.Command("go", "mod", "download", "-json", m[1]+"@"+m[2])
+		cmd.Dir = t.TempDir() // outside the module: no go.mod is read or changed
+		out, err := cmd.Output()
+		require.NoError(t, err, "go mod download %s@%s", m[1], m[2])
+		var info struct{ Zip string }
+		require.NoError(t, json.Unmarshal(out, &info))
+		data, err := os.ReadFile(info.Zip)
+		require.NoError(t, err)
+		return data
+	}
+	resp, err := http.Get(rawURL) //nolint:noctx // a test download
+	require.NoError(t, err, "fetch %s for the mirror", rawURL)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", rawURL)
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return data
+}
+
+var moduleZip = regexp.MustCompile(`^https://proxy\.golang\.org/([a-z0-9./_-]+)/@v/(v[^/]+)\.zip$`)
 
 // buildFerry builds the ferry CLI, to run it as users do.
 func buildFerry(t *testing.T) string {
