@@ -84,7 +84,7 @@ func (a *Addon) Render(o RenderOptions) (*Rendered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("addon %s: %w", a.Ref(), err)
 	}
-	params, err := a.checkParameters(v, o.Parameters)
+	params, err := a.checkParameters(v, withClusters(v, o.Parameters, o.Clusters))
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +182,29 @@ func (a *Addon) checkParameters(v cue.Value, given map[string]any) (checkedParam
 		}
 	}
 	return checkedParams{given: given, filled: out}, nil
+}
+
+// withClusters gives a KubeVela addon that declares a `clusters` parameter the clusters chosen
+// with --clusters, as KubeVela does, unless the user set it.
+func withClusters(v cue.Value, params map[string]any, clusters []string) map[string]any {
+	if len(clusters) == 0 || params["clusters"] != nil {
+		return params
+	}
+	if f := v.LookupPath(cue.MakePath(cue.Str("parameter"), cue.Str("clusters").Optional())); !f.Exists() {
+		if f = v.LookupPath(cue.ParsePath("parameter.clusters")); !f.Exists() {
+			return params
+		}
+	}
+	out := map[string]any{}
+	for k, val := range params {
+		out[k] = val
+	}
+	list := make([]any, len(clusters))
+	for i, c := range clusters {
+		list[i] = c
+	}
+	out["clusters"] = list
+	return out
 }
 
 // wholeNumbers turns floats without a fraction into ints: values that came through JSON or YAML

@@ -144,3 +144,20 @@ func TestParameters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"n": int64(1), "mode": "a", "name": "x", "nested": map[string]any{"size": int64(3)}}, r.Parameters)
 }
+
+// TestClustersParameter: a KubeVela addon that declares a clusters parameter gets --clusters.
+func TestClustersParameter(t *testing.T) {
+	tmpl := `output: {apiVersion: "core.oam.dev/v1beta1", kind: "Application", spec: {
+	components: [{name: "x", type: "k8s-objects", properties: objects: [{apiVersion: "v1", kind: "ConfigMap", metadata: name: "x"}]}]
+	policies: [{name: "where", type: "topology", properties: clusters: parameter.clusters}]
+}}
+`
+	dir := writeAddon(t, with(map[string]string{"parameter.cue": "parameter: {\n\t// +usage=Clusters\n\tclusters?: [...string]\n}\n", "template.cue": tmpl,
+		"metadata.yaml": goodMeta + "deployTo: {runtimeCluster: true}\n"}))
+	a, err := addon.Load(os.DirFS(dir), dir)
+	require.NoError(t, err)
+	r, err := a.Render(addon.RenderOptions{Namespace: "ferry-system", Clusters: []string{"edge-1"}})
+	require.NoError(t, err)
+	require.Len(t, r.Application.Spec.Policies, 1, "the template's own topology is kept")
+	require.JSONEq(t, `{"clusters":["edge-1"]}`, string(r.Application.Spec.Policies[0].Properties.Raw))
+}
