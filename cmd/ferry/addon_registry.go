@@ -82,4 +82,3 @@ func newAddonRegistryAddCmd(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.creds.Token, "token", "", "bearer token for the registry")
 	return cmd
 }
-

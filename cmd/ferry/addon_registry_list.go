@@ -48,4 +48,3 @@ func dash(s string) string {
 	}
 	return s
 }
-

@@ -27,4 +27,3 @@ over the objects the previous version delivered and removes only those the new o
 	o.bind(cmd, true)
 	return cmd
 }
-
