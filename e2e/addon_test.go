@@ -174,7 +174,9 @@ spec:
 	repo := &unstructured.Unstructured{}
 	repo.SetAPIVersion("source.toolkit.fluxcd.io/v1")
 	repo.SetKind("HelmRepository")
-	require.NoError(t, spoke.Get(ctx, client.ObjectKey{Namespace: "web", Name: "podinfo"}, repo))
+	require.Eventually(t, func() bool {
+		return spoke.Get(ctx, client.ObjectKey{Namespace: "web", Name: "podinfo"}, repo) == nil
+	}, 30*time.Second, 200*time.Millisecond, "its HelmRepository reaches edge-1 too")
 	app := f.waitApp("web", "podinfo", "waiting for the HelmRelease", func(a *v1beta1.Application) bool {
 		return a.Status.Phase == v1beta1.ApplicationRunningWorkflow
 	})
