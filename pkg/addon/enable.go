@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -343,6 +344,9 @@ func (m *Manager) apply(ctx context.Context, obj *unstructured.Unstructured) err
 		retry := obj.GetKind() == "Application" && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err)) &&
 			strings.Contains(err.Error(), "unknown") && time.Now().Before(deadline)
 		if !retry {
+			if meta.IsNoMatchError(err) && obj.GetAPIVersion() == v1beta1.GroupVersion.String() {
+				return fmt.Errorf("apply %s %s: %w (is Ferry installed? run: ferry install)", obj.GetKind(), obj.GetName(), err)
+			}
 			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 		select {
