@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -225,6 +228,18 @@ func TestAddonLifecycle(t *testing.T) {
 	require.Regexp(t, `web\s+http\s+`+url, out)
 	code, _, errOut = h.ferry(t, "addon", "registry", "remove", "web")
 	require.Equal(t, exitOK, code, errOut)
+
+	// An OCI registry (go-containerregistry's, on loopback): push with package --push, list.
+	oci := "oci://" + strings.TrimPrefix(serveHandler(t, registry.New(registry.Logger(log.New(io.Discard, "", 0)))), "http://") + "/team/addons"
+	code, out, errOut = run(t, "", "addon", "package", "testdata/addons/http-src/tools-1.1.0", "-d", t.TempDir(), "--push", oci)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "/team/addons:tools-1.1.0")
+	code, out, errOut = h.ferry(t, "addon", "registry", "add", "oci", "--type", "oci", "--url", oci)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "registry oci added (oci, 1 addons)")
+	code, out, errOut = h.ferry(t, "addon", "list")
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `tools\s+oci\s+1.1.0\s+1.1.0\s+enabled`, out)
 }
 
 func regexpMatch(pattern, s string) bool {
@@ -234,9 +249,15 @@ func regexpMatch(pattern, s string) bool {
 // serveDir serves dir over HTTP on loopback until the test ends.
 func serveDir(t *testing.T, dir string) string {
 	t.Helper()
+	return serveHandler(t, http.FileServer(http.Dir(dir)))
+}
+
+// serveHandler serves h over HTTP on loopback until the test ends.
+func serveHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + "/"

@@ -93,7 +93,9 @@ func (s RegistrySpec) Validate() error {
 			}
 		}
 	case TypeOCI:
-		return fmt.Errorf("registry %s: OCI registries are not supported yet; publish packages to an HTTP index (ferry addon package, ferry addon index) or a Git repository", s.Name)
+		if _, err := NewOCIRegistry(s.Name, s.URL, Credentials{}); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("registry %s: type %q must be dir, git, http or oci", s.Name, s.Type)
 	}
@@ -189,6 +191,8 @@ func (s RegistrySpec) Open(ctx context.Context, c client.Reader, namespace strin
 		return NewGitRegistry(s.Name, s.URL, s.Ref, s.Path, creds), nil
 	case TypeHTTP:
 		return NewHTTPRegistry(s.Name, s.URL, creds)
+	case TypeOCI:
+		return NewOCIRegistry(s.Name, s.URL, creds)
 	}
 	return nil, s.Validate()
 }
