@@ -126,7 +126,9 @@ func TestFluxcdAddonOnAFleet(t *testing.T) {
 	require.Contains(t, out, "addon fluxcd@2.7.3 enabled on clusters edge-1, edge-2")
 	require.NotContains(t, out, "may not apply", "the grant covers what fluxcd puts on the hub")
 
-	// Definitions on the hub only; CRDs and controllers on every cluster.
+	// Definitions on the hub only; CRDs and controllers on every cluster, the hub too.
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Name: "helmreleases.helm.toolkit.fluxcd.io"}, crdObject()))
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "flux-system", Name: "helm-controller"}, &appsv1.Deployment{}))
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "helm-release"}, &v1beta1.ComponentDefinition{}))
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: install.DefaultNamespace, Name: "kustomize"}, &v1beta1.ComponentDefinition{}))
 	for name, spoke := range f.spokes {

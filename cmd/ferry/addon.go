@@ -68,6 +68,7 @@ func (k *kubeFlags) addonManager(ctx context.Context, artifacts addon.ArtifactOp
 	}
 	m, err := addon.NewManager(addon.Options{
 		Client: c, Namespace: install.DefaultNamespace, Registries: regs, Artifacts: artifacts,
+		Engine:            newEngine(cue.ValidateStrict),
 		Check:             addonCheck(src, controllerRights{client: c, mapper: c.RESTMapper()}),
 		KubernetesVersion: kubeVersion, FerryVersion: version,
 		ManagedClusters: func(ctx context.Context) ([]string, error) {

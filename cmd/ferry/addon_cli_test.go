@@ -222,13 +222,31 @@ func TestAddonLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, rec, "a failed enable leaves nothing")
 
+	// Broken addons a registry lists: enable fails with the file and field, and leaves nothing.
+	code, _, errOut = h.ferry(t, "addon", "registry", "add", "broken", "--type", "dir", "--url", "testdata/addons/broken")
+	require.Equal(t, exitOK, code, errOut)
+	for name, want := range map[string]string{
+		"bad-cue":      "bad-cue/template.cue:2:23: expected '}', found 'EOF'",
+		"bad-def":      "bad-def/definitions/bad.cue:2:37: patch.metadata.labels: conflicting values 3 and string",
+		"bad-resource": "bad-resource/resources/x.yaml: document 1: an object needs apiVersion and kind",
+		"bad-plan":     `bad-plan/template.cue) does not plan on this hub: application "addon-bad-plan": spec.components[0].type: component "x": unknown component type "websrvice" (did you mean "webservice"?)`,
+		"bad-artifact": "artifact crds: download (use --mirror DIR on a hub without network)",
+	} {
+		code, _, errOut = h.ferry(t, "addon", "enable", name)
+		require.Equal(t, exitUserError, code, name)
+		require.Contains(t, errOut, want, name)
+		require.NotContains(t, errOut, "panic", name)
+		rec, err := addon.GetRecord(ctx, c, ns, name)
+		require.NoError(t, err)
+		require.Nil(t, rec, "%s: nothing recorded", name)
+		require.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: addon.AppName(name)}, &v1beta1.Application{})), name)
+	}
+	require.True(t, apierrors.IsNotFound(c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bad"}, &v1beta1.TraitDefinition{})), "no definition of a failed enable")
+
 	code, out, errOut = h.ferry(t, "addon", "registry", "list")
 	require.Equal(t, exitOK, code, errOut)
 	require.Regexp(t, `deps\s+dir\s+\S+testdata/addons/deps`, out)
 	require.Regexp(t, `web\s+http\s+`+url, out)
-	code, _, errOut = h.ferry(t, "addon", "registry", "remove", "web")
-	require.Equal(t, exitOK, code, errOut)
-
 	// An OCI registry (go-containerregistry's, on loopback): push with package --push, list.
 	oci := "oci://" + strings.TrimPrefix(serveHandler(t, registry.New(registry.Logger(log.New(io.Discard, "", 0)))), "http://") + "/team/addons"
 	code, out, errOut = run(t, "", "addon", "package", "testdata/addons/http-src/tools-1.1.0", "-d", t.TempDir(), "--push", oci)
@@ -237,6 +255,11 @@ func TestAddonLifecycle(t *testing.T) {
 	code, out, errOut = h.ferry(t, "addon", "registry", "add", "oci", "--type", "oci", "--url", oci)
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "registry oci added (oci, 1 addons)")
+	code, out, errOut = h.ferry(t, "addon", "list")
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `tools\s+oci\s+1.1.0 \(oci\); 1.1.0, 1.0.0 \(web\)\s+1.1.0\s+enabled`, out, "versions per registry")
+	code, _, errOut = h.ferry(t, "addon", "registry", "remove", "web")
+	require.Equal(t, exitOK, code, errOut)
 	code, out, errOut = h.ferry(t, "addon", "list")
 	require.Equal(t, exitOK, code, errOut)
 	require.Regexp(t, `tools\s+oci\s+1.1.0\s+1.1.0\s+enabled`, out)

@@ -37,7 +37,7 @@ enabled (its Application runs and every component is healthy), degraded or faile
 						state += " (" + e.Status.Reason + ")"
 					}
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Registry, strings.Join(e.Versions, ", "), enabled, state, e.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, dash(e.Registry), available(e), enabled, state, e.Description)
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -50,4 +50,19 @@ enabled (its Application runs and every component is healthy), degraded or faile
 	}
 	kube.bind(cmd)
 	return cmd
+}
+
+// available is an addon's versions; per registry when more than one has it.
+func available(e addon.CatalogEntry) string {
+	switch len(e.ByRegistry) {
+	case 0:
+		return "-"
+	case 1:
+		return strings.Join(e.Versions, ", ")
+	}
+	var parts []string
+	for _, rv := range e.ByRegistry {
+		parts = append(parts, strings.Join(rv.Versions, ", ")+" ("+rv.Registry+")")
+	}
+	return strings.Join(parts, "; ")
 }

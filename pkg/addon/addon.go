@@ -162,3 +162,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// templateFile names where the addon's Application comes from, for errors.
+func (a *Addon) templateFile() string {
+	switch {
+	case a.Files[TemplateCUEFile] != nil:
+		return a.at(TemplateCUEFile)
+	case a.Files[TemplateYAMLFile] != nil:
+		return a.at(TemplateYAMLFile)
+	}
+	return a.at(ResourcesDir + "/")
+}

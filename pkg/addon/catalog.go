@@ -6,12 +6,19 @@ import "context"
 type CatalogEntry struct {
 	Name        string
 	Description string
-	// Registry is the first registry that has it; Versions are its versions there and in the
-	// registries after it, newest first.
-	Registry string
-	Versions []string
+	// Registry is the first registry that has it; Versions are its versions in all of them,
+	// newest first, and ByRegistry each registry's, in search order.
+	Registry   string
+	Versions   []string
+	ByRegistry []RegistryVersions
 	// Status is the enabled addon's state; nil when it is not enabled.
 	Status *Status
+}
+
+// RegistryVersions are the versions of an addon one registry has, newest first.
+type RegistryVersions struct {
+	Registry string
+	Versions []string
 }
 
 // CatalogView is every addon the registries offer or the hub has enabled.
@@ -42,11 +49,14 @@ func (m *Manager) Catalog(ctx context.Context) (*CatalogView, error) {
 				e = &CatalogEntry{Name: name, Registry: r.Name(), Description: ix.Entries[name][0].Description}
 				byName[name] = e
 			}
+			rv := RegistryVersions{Registry: r.Name()}
 			for _, v := range ix.Entries[name] {
+				rv.Versions = append(rv.Versions, v.Version)
 				if !contains(e.Versions, v.Version) {
 					e.Versions = append(e.Versions, v.Version)
 				}
 			}
+			e.ByRegistry = append(e.ByRegistry, rv)
 		}
 	}
 	for name, st := range statuses {

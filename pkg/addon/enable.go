@@ -95,6 +95,9 @@ func (m *Manager) PlanEnable(ctx context.Context, req EnableRequest) (*EnablePla
 			return nil, err
 		}
 		plan.Warnings = append(plan.Warnings, a.Warnings...)
+		if err := m.compileDefinitions(a); err != nil {
+			return nil, err
+		}
 		rec := records[c.Name]
 		params := map[string]any{}
 		if rec != nil {
@@ -128,7 +131,7 @@ func (m *Manager) PlanEnable(ctx context.Context, req EnableRequest) (*EnablePla
 		if r.Application != nil && m.o.Check != nil {
 			warnings, err := m.o.Check(ctx, r.Application, defs)
 			if err != nil {
-				return nil, fmt.Errorf("addon %s: its Application does not plan on this hub: %w", a.Ref(), err)
+				return nil, fmt.Errorf("addon %s: its Application (from %s) does not plan on this hub: %w", a.Ref(), a.templateFile(), err)
 			}
 			for _, w := range warnings {
 				plan.Warnings = append(plan.Warnings, fmt.Sprintf("addon %s: %s", a.Ref(), w))
@@ -392,6 +395,25 @@ func (m *Manager) deleteApp(ctx context.Context, name string) error {
 	app.Name, app.Namespace = name, m.o.Namespace
 	if err := m.o.Client.Delete(ctx, app); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete application %s: %w", name, err)
+	}
+	return nil
+}
+
+// compileDefinitions compiles every definition of a, as `ferry def apply` does: one that does not
+// compile is never installed.
+func (m *Manager) compileDefinitions(a *Addon) error {
+	var errs []error
+	for _, d := range a.Definitions {
+		if d.Unsupported != "" {
+			errs = append(errs, fmt.Errorf("%s: %s: %s", d.Filename, d.DisplayName(), d.Unsupported))
+			continue
+		}
+		if _, err := m.o.Engine.Compile(d.Source()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("addon %s: %w", a.Ref(), errors.Join(errs...))
 	}
 	return nil
 }

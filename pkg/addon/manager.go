@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	// (or a Ferry built from source, "dev") skips that check.
 	KubernetesVersion string
 	FerryVersion      string
+	// Engine compiles the addons' definitions before anything is applied; a default engine
+	// when nil.
+	Engine *cue.Engine
 	// ManagedClusters lists the managed clusters: where an addon that skips the hub goes when
 	// no clusters are given.
 	ManagedClusters func(ctx context.Context) ([]string, error)
@@ -46,6 +50,9 @@ type Manager struct{ o Options }
 func NewManager(o Options) (*Manager, error) {
 	if o.Client == nil || o.Namespace == "" || o.Registries == nil {
 		return nil, errors.New("addon manager: Client, Namespace and Registries are required")
+	}
+	if o.Engine == nil {
+		o.Engine = cue.NewEngine(cue.Options{})
 	}
 	return &Manager{o: o}, nil
 }
