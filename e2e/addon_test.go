@@ -86,13 +86,25 @@ func download(t *testing.T, rawURL string) []byte {
 
 var moduleZip = regexp.MustCompile(`^https://proxy\.golang\.org/([a-z0-9./_-]+)/@v/(v[^/]+)\.zip$`)
 
-// buildFerry builds the ferry CLI, to run it as users do.
-func buildFerry(t *testing.T) string {
+// ferryOnHub builds the ferry CLI and returns a function that runs it against the fleet's hub,
+// as users do; it also plays the hub's kubelet until the test ends.
+func ferryOnHub(t *testing.T, f *fleet) func(args ...string) (string, error) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ferry")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
 	require.NoError(t, err, string(out))
-	return bin
+	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go testenv.PlayKubelet(ctx, f.hub, 200*time.Millisecond)
+	cache := t.TempDir()
+	return func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append(args, "--kubeconfig", kubeconfig)...)
+		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 }
 
 // TestFluxcdAddonOnAFleet enables the built-in fluxcd addon with the ferry CLI on a hub and two
@@ -104,23 +116,12 @@ func TestFluxcdAddonOnAFleet(t *testing.T) {
 	f := startFleet(t, testenv.ClusterSpec{Name: "edge-1"}, testenv.ClusterSpec{Name: "edge-2"})
 	ctx := context.Background()
 	mirror := fillMirror(t, "fluxcd")
-	bin := buildFerry(t)
-	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
-	hubCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go testenv.PlayKubelet(hubCtx, f.hub, 200*time.Millisecond)
+	ferry := ferryOnHub(t, f)
 
 	// The platform team grants the controller what fluxcd installs on the hub, as
 	// config/controller/rbac.yaml says to for kinds beyond the built-in definitions'.
 	grantOnHub(ctx, t, f.hub, "fluxcd")
 
-	ferry := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, append(args, "--kubeconfig", kubeconfig)...)
-		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	out, err := ferry("addon", "enable", "fluxcd", "--clusters", "edge-1,edge-2", "--mirror", mirror, "--wait", "--timeout", "150s")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "addon fluxcd@2.7.3 enabled on clusters edge-1, edge-2")
@@ -233,18 +234,11 @@ func TestKpackAddonBuildsThenDeploys(t *testing.T) {
 	f := startFleet(t)
 	ctx := context.Background()
 	mirror := fillMirror(t, "kpack")
-	bin := buildFerry(t)
-	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
-	hubCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go testenv.PlayKubelet(hubCtx, f.hub, 200*time.Millisecond)
+	ferry := ferryOnHub(t, f)
 	grantOnHub(ctx, t, f.hub, "kpack", rbacv1.PolicyRule{APIGroups: []string{"kpack.io"}, Resources: []string{"images"}, Verbs: []string{"*"}})
 
-	cmd := exec.Command(bin, "addon", "enable", "kpack", "--mirror", mirror, "--wait", "--timeout", "120s", "--kubeconfig", kubeconfig)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
+	out, err := ferry("addon", "enable", "kpack", "--mirror", mirror, "--wait", "--timeout", "120s")
+	require.NoError(t, err, out)
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Name: "images.kpack.io"}, crdObject()))
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "kpack", Name: "kpack-controller"}, &appsv1.Deployment{}))
 

@@ -138,7 +138,7 @@ func parseParameters(files, args []string) (map[string]any, error) {
 		if err := yaml.Unmarshal(data, &m); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		out = mergeMaps(out, m)
+		out = addon.MergeParameters(out, m)
 	}
 	for _, a := range args {
 		key, raw, ok := strings.Cut(a, "=")
@@ -165,19 +165,6 @@ func parseParameters(files, args []string) (map[string]any, error) {
 		cur[parts[len(parts)-1]] = v
 	}
 	return out, nil
-}
-
-func mergeMaps(a, b map[string]any) map[string]any {
-	for k, v := range b {
-		if am, ok := a[k].(map[string]any); ok {
-			if bm, ok := v.(map[string]any); ok {
-				a[k] = mergeMaps(am, bm)
-				continue
-			}
-		}
-		a[k] = v
-	}
-	return a
 }
 
 // parseSelector reads k=v,k2=v2.

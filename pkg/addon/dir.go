@@ -85,26 +85,24 @@ func (d *DirRegistry) Fetch(ctx context.Context, name, version string) (*Addon, 
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range ix.Entries[name] {
-		if e.Version != version {
-			continue
-		}
-		if strings.HasSuffix(e.path, ".tgz") {
-			data, err := fs.ReadFile(d.fsys, e.path)
-			if err != nil {
-				return nil, err
-			}
-			return LoadPackage(data, path.Join(d.origin, e.path))
-		}
-		sub := d.fsys
-		if e.path != "." {
-			if sub, err = fs.Sub(d.fsys, e.path); err != nil {
-				return nil, err
-			}
-		}
-		return Load(sub, path.Join(d.origin, e.path))
+	e, ok := ix.find(name, version)
+	if !ok {
+		return nil, fmt.Errorf("%s has no addon %s@%s", d.origin, name, version)
 	}
-	return nil, fmt.Errorf("%s has no addon %s@%s", d.origin, name, version)
+	if strings.HasSuffix(e.path, ".tgz") {
+		data, err := fs.ReadFile(d.fsys, e.path)
+		if err != nil {
+			return nil, err
+		}
+		return LoadPackage(data, path.Join(d.origin, e.path))
+	}
+	sub := d.fsys
+	if e.path != "." {
+		if sub, err = fs.Sub(d.fsys, e.path); err != nil {
+			return nil, err
+		}
+	}
+	return Load(sub, path.Join(d.origin, e.path))
 }
 
 // subFS is fs.Sub that fails when dir does not exist.

@@ -105,7 +105,7 @@ func (m *Manager) PlanEnable(ctx context.Context, req EnableRequest) (*EnablePla
 		}
 		if c.Name == req.Name {
 			if req.Upgrade || prev == nil {
-				params = mergeParams(params, req.Parameters)
+				params = MergeParameters(params, req.Parameters)
 			} else {
 				params = req.Parameters // enable again: the parameters given now
 			}
@@ -179,7 +179,9 @@ func normalize(m map[string]any) map[string]any {
 	return out
 }
 
-func mergeParams(base, over map[string]any) map[string]any {
+// MergeParameters returns base with over merged in: nested maps key by key, anything else
+// replaced. Neither argument is changed.
+func MergeParameters(base, over map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range base {
 		out[k] = v
@@ -187,7 +189,7 @@ func mergeParams(base, over map[string]any) map[string]any {
 	for k, v := range over {
 		if bm, ok := out[k].(map[string]any); ok {
 			if om, ok := v.(map[string]any); ok {
-				out[k] = mergeParams(bm, om)
+				out[k] = MergeParameters(bm, om)
 				continue
 			}
 		}

@@ -132,27 +132,25 @@ func (h *HTTPRegistry) Fetch(ctx context.Context, name, version string) (*Addon,
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range ix.Entries[name] {
-		if e.Version != version {
-			continue
-		}
-		if len(e.URLs) == 0 {
-			return nil, fmt.Errorf("%s@%s: the index gives no url", name, version)
-		}
-		base, _ := url.Parse(h.indexURL())
-		ref, err := url.Parse(e.URLs[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s@%s: url %q: %w", name, version, e.URLs[0], err)
-		}
-		u := base.ResolveReference(ref).String()
-		data, err := h.get(ctx, u, maxPackageSize)
-		if err != nil {
-			return nil, err
-		}
-		if e.Digest != "" && Digest(data) != e.Digest {
-			return nil, fmt.Errorf("%s: sha256 is %s, the index says %s", u, Digest(data), e.Digest)
-		}
-		return LoadPackage(data, u)
+	e, ok := ix.find(name, version)
+	if !ok {
+		return nil, fmt.Errorf("%s has no addon %s@%s", h.indexURL(), name, version)
 	}
-	return nil, fmt.Errorf("%s has no addon %s@%s", h.indexURL(), name, version)
+	if len(e.URLs) == 0 {
+		return nil, fmt.Errorf("%s@%s: the index gives no url", name, version)
+	}
+	base, _ := url.Parse(h.indexURL())
+	ref, err := url.Parse(e.URLs[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: url %q: %w", name, version, e.URLs[0], err)
+	}
+	u := base.ResolveReference(ref).String()
+	data, err := h.get(ctx, u, maxPackageSize)
+	if err != nil {
+		return nil, err
+	}
+	if e.Digest != "" && Digest(data) != e.Digest {
+		return nil, fmt.Errorf("%s: sha256 is %s, the index says %s", u, Digest(data), e.Digest)
+	}
+	return LoadPackage(data, u)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -206,7 +205,7 @@ func (p *problems) mapping(n *yaml.Node, where string, fields map[string]func(*y
 		seen[k.Value] = true
 		f, ok := fields[k.Value]
 		if !ok {
-			p.at(k, "unknown field %s (known: %s)", full, strings.Join(keys(fields), ", "))
+			p.at(k, "unknown field %s (known: %s)", full, strings.Join(sortedKeys(fields), ", "))
 			continue
 		}
 		if v.Tag == "!!null" {
@@ -214,15 +213,6 @@ func (p *problems) mapping(n *yaml.Node, where string, fields map[string]func(*y
 		}
 		f(v)
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (p *problems) str(n *yaml.Node, field string) string {

@@ -182,3 +182,13 @@ func (ix *Index) sort() {
 		})
 	}
 }
+
+// find returns the entry of name at version.
+func (ix *Index) find(name, version string) (Entry, bool) {
+	for _, e := range ix.Entries[name] {
+		if e.Version == version {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
