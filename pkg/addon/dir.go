@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 )
 
 // DirRegistry is a registry in a file tree: every directory holding metadata.yaml (at most two
@@ -15,6 +16,9 @@ type DirRegistry struct {
 	name   string
 	fsys   fs.FS
 	origin string
+
+	mu    sync.Mutex
+	index *Index
 }
 
 // NewDirRegistry returns a registry named name over fsys; origin (e.g. the directory's path)
@@ -26,8 +30,23 @@ func NewDirRegistry(name string, fsys fs.FS, origin string) *DirRegistry {
 // Name implements Registry.
 func (d *DirRegistry) Name() string { return d.name }
 
-// Index implements Registry. Addons whose metadata does not load are listed in Problems.
+// Index implements Registry. Addons whose metadata does not load are listed in Problems. The
+// tree is read once per DirRegistry (one command).
 func (d *DirRegistry) Index(context.Context) (*Index, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.index != nil {
+		return d.index, nil
+	}
+	ix, err := d.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	d.index = ix
+	return ix, nil
+}
+
+func (d *DirRegistry) readIndex() (*Index, error) {
 	ix := &Index{APIVersion: IndexAPIVersion, Entries: map[string][]Entry{}}
 	err := fs.WalkDir(d.fsys, ".", func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
