@@ -198,8 +198,11 @@ func TestAddonLifecycle(t *testing.T) {
 
 	// Status truth: an addon whose Application cannot be applied is failed, with the reason,
 	// never enabled.
-	code, out, errOut = h.ferry(t, "addon", "enable", "broken")
-	require.Equal(t, exitOK, code, errOut+out)
+	// --wait does not give up while the controller keeps trying: it waits out --timeout, showing why.
+	code, out, errOut = h.ferry(t, "addon", "enable", "broken", "--wait", "--timeout", "4s")
+	require.Equal(t, exitUserError, code, errOut+out)
+	require.Contains(t, out, "broken: failed: trying again: apply ConfigMap ferry-system/Not_A_Valid_Name")
+	require.Contains(t, errOut, "addons not enabled after 4s")
 	require.Eventually(t, func() bool {
 		_, out, _ := h.ferry(t, "addon", "list")
 		return regexpMatch(`broken\s+deps\s+1.0.0\s+1.0.0\s+failed \(.*Not_A_Valid_Name`, out)

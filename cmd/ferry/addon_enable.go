@@ -198,10 +198,12 @@ func waitAddons(ctx context.Context, s streams, m *addon.Manager, plan *addon.En
 				last[status.Name] = line
 				fmt.Fprintf(s.out, "  %s: %s\n", status.Name, line)
 			}
-			switch status.State {
-			case addon.StateFailed:
+			switch {
+			case status.State == addon.StateFailed && status.Retrying:
+				done = false // the controller keeps trying; it may still succeed before --timeout
+			case status.State == addon.StateFailed:
 				return fmt.Errorf("addon %s failed: %s", status.Name, status.Reason)
-			case addon.StateEnabled:
+			case status.State == addon.StateEnabled:
 			default:
 				done = false
 			}

@@ -47,6 +47,9 @@ type Status struct {
 	Definitions  []string          `json:"definitions,omitempty"`
 	Components   []ComponentHealth `json:"components,omitempty"`
 	AsDependency bool              `json:"asDependency,omitempty"`
+	// Retrying is set on a failed addon whose Application the controller keeps trying to
+	// apply (e.g. a CRD the same Application brings is not served yet): it may still succeed.
+	Retrying bool `json:"retrying,omitempty"`
 }
 
 // Status reports one enabled addon; State is StateDisabled when it is not enabled.
@@ -118,6 +121,7 @@ func (m *Manager) status(ctx context.Context, rec *Record) (*Status, error) {
 		return s.Components[i].Component < s.Components[j].Component
 	})
 	s.State, s.Reason = appState(app)
+	s.Retrying = s.State == StateFailed && app.Status.Phase == v1beta1.ApplicationRunningWorkflow
 	if len(missing) > 0 && s.State != StateFailed {
 		s.State, s.Reason = StateDegraded, "definitions missing: "+strings.Join(missing, ", ")
 	}
