@@ -34,8 +34,6 @@ type Metadata struct {
 	System System `json:"system"`
 	// Artifacts are upstream release files the addon installs, fetched and verified at enable.
 	Artifacts []Artifact `json:"artifacts,omitempty"`
-
-	version *semver.Version
 }
 
 // DeployTo says where the addon's Application delivers: the hub (control plane) unless
@@ -59,11 +57,6 @@ type Dependency struct {
 	constraint *semver.Constraints
 }
 
-// Allows reports whether version v satisfies the dependency's constraint.
-func (d Dependency) Allows(v *semver.Version) bool {
-	return d.constraint == nil || d.constraint.Check(v)
-}
-
 // System are semver constraints on the hub's Kubernetes and Ferry versions. `vela` (KubeVela's
 // version) is accepted and ignored.
 type System struct {
@@ -81,12 +74,9 @@ type Artifact struct {
 	Paths  []string `json:"paths,omitempty"`
 }
 
-// SemVer returns the parsed version (nil before ParseMetadata validated it).
-func (m *Metadata) SemVer() *semver.Version { return m.version }
-
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-// fieldSpec lists a mapping's known keys, the problems of one file, and how to report them.
+// problems collects the problems of one file, each with its line and column.
 type problems struct {
 	file string
 	errs []error
@@ -165,10 +155,8 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 	}
 	if m.Version == "" {
 		p.at(root, "version is required (semver, e.g. 1.0.0)")
-	} else if v, err := semver.StrictNewVersion(strings.TrimPrefix(m.Version, "v")); err != nil {
+	} else if _, err := semver.StrictNewVersion(strings.TrimPrefix(m.Version, "v")); err != nil {
 		p.at(valueNode(root, "version"), "version %q is not semver (e.g. 1.2.0): %v", m.Version, err)
-	} else {
-		m.version = v
 	}
 	if err := p.err(); err != nil {
 		return nil, err

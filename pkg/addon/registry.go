@@ -48,17 +48,6 @@ func (rs *Registries) index(ctx context.Context, r Registry) (*Index, error) {
 	return ix, err
 }
 
-// Errors are the registries that could not be read, so far.
-func (rs *Registries) Errors() []error {
-	var out []error
-	for _, name := range sortedKeys(rs.errs) {
-		if rs.errs[name] != nil {
-			out = append(out, rs.errs[name])
-		}
-	}
-	return out
-}
-
 // Candidates implements Catalog: every version of name, newest first. A registry that cannot
 // be read is skipped when another has the addon, else its error is returned.
 func (rs *Registries) Candidates(ctx context.Context, name string) ([]Candidate, error) {

@@ -21,9 +21,6 @@ type Candidate struct {
 	semver *semver.Version
 }
 
-// SemVer is the candidate's parsed version.
-func (c Candidate) SemVer() *semver.Version { return c.semver }
-
 // Ref is NAME@VERSION.
 func (c Candidate) Ref() string { return c.Name + "@" + c.Version }
 
