@@ -52,19 +52,29 @@ func writeCatalog(tb testing.TB, dir string, n, versions int) {
 	}
 }
 
-// BenchmarkHTTPIndex200 reads a 200-addon, 600-version index over loopback HTTP and lists every
-// addon's versions: what `ferry addon list` does before it reads the hub.
-func BenchmarkHTTPIndex200(b *testing.B) {
+// httpCatalog serves writeCatalog's n addons over loopback HTTP and returns a function that
+// opens a fresh registry on it, as each command does.
+func httpCatalog(b *testing.B, n, versions int) func() *addon.Registries {
+	b.Helper()
 	dir := b.TempDir()
-	writeCatalog(b, dir, 200, 3)
+	writeCatalog(b, dir, n, versions)
 	base := serve(b, http.FileServer(http.Dir(dir)))
-	b.ReportAllocs()
-	for b.Loop() {
+	return func() *addon.Registries {
 		reg, err := addon.NewHTTPRegistry("web", base+"/", addon.Credentials{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		regs := addon.NewRegistries(reg)
+		return addon.NewRegistries(reg)
+	}
+}
+
+// BenchmarkHTTPIndex200 reads a 200-addon, 600-version index over loopback HTTP and lists every
+// addon's versions: what `ferry addon list` does before it reads the hub.
+func BenchmarkHTTPIndex200(b *testing.B) {
+	open := httpCatalog(b, 200, 3)
+	b.ReportAllocs()
+	for b.Loop() {
+		regs := open()
 		for i := 0; i < 200; i++ {
 			c, err := regs.Candidates(context.Background(), fmt.Sprintf("addon-%03d", i))
 			if err != nil || len(c) != 3 {
@@ -77,16 +87,10 @@ func BenchmarkHTTPIndex200(b *testing.B) {
 // BenchmarkResolveHTTPChain10 resolves a 10-deep dependency chain (3 versions each) from an HTTP
 // index and fetches every package, as enable does before it applies anything.
 func BenchmarkResolveHTTPChain10(b *testing.B) {
-	dir := b.TempDir()
-	writeCatalog(b, dir, 10, 3)
-	base := serve(b, http.FileServer(http.Dir(dir)))
+	open := httpCatalog(b, 10, 3)
 	b.ReportAllocs()
 	for b.Loop() {
-		reg, err := addon.NewHTTPRegistry("web", base+"/", addon.Credentials{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		regs := addon.NewRegistries(reg)
+		regs := open()
 		res, err := addon.Resolve(context.Background(), regs, addon.Request{Name: "addon-000"}, addon.ResolveOptions{})
 		if err != nil || len(res.Order) != 10 {
 			b.Fatal(err)
