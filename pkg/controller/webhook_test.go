@@ -235,9 +235,13 @@ func TestMetadataUpdatesPassWithTheControllerDown(t *testing.T) {
 	app := &v1beta1.Application{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
 		Spec: v1beta1.ApplicationSpec{Components: []v1beta1.ApplicationComponent{{Name: "web", Type: "worker",
 			Properties: &runtime.RawExtension{Raw: []byte(`{"image": "web:1"}`)}}}}}
-	require.Eventually(t, func() bool { return c.Create(ctx, app.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond)
+	// The controller recreates the configuration at start; until then a create passes unchecked,
+	// so wait for the configuration before creating anything.
 	whc := &admissionregv1.ValidatingWebhookConfiguration{}
-	require.NoError(t, c.Get(ctx, client.ObjectKey{Name: controller.WebhookConfigName}, whc), "recreated")
+	require.Eventually(t, func() bool {
+		return c.Get(ctx, client.ObjectKey{Name: controller.WebhookConfigName}, whc) == nil
+	}, 60*time.Second, 200*time.Millisecond, "recreated")
+	require.Eventually(t, func() bool { return c.Create(ctx, app.DeepCopy()) == nil }, 60*time.Second, 300*time.Millisecond)
 	require.Equal(t, fmt.Sprintf("https://127.0.0.1:%d%s", port, controller.ValidatePath), *whc.Webhooks[0].ClientConfig.URL)
 	require.NotEmpty(t, whc.Webhooks[0].MatchConditions)
 	require.Eventually(t, func() bool {
