@@ -20,7 +20,7 @@ TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit race benchcheck fuzz generate verify lint bench clean testbin demo demo-down load
+.PHONY: all build test unit browser race benchcheck fuzz generate verify lint bench clean testbin demo demo-down load
 
 all: build
 
@@ -32,7 +32,7 @@ build:
 test: verify unit race benchcheck fuzz
 
 ## unit: all Go tests, including envtest and the e2e tests on real apiservers and work agents
-unit: testbin
+unit: testbin browser
 	$(TESTENV_REQUIRED) go test -count=1 -timeout 30m ./...
 
 ## race: the rendering engine and its callers under the race detector (renders run in parallel)
@@ -42,6 +42,10 @@ race:
 ## testbin: build kube-apiserver, kube-controller-manager, etcd and the OCM work agent into .cache/testbin (once per pin)
 testbin:
 	go run ./hack/testenv build
+
+## browser: Debian's Chromium for the console's browser tests (installed once per machine)
+browser:
+	bash hack/browser.sh
 
 ## fuzz: run each fuzz target for its budget (FUZZTIME=... for a longer run)
 fuzz:

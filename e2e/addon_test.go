@@ -90,9 +90,7 @@ var moduleZip = regexp.MustCompile(`^https://proxy\.golang\.org/([a-z0-9./_-]+)/
 // as users do; it also plays the hub's kubelet until the test ends.
 func ferryOnHub(t *testing.T, f *fleet) func(args ...string) (string, error) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ferry")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := buildFerry(t)
 	kubeconfig := filepath.Join(t.TempDir(), "hub.kubeconfig")
 	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, f.env.Hub.Config))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,6 +103,15 @@ func ferryOnHub(t *testing.T, f *fleet) func(args ...string) (string, error) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+}
+
+// buildFerry builds the ferry CLI as users get it and returns the binary's path.
+func buildFerry(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
 }
 
 // TestFluxcdAddonOnAFleet enables the built-in fluxcd addon with the ferry CLI on a hub and two

@@ -4,19 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
-	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/appview"
 )
 
 type statusOptions struct {
@@ -48,19 +42,7 @@ type statusView struct {
 	Workflow  *v1beta1.WorkflowStatus              `json:"workflow,omitempty"`
 	Services  []v1beta1.ApplicationComponentStatus `json:"services,omitempty"`
 	Problems  []string                             `json:"problems,omitempty"`
-	Resources []resourceView                       `json:"resources,omitempty"`
-}
-
-type resourceView struct {
-	Cluster   string `json:"cluster"`
-	Component string `json:"component,omitempty"`
-	Trait     string `json:"trait,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-	// State is exists or missing for the hub; for a managed cluster, applied, not applied or
-	// unknown, as its ManifestWork reports.
-	State string `json:"state"`
+	Resources []appview.Resource                   `json:"resources,omitempty"`
 }
 
 func runStatus(ctx context.Context, s streams, o *statusOptions, name string) error {
@@ -85,7 +67,7 @@ func runStatus(ctx context.Context, s streams, o *statusOptions, name string) er
 		}
 	}
 	if o.tree {
-		if view.Resources, err = resources(ctx, c, app); err != nil {
+		if view.Resources, err = appview.Resources(ctx, c, app); err != nil {
 			return err
 		}
 	}
@@ -104,64 +86,6 @@ func runStatus(ctx context.Context, s streams, o *statusOptions, name string) er
 	}
 	printStatus(s, view)
 	return nil
-}
-
-// resources lists what the app's trackers record, with whether each object exists.
-func resources(ctx context.Context, c client.Client, app *v1beta1.Application) ([]resourceView, error) {
-	trackers := &dispatch.Trackers{Client: c}
-	rts, err := trackers.List(ctx, dispatch.AppRef{Name: app.Name, Namespace: app.Namespace}, true)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []resourceView
-	for _, rt := range rts {
-		for _, r := range rt.Spec.ManagedResources {
-			key := dispatch.ResourceKey(r)
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			rv := resourceView{Cluster: r.Cluster, Component: r.Component, Trait: r.Trait, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
-			if r.Cluster == "local" || r.Cluster == "" {
-				u := &unstructured.Unstructured{}
-				u.SetGroupVersionKind(schema.FromAPIVersionAndKind(r.APIVersion, r.Kind))
-				rv.State = "missing"
-				if c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, u) == nil {
-					rv.State = "exists"
-				}
-			} else {
-				rv.State = remoteState(ctx, c, app, r)
-			}
-			out = append(out, rv)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return strings.Join([]string{a.Cluster, a.Component, a.Kind, a.Namespace, a.Name}, "/") <
-			strings.Join([]string{b.Cluster, b.Component, b.Kind, b.Namespace, b.Name}, "/")
-	})
-	return out, nil
-}
-
-// remoteState reads what the cluster's agent reported about an object in its ManifestWorks.
-func remoteState(ctx context.Context, c client.Client, app *v1beta1.Application, r v1beta1.ManagedResource) string {
-	var works workv1.ManifestWorkList
-	if err := c.List(ctx, &works, client.InNamespace(r.Cluster), client.MatchingLabels{
-		v1beta1.LabelAppName: app.Name, v1beta1.LabelAppNamespace: app.Namespace}); err != nil {
-		return "unknown"
-	}
-	for _, w := range works.Items {
-		for _, m := range w.Status.ResourceStatus.Manifests {
-			if m.ResourceMeta.Kind == r.Kind && m.ResourceMeta.Name == r.Name && m.ResourceMeta.Namespace == r.Namespace {
-				if cond := meta.FindStatusCondition(m.Conditions, workv1.ManifestApplied); cond != nil && cond.Status == "True" {
-					return "applied"
-				}
-				return "not applied"
-			}
-		}
-	}
-	return "unknown"
 }
 
 func printStatus(s streams, v statusView) {

@@ -152,3 +152,8 @@ func listDefinitions(ctx context.Context, r client.Reader, kind Kind, namespace 
 	}
 	return out, nil
 }
+
+// ListObjects lists the definition CRs of a kind in a namespace ("" for every namespace).
+func ListObjects(ctx context.Context, r client.Reader, kind Kind, namespace string) ([]client.Object, error) {
+	return listDefinitions(ctx, r, kind, namespace)
+}

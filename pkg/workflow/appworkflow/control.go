@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"k8s.io/client-go/util/retry"
@@ -73,33 +74,15 @@ func Control(ctx context.Context, c client.Client, key client.ObjectKey, cmd Com
 }
 
 // Rollback sets an Application's spec back to the revision before its latest one that is
-// still kept, and returns that revision's name. The rollback is a new revision; its workflow
-// runs as for any change.
+// still kept (PreviousRevision), and returns that revision's name. The rollback is a new
+// revision; its workflow runs as for any change.
 func Rollback(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
+	prev, err := PreviousRevision(ctx, c, key)
+	if err != nil {
+		return "", err
+	}
 	app := &v1beta1.Application{}
-	if err := c.Get(ctx, key, app); err != nil {
-		return "", err
-	}
-	if app.Status.LatestRevision == nil {
-		return "", errors.New("the application has no revision yet")
-	}
-	var revs v1beta1.ApplicationRevisionList
-	if err := c.List(ctx, &revs, client.InNamespace(key.Namespace),
-		client.MatchingLabels{v1beta1.LabelAppName: key.Name, v1beta1.LabelAppNamespace: key.Namespace}); err != nil {
-		return "", err
-	}
-	var prev *v1beta1.ApplicationRevision
-	for i := range revs.Items {
-		r := &revs.Items[i]
-		if r.Spec.Revision < app.Status.LatestRevision.Revision && r.Spec.RevisionHash != app.Status.LatestRevision.RevisionHash &&
-			(prev == nil || r.Spec.Revision > prev.Spec.Revision) {
-			prev = r
-		}
-	}
-	if prev == nil {
-		return "", fmt.Errorf("no earlier revision of %s is kept (the history limit is set by the controller and the garbage-collect policy)", key)
-	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := c.Get(ctx, key, app); err != nil {
 			return err
 		}
@@ -113,4 +96,43 @@ func Rollback(ctx context.Context, c client.Client, key client.ObjectKey) (strin
 		return c.Update(ctx, app)
 	})
 	return prev.Name, err
+}
+
+// PreviousRevision is the revision a rollback returns to: the newest kept revision older
+// than the latest whose content differs from it.
+func PreviousRevision(ctx context.Context, c client.Client, key client.ObjectKey) (*v1beta1.ApplicationRevision, error) {
+	app := &v1beta1.Application{}
+	if err := c.Get(ctx, key, app); err != nil {
+		return nil, err
+	}
+	if app.Status.LatestRevision == nil {
+		return nil, errors.New("the application has no revision yet")
+	}
+	revs, err := Revisions(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	var prev *v1beta1.ApplicationRevision
+	for i := range revs {
+		r := &revs[i]
+		if r.Spec.Revision < app.Status.LatestRevision.Revision && r.Spec.RevisionHash != app.Status.LatestRevision.RevisionHash &&
+			(prev == nil || r.Spec.Revision > prev.Spec.Revision) {
+			prev = r
+		}
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("no earlier revision of %s is kept (the history limit is set by the controller and the garbage-collect policy)", key)
+	}
+	return prev, nil
+}
+
+// Revisions are an Application's kept ApplicationRevisions, newest first.
+func Revisions(ctx context.Context, c client.Client, key client.ObjectKey) ([]v1beta1.ApplicationRevision, error) {
+	var revs v1beta1.ApplicationRevisionList
+	if err := c.List(ctx, &revs, client.InNamespace(key.Namespace),
+		client.MatchingLabels{v1beta1.LabelAppName: key.Name, v1beta1.LabelAppNamespace: key.Namespace}); err != nil {
+		return nil, err
+	}
+	sort.Slice(revs.Items, func(i, j int) bool { return revs.Items[i].Spec.Revision > revs.Items[j].Spec.Revision })
+	return revs.Items, nil
 }
