@@ -314,4 +314,3 @@ func readOnlyUser(ctx context.Context, t *testing.T, f *fleet, ns string) string
 	require.NoError(t, testenv.WriteKubeconfig(path, cfg))
 	return path
 }
-

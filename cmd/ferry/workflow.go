@@ -55,7 +55,7 @@ func newWorkflowControlCmd(s streams, command appworkflow.Command, short string)
 			if o.step != "" {
 				what = "step " + o.step
 			}
-			fmt.Fprintf(s.out, "application %s: %s %s\n", key, what, pastTense(command))
+			fmt.Fprintf(s.out, "application %s: %s %s\n", key, what, command.PastTense())
 			return nil
 		},
 	}
@@ -64,18 +64,6 @@ func newWorkflowControlCmd(s streams, command appworkflow.Command, short string)
 		cmd.Flags().StringVar(&o.step, "step", "", "resume only this suspended step")
 	}
 	return cmd
-}
-
-func pastTense(c appworkflow.Command) string {
-	switch c {
-	case appworkflow.CommandSuspend:
-		return "suspended"
-	case appworkflow.CommandResume:
-		return "resumed"
-	case appworkflow.CommandTerminate:
-		return "terminated"
-	}
-	return "restarted"
 }
 
 func newWorkflowRollbackCmd(s streams) *cobra.Command {

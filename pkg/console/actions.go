@@ -44,8 +44,12 @@ func offered(app *v1beta1.Application, revs []v1beta1.ApplicationRevision) []act
 	ws := app.Status.Workflow
 	if ws != nil {
 		for _, st := range ws.Steps {
-			subs := append([]v1beta1.StepStatus{st.StepStatus}, st.SubStepsStatus...)
-			for _, sub := range subs {
+			// A step group is approved through its suspended sub-steps, not by its own name.
+			leaves := st.SubStepsStatus
+			if len(leaves) == 0 {
+				leaves = []v1beta1.StepStatus{st.StepStatus}
+			}
+			for _, sub := range leaves {
 				if suspended(sub) {
 					out = append(out, actionView{Action: string(appworkflow.CommandResume), Step: sub.Name, Label: "Approve " + sub.Name,
 						Description: fmt.Sprintf("Approve step %s of %s: the workflow of revision %s continues past it.", sub.Name, key, orDash(ws.AppRevision))})
@@ -202,7 +206,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		if step != "" {
 			what = "step " + step
 		}
-		msg = fmt.Sprintf("application %s: %s %s", key, what, pastTense(action))
+		msg = fmt.Sprintf("application %s: %s %s", key, what, appworkflow.Command(action).PastTense())
 	}
 	if err != nil {
 		s.fail(w, r, statusOf(err), fmt.Errorf("%s: %w", a.Label, err))
@@ -217,16 +221,4 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, "result", page{Title: a.Label, Nav: "apps", Body: resultView{OK: true, Message: msg,
 		Back: "/apps/" + key.Namespace + "/" + key.Name, BackName: key.String()}})
-}
-
-func pastTense(action string) string {
-	switch appworkflow.Command(action) {
-	case appworkflow.CommandSuspend:
-		return "suspended"
-	case appworkflow.CommandResume:
-		return "resumed"
-	case appworkflow.CommandTerminate:
-		return "terminated"
-	}
-	return "restarted"
 }

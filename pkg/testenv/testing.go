@@ -41,7 +41,19 @@ func StartEnvtest(t testing.TB) *rest.Config {
 	return startEnvtest(t)
 }
 
+// StartEnvtestEnv is StartEnvtest returning the environment, for tests that add users
+// (env.AddUser) with their own RBAC; env.Config is the admin's.
+func StartEnvtestEnv(t testing.TB) *envtest.Environment {
+	t.Helper()
+	return startEnvtestEnv(t)
+}
+
 func startEnvtest(t testing.TB) *rest.Config {
+	t.Helper()
+	return startEnvtestEnv(t).Config
+}
+
+func startEnvtestEnv(t testing.TB) *envtest.Environment {
 	t.Helper()
 	bins := RequireBinaries(t)
 	root, err := FindRepoRoot()
@@ -53,8 +65,7 @@ func startEnvtest(t testing.TB) *rest.Config {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},
 		ErrorIfCRDPathMissing: true,
 	}
-	cfg, err := env.Start()
-	if err != nil {
+	if _, err := env.Start(); err != nil {
 		t.Fatalf("start envtest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -62,7 +73,7 @@ func startEnvtest(t testing.TB) *rest.Config {
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	return cfg
+	return env
 }
 
 // FreePortForTest is FreePort for a test.

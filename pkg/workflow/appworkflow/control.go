@@ -25,6 +25,21 @@ const (
 	CommandRestart   Command = "restart"
 )
 
+// PastTense is what a command did, for messages: "resumed", "suspended"...
+func (c Command) PastTense() string {
+	switch c {
+	case CommandSuspend:
+		return "suspended"
+	case CommandResume:
+		return "resumed"
+	case CommandTerminate:
+		return "terminated"
+	case CommandRestart:
+		return "restarted"
+	}
+	return string(c)
+}
+
 // Control applies a command to an Application's workflow state in its status; the
 // controller picks the change up. Resume takes an optional step name; others ignore it. A
 // concurrent status change is retried on the fresh state, never overwritten.
