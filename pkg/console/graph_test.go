@@ -48,8 +48,8 @@ func TestBuildGraph(t *testing.T) {
 			edges:   [][2]string{{"db", "api"}, {"cache", "api"}, {"api", "notify"}},
 		},
 		{
-			name: "step by step with dependsOn: the dependency replaces the step before",
-			spec: &v1beta1.Workflow{Steps: []v1beta1.WorkflowStep{step("a", "deploy"), step("b", "deploy"), step("c", "deploy", "a")}},
+			name:    "step by step with dependsOn: the dependency replaces the step before",
+			spec:    &v1beta1.Workflow{Steps: []v1beta1.WorkflowStep{step("a", "deploy"), step("b", "deploy"), step("c", "deploy", "a")}},
 			columns: map[string]int{"a": 0, "b": 1, "c": 1},
 			edges:   [][2]string{{"a", "b"}, {"a", "c"}},
 		},
