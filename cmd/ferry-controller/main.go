@@ -52,6 +52,8 @@ func main() {
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
 	fs.StringVar(&o.Webhook.Host, "webhook-host", "", "address the webhook binds to and its certificate is valid for: the host of ferry install --webhook-url, for a controller outside the cluster (all addresses when empty)")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "", "directory for the webhook's serving certificate (a temporary one when empty); the certificate itself is kept in the Secret "+controller.WebhookCertSecretName)
+	fs.IntVar(&o.UI.Port, "ui-port", 0, "port of the web console (0 turns it off); each request acts with the user's own bearer token (Authorization header from an authenticating proxy, or signed in with a token), so the user's RBAC decides")
+	fs.StringVar(&o.UI.Host, "ui-host", "", "address the web console binds to (all addresses when empty)")
 	fs.BoolVar(&o.Pprof, "enable-pprof", false, "serve /debug/pprof/ on the metrics address")
 	fs.IntVar(&o.Shards, "shards", 0, "split Applications among this many replicas by the "+shard.Label+" label (0: no sharding); each replica holds one shard's lease")
 	fs.IntVar(&o.ShardID, "shard-id", -1, "the shard this replica holds, below --shards (the first free one when negative)")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferryhq/ferry/pkg/addon"
 	"github.com/ferryhq/ferry/pkg/console"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -65,13 +64,6 @@ func runUI(ctx context.Context, s streams, o *uiOptions) error {
 	srv, err := console.New(console.Options{
 		Config: cfg, Namespace: ns, SystemNamespace: install.DefaultNamespace,
 		Engine: newEngine(cue.ValidateStrict),
-		Catalog: func(ctx context.Context) (*addon.CatalogView, error) {
-			m, _, err := o.kube.addonManager(ctx, addon.ArtifactOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return m.Catalog(ctx)
-		},
 		Log: s.err,
 	})
 	if err != nil {

@@ -139,10 +139,10 @@ func refusal(verb, resource, sub, namespace string) string {
 // find returns the offered action a request names, or why it is not offered.
 func (s *Server) find(ctx context.Context, key client.ObjectKey, action, step string) (*actionView, error) {
 	app := &v1beta1.Application{}
-	if err := s.c.Get(ctx, key, app); err != nil {
+	if err := s.cl(ctx).Get(ctx, key, app); err != nil {
 		return nil, fmt.Errorf("get application %s: %w", key, err)
 	}
-	revs, err := appworkflow.Revisions(ctx, s.c, key)
+	revs, err := appworkflow.Revisions(ctx, s.cl(ctx), key)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +198,10 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	var msg string
 	if action == actionRollback {
 		var rev string
-		rev, err = appworkflow.Rollback(ctx, s.c, key)
+		rev, err = appworkflow.Rollback(ctx, s.cl(ctx), key)
 		msg = fmt.Sprintf("application %s: spec set back to revision %s; its workflow runs as a new revision", key, rev)
 	} else {
-		err = appworkflow.Control(ctx, s.c, key, appworkflow.Command(action), step, time.Now())
+		err = appworkflow.Control(ctx, s.cl(ctx), key, appworkflow.Command(action), step, time.Now())
 		what := "workflow"
 		if step != "" {
 			what = "step " + step

@@ -91,7 +91,7 @@ func (s *Server) appKey(r *http.Request) client.ObjectKey {
 
 func (s *Server) appView(ctx context.Context, key client.ObjectKey) (*appView, error) {
 	app := &v1beta1.Application{}
-	if err := s.c.Get(ctx, key, app); err != nil {
+	if err := s.cl(ctx).Get(ctx, key, app); err != nil {
 		return nil, fmt.Errorf("get application %s: %w", key, err)
 	}
 	v := &appView{Namespace: app.Namespace, Name: app.Name, Labels: app.Labels, Annotations: app.Annotations,
@@ -110,12 +110,12 @@ func (s *Server) appView(ctx context.Context, key client.ObjectKey) (*appView, e
 	v.Graph = buildGraph(app)
 	v.Steps = stepRows(app)
 	v.Matrix = healthMatrix(app)
-	if res, err := appview.Resources(ctx, s.c, app); err != nil {
+	if res, err := appview.Resources(ctx, s.cl(ctx), app); err != nil {
 		v.ResourcesError = err.Error()
 	} else {
 		v.Resources = groupResources(res)
 	}
-	revs, err := appworkflow.Revisions(ctx, s.c, key)
+	revs, err := appworkflow.Revisions(ctx, s.cl(ctx), key)
 	if err == nil {
 		for i, r := range revs {
 			row := revisionRow{Name: r.Name, Revision: r.Spec.Revision, Hash: r.Spec.RevisionHash, Created: r.CreationTimestamp.Time,
@@ -220,7 +220,7 @@ func (s *Server) events(ctx context.Context, app *v1beta1.Application) ([]eventR
 	var list corev1.EventList
 	sel := fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.name", app.Name),
 		fields.OneTermEqualSelector("involvedObject.kind", "Application"))
-	if err := s.c.List(ctx, &list, client.InNamespace(app.Namespace), client.MatchingFieldsSelector{Selector: sel}); err != nil {
+	if err := s.cl(ctx).List(ctx, &list, client.InNamespace(app.Namespace), client.MatchingFieldsSelector{Selector: sel}); err != nil {
 		return nil, err.Error()
 	}
 	var rows []eventRow
@@ -258,7 +258,7 @@ func (s *Server) appFragment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, statusOf(err), err)
 		return
 	}
-	s.renderFragment(w, "app", "app-live", v)
+	s.renderFragment(w, r, "app", "app-live", v)
 }
 
 // suspended reports whether a step status waits for a resume.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -90,34 +91,51 @@ var phases = []v1beta1.ApplicationPhase{v1beta1.ApplicationRunning, v1beta1.Appl
 	v1beta1.ApplicationStarting, v1beta1.ApplicationDeleting}
 
 // scope is where the identity may list Applications: every namespace (nil), or these.
-func (s *Server) scope(ctx context.Context) ([]string, error) {
+// Without the right to list them everywhere: the namespaces it may list them in, when it may
+// list namespaces; else the one asked for (hint), its ServiceAccount's, and the default one.
+func (s *Server) scope(ctx context.Context, hint string) ([]string, error) {
 	var probe v1beta1.ApplicationList
-	err := s.c.List(ctx, &probe, client.Limit(1))
+	err := s.cl(ctx).List(ctx, &probe, client.Limit(1))
 	if err == nil {
 		return nil, nil
 	}
 	if !apierrors.IsForbidden(err) {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
+	var candidates []string
 	var nss corev1.NamespaceList
-	if err := s.c.List(ctx, &nss); err != nil {
-		return []string{s.o.Namespace}, nil //nolint:nilerr // may not list namespaces: the context's namespace
+	if err := s.cl(ctx).List(ctx, &nss); err == nil {
+		for _, ns := range nss.Items {
+			candidates = append(candidates, ns.Name)
+		}
+	} else {
+		candidates = append(candidates, hint)
+		if user, err := s.id(ctx).whoAmI(ctx); err == nil && strings.HasPrefix(user, "system:serviceaccount:") {
+			candidates = append(candidates, strings.Split(user, ":")[2])
+		}
+		candidates = append(candidates, s.o.Namespace)
 	}
 	var out []string
-	for _, ns := range nss.Items {
-		if s.allowed(ctx, "list", v1beta1.GroupVersion.Group, "applications", "", ns.Name) {
-			out = append(out, ns.Name)
+	seen := map[string]bool{}
+	for _, ns := range candidates {
+		if ns == "" || seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		if s.allowed(ctx, "list", v1beta1.GroupVersion.Group, "applications", "", ns) {
+			out = append(out, ns)
 		}
 	}
 	if len(out) == 0 {
-		out = []string{s.o.Namespace}
+		return nil, &requestError{status: http.StatusForbidden, err: errors.New(
+			"you may not list applications in any namespace the console knows of: choose one in the namespace filter")}
 	}
 	return out, nil
 }
 
 // listApps lists the Applications the identity may see, matching a label selector.
-func (s *Server) listApps(ctx context.Context, selector labels.Selector) ([]v1beta1.Application, []string, []string, error) {
-	namespaces, err := s.scope(ctx)
+func (s *Server) listApps(ctx context.Context, hint string, selector labels.Selector) ([]v1beta1.Application, []string, []string, error) {
+	namespaces, err := s.scope(ctx, hint)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -127,7 +145,7 @@ func (s *Server) listApps(ctx context.Context, selector labels.Selector) ([]v1be
 	}
 	if namespaces == nil {
 		var list v1beta1.ApplicationList
-		if err := s.c.List(ctx, &list, opts...); err != nil {
+		if err := s.cl(ctx).List(ctx, &list, opts...); err != nil {
 			return nil, nil, nil, fmt.Errorf("list applications: %w", err)
 		}
 		return list.Items, nil, nil, nil
@@ -136,7 +154,7 @@ func (s *Server) listApps(ctx context.Context, selector labels.Selector) ([]v1be
 	var problems []string
 	for _, ns := range namespaces {
 		var list v1beta1.ApplicationList
-		if err := s.c.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
+		if err := s.cl(ctx).List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
 			problems = append(problems, fmt.Sprintf("namespace %s: %v", ns, err))
 			continue
 		}
@@ -155,7 +173,7 @@ func (s *Server) appsView(ctx context.Context, q appsQuery) (*appsView, error) {
 		}
 		selector = sel
 	}
-	apps, namespaces, problems, err := s.listApps(ctx, selector)
+	apps, namespaces, problems, err := s.listApps(ctx, q.Namespace, selector)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +300,7 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, statusOf(err), err)
 		return
 	}
-	s.render(w, r, "apps", page{Title: "Applications", Nav: "apps", Watch: "/watch/apps", Fragment: "/fragments/apps?" + q.encode(q.Page), Body: v})
+	s.render(w, r, "apps", page{Title: "Applications", Nav: "apps", Watch: "/watch/apps?" + url.Values{"namespace": {q.Namespace}}.Encode(), Fragment: "/fragments/apps?" + q.encode(q.Page), Body: v})
 }
 
 func (s *Server) appsFragment(w http.ResponseWriter, r *http.Request) {
@@ -291,5 +309,5 @@ func (s *Server) appsFragment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, statusOf(err), err)
 		return
 	}
-	s.renderFragment(w, "apps", "apps-live", v)
+	s.renderFragment(w, r, "apps", "apps-live", v)
 }

@@ -30,7 +30,7 @@ type diffLine struct {
 func (s *Server) diffPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	key := s.appKey(r)
-	revs, err := appworkflow.Revisions(ctx, s.c, key)
+	revs, err := appworkflow.Revisions(ctx, s.cl(ctx), key)
 	if err != nil {
 		s.fail(w, r, statusOf(err), err)
 		return

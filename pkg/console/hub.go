@@ -35,7 +35,7 @@ type clustersView struct {
 func (s *Server) clustersPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := &clustersView{}
-	apps, _, _, err := s.listApps(ctx, nil)
+	apps, _, _, err := s.listApps(ctx, "", nil)
 	if err != nil {
 		s.fail(w, r, statusOf(err), err)
 		return
@@ -60,7 +60,7 @@ func (s *Server) clustersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Clusters = append(v.Clusters, clusterRow{Name: "local", Available: "available", Message: "the hub itself", Apps: appsOn("local")})
 	var list clusterv1.ManagedClusterList
-	switch err := s.c.List(ctx, &list); {
+	switch err := s.cl(ctx).List(ctx, &list); {
 	case meta.IsNoMatchError(err) || apierrors.IsNotFound(err):
 		v.NoOCM = true
 	case err != nil:
@@ -105,7 +105,7 @@ func (s *Server) definitionsPage(w http.ResponseWriter, r *http.Request) {
 			v.Definitions = append(v.Definitions, definitionRow{Kind: string(k), Name: d.Name, Description: firstLine(d.Description),
 				Source: "built-in", Link: "/definitions/" + string(k) + "/" + d.Name})
 		}
-		objs, err := definition.ListObjects(ctx, s.c, k, "")
+		objs, err := definition.ListObjects(ctx, s.cl(ctx), k, "")
 		if err != nil {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s definitions on the hub: %v", k, err))
 			continue
@@ -154,7 +154,7 @@ func (s *Server) definitionPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		d, err = definition.NewClusterSource(s.c, ns).Definition(r.Context(), ns, kind, name)
+		d, err = definition.NewClusterSource(s.cl(r.Context()), ns).Definition(r.Context(), ns, kind, name)
 		if err != nil {
 			s.fail(w, r, statusOf(err), err)
 			return
@@ -177,20 +177,25 @@ func (s *Server) definitionPage(w http.ResponseWriter, r *http.Request) {
 }
 
 type addonsView struct {
-	Available bool
-	Catalog   *addon.CatalogView
-	Problem   string
+	Catalog *addon.CatalogView
+	Problem string
 }
 
-// addonsPage shows the addon catalogue and what is enabled, as `ferry addon list` does.
+// addonsPage shows the addon catalogue and what is enabled, as `ferry addon list` does, read
+// with the request's identity (the registries are in the system namespace).
 func (s *Server) addonsPage(w http.ResponseWriter, r *http.Request) {
-	v := &addonsView{Available: s.o.Catalog != nil}
-	if s.o.Catalog != nil {
-		cat, err := s.o.Catalog(r.Context())
-		if err != nil {
-			v.Problem = err.Error()
-		}
-		v.Catalog = cat
+	ctx := r.Context()
+	v := &addonsView{}
+	regs, _, err := addon.OpenRegistries(ctx, s.cl(ctx), s.o.SystemNamespace)
+	var m *addon.Manager
+	if err == nil {
+		m, err = addon.NewManager(addon.Options{Client: s.cl(ctx), Namespace: s.o.SystemNamespace, Registries: regs, Engine: s.o.Engine})
+	}
+	if err == nil {
+		v.Catalog, err = m.Catalog(ctx)
+	}
+	if err != nil {
+		v.Problem = err.Error()
 	}
 	s.render(w, r, "addons", page{Title: "Addons", Nav: "addons", Body: v})
 }

@@ -24,12 +24,15 @@ type page struct {
 	// part the script fetches again then.
 	Watch, Fragment string
 	CSRF            string
-	Body            any
+	// User is who the console acts as; SignOut offers signing out (ModeUser).
+	User    string
+	SignOut bool
+	Body    any
 }
 
 // pageNames are the templates/NAME.html files; each defines "content", and some a "NAME-live"
 // fragment.
-var pageNames = []string{"apps", "app", "diff", "confirm", "result", "clusters", "definitions", "definition", "addons", "error"}
+var pageNames = []string{"apps", "app", "diff", "confirm", "result", "clusters", "definitions", "definition", "addons", "error", "login"}
 
 var funcs = template.FuncMap{
 	"ago": func(now, t time.Time) string {
@@ -90,8 +93,12 @@ func parsePages() (map[string]*template.Template, error) {
 }
 
 // render writes a whole page.
-func (s *Server) render(w http.ResponseWriter, _ *http.Request, name string, p page) {
-	p.CSRF = s.csrf
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p page) {
+	if id := s.id(r.Context()); id != nil {
+		p.CSRF = id.csrf
+		p.User, _ = id.whoAmI(r.Context())
+		p.SignOut = s.o.Mode == ModeUser
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		http.Error(w, "render "+name+": "+err.Error(), http.StatusInternalServerError)
@@ -102,9 +109,9 @@ func (s *Server) render(w http.ResponseWriter, _ *http.Request, name string, p p
 }
 
 // renderFragment writes the named part of a page, which the script swaps in.
-func (s *Server) renderFragment(w http.ResponseWriter, pageName, fragment string, body any) {
+func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, pageName, fragment string, body any) {
 	var buf bytes.Buffer
-	if err := s.pages[pageName].ExecuteTemplate(&buf, fragment, page{CSRF: s.csrf, Body: body}); err != nil {
+	if err := s.pages[pageName].ExecuteTemplate(&buf, fragment, page{CSRF: s.id(r.Context()).csrf, Body: body}); err != nil {
 		http.Error(w, "render "+fragment+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -17,13 +17,12 @@ import (
 	"sync"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
-	"github.com/ferryhq/ferry/pkg/addon"
 	"github.com/ferryhq/ferry/pkg/cue"
+	"github.com/ferryhq/ferry/pkg/install"
 )
 
 //go:embed templates/*.html
@@ -37,19 +36,20 @@ const SessionCookie = "ferry_console"
 
 // Options configure a console.
 type Options struct {
-	// Config is the identity every read and action uses.
+	// Mode says whose identity reads and acts: Config's (ModeLocal) or each user's own
+	// bearer token on Config's API server (ModeUser).
+	Mode Mode
+	// Config is the API server, and in ModeLocal the identity every read and action uses.
 	Config *rest.Config
 	// Namespace is where to look when the identity may not list Applications in every
 	// namespace nor list namespaces (the kubeconfig context's namespace).
 	Namespace string
 	// SystemNamespace holds the hub-wide definitions and Ferry's own objects.
 	SystemNamespace string
-	// Token is the session token; a random one when empty.
+	// Token is ModeLocal's session token; a random one when empty.
 	Token string
 	// Engine compiles definitions to document their parameters; a strict engine when nil.
 	Engine *cue.Engine
-	// Catalog lists the addons; the Addons page says addons are not available when nil.
-	Catalog func(ctx context.Context) (*addon.CatalogView, error)
 	// PageSize is the number of applications per page (50 when zero).
 	PageSize int
 	// Log receives one line per action taken (who acted is the identity itself).
@@ -61,18 +61,15 @@ type Options struct {
 // Server serves the console.
 type Server struct {
 	o      Options
-	c      client.WithWatch
-	csrf   string
+	scheme *runtime.Scheme
+	// key derives each identity's CSRF token.
+	key    []byte
+	local  *identity
 	pages  map[string]*template.Template
 	static http.Handler
 
-	accessMu sync.Mutex
-	access   map[string]accessEntry
-}
-
-type accessEntry struct {
-	allowed bool
-	at      time.Time
+	usersMu sync.Mutex
+	users   map[string]*identity
 }
 
 // New returns a console that acts with o.Config's identity.
@@ -82,6 +79,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Namespace == "" {
 		o.Namespace = "default"
+	}
+	if o.SystemNamespace == "" {
+		o.SystemNamespace = install.DefaultNamespace
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 50
@@ -99,10 +99,6 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.NewWithWatch(o.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", o.Config.Host, err)
-	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -111,8 +107,14 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{o: o, c: c, csrf: randomHex(24), pages: pages, static: http.StripPrefix("/static/", http.FileServerFS(sub)),
-		access: map[string]accessEntry{}}, nil
+	s := &Server{o: o, scheme: scheme, key: []byte(randomHex(32)), pages: pages, static: http.StripPrefix("/static/", http.FileServerFS(sub)),
+		users: map[string]*identity{}}
+	if o.Mode == ModeLocal {
+		if s.local, err = s.newIdentity(o.Config, o.Token); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Token is the session token a URL must carry once.
@@ -140,10 +142,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /definitions", s.definitionsPage)
 	mux.HandleFunc("GET /definitions/{kind}/{name}", s.definitionPage)
 	mux.HandleFunc("GET /addons", s.addonsPage)
+	mux.HandleFunc("POST /logout", s.logout)
 	return s.secure(mux)
 }
 
-// secure sets the security headers on every response and lets only the session through.
+// secure sets the security headers on every response, finds the request's identity (the
+// session in ModeLocal, the bearer token in ModeUser) and checks an action's CSRF token.
 func (s *Server) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -153,38 +157,119 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
-		if tok := r.URL.Query().Get("token"); tok != "" {
-			if !equal(tok, s.o.Token) {
-				s.fail(w, r, http.StatusUnauthorized, errors.New("this console link's token is not valid: open the URL `ferry ui` printed"))
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var id *identity
+		switch s.o.Mode {
+		case ModeLocal:
+			if !s.localSession(w, r) {
 				return
 			}
-			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.o.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			q := r.URL.Query()
-			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
-			return
+			id = s.local
+		case ModeUser:
+			if r.URL.Path == "/login" {
+				s.login(w, r)
+				return
+			}
+			token := bearer(r)
+			if token == "" {
+				s.loginPage(w, r, http.StatusUnauthorized, "")
+				return
+			}
+			var err error
+			if id, err = s.userIdentity(token); err != nil {
+				s.fail(w, r, http.StatusInternalServerError, err)
+				return
+			}
 		}
-		ck, err := r.Cookie(SessionCookie)
-		if err != nil || !equal(ck.Value, s.o.Token) {
-			s.fail(w, r, http.StatusUnauthorized, errors.New("no console session: open the URL `ferry ui` printed (it carries the session token)"))
-			return
-		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		if r.Method == http.MethodPost {
-			// The cookie is SameSite=Strict; the form must also carry the CSRF token, and a
-			// browser's Origin, when sent, must be this console.
-			if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host {
+			// The cookies are SameSite=Strict; the form must also carry the identity's CSRF
+			// token, and a browser's Origin, when sent, must be this console.
+			if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host && origin != "https://"+r.Host {
 				s.fail(w, r, http.StatusForbidden, fmt.Errorf("refused: a request from %s, not from this console", origin))
 				return
 			}
-			if !equal(r.PostFormValue("csrf"), s.csrf) {
+			if !equal(r.PostFormValue("csrf"), id.csrf) {
 				s.fail(w, r, http.StatusForbidden, errors.New("refused: the form has no valid CSRF token (reload the page and try again)"))
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// localSession trades the printed URL's token for a cookie, and lets only that cookie in.
+func (s *Server) localSession(w http.ResponseWriter, r *http.Request) bool {
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if !equal(tok, s.o.Token) {
+			s.fail(w, r, http.StatusUnauthorized, errors.New("this console link's token is not valid: open the URL `ferry ui` printed"))
+			return false
+		}
+		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: s.o.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		q := r.URL.Query()
+		q.Del("token")
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+		return false
+	}
+	ck, err := r.Cookie(SessionCookie)
+	if err != nil || !equal(ck.Value, s.o.Token) {
+		s.fail(w, r, http.StatusUnauthorized, errors.New("no console session: open the URL `ferry ui` printed (it carries the session token)"))
+		return false
+	}
+	return true
+}
+
+type loginView struct {
+	Problem string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, problem string) {
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]any{"ok": false, "message": "sign in: no bearer token"})
+		return
+	}
+	w.WriteHeader(status)
+	s.render(w, r, "login", page{Title: "Sign in", Body: loginView{Problem: problem}})
+}
+
+// login checks a pasted token with the API server (who is it?) and keeps it in an HttpOnly
+// cookie; every later request passes it through.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.loginPage(w, r, http.StatusOK, "")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host && origin != "https://"+r.Host {
+		s.fail(w, r, http.StatusForbidden, fmt.Errorf("refused: a request from %s, not from this console", origin))
+		return
+	}
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	if token == "" {
+		s.loginPage(w, r, http.StatusBadRequest, "Paste a token: a ServiceAccount token or your OIDC ID token.")
+		return
+	}
+	id, err := s.userIdentity(token)
+	if err == nil {
+		_, err = id.whoAmI(r.Context())
+	}
+	if err != nil {
+		s.loginPage(w, r, http.StatusUnauthorized, "The API server did not accept this token: "+err.Error())
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(userTTL / time.Second * 32)})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logout forgets the signed-in token.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -195,27 +280,4 @@ func randomHex(n int) string {
 		panic(fmt.Sprintf("console: no randomness: %v", err))
 	}
 	return hex.EncodeToString(b)
-}
-
-// allowed asks the API server whether the console's identity may do verb on resource
-// (group/resource[/subresource]) in namespace. Answers are kept for 10 seconds.
-func (s *Server) allowed(ctx context.Context, verb, group, resource, subresource, namespace string) bool {
-	key := strings.Join([]string{verb, group, resource, subresource, namespace}, "/")
-	now := s.o.Now()
-	s.accessMu.Lock()
-	e, ok := s.access[key]
-	s.accessMu.Unlock()
-	if ok && now.Sub(e.at) < 10*time.Second {
-		return e.allowed
-	}
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Subresource: subresource, Namespace: namespace}}}
-	allowed := false
-	if err := s.c.Create(ctx, review); err == nil {
-		allowed = review.Status.Allowed
-	}
-	s.accessMu.Lock()
-	s.access[key] = accessEntry{allowed: allowed, at: now}
-	s.accessMu.Unlock()
-	return allowed
 }

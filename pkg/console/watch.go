@@ -27,7 +27,7 @@ func (s *Server) watchApp(w http.ResponseWriter, r *http.Request) {
 
 // watchApps streams a notice each time any application the identity may list changes.
 func (s *Server) watchApps(w http.ResponseWriter, r *http.Request) {
-	namespaces, err := s.scope(r.Context())
+	namespaces, err := s.scope(r.Context(), r.URL.Query().Get("namespace"))
 	if err != nil {
 		s.fail(w, r, statusOf(err), err)
 		return
@@ -111,7 +111,7 @@ func (s *Server) relay(ctx context.Context, sc watchScope, changes chan<- struct
 	for ctx.Err() == nil {
 		if rv == "" {
 			var list v1beta1.ApplicationList
-			if err := s.c.List(ctx, &list, append(opts, client.Limit(1))...); err != nil {
+			if err := s.cl(ctx).List(ctx, &list, append(opts, client.Limit(1))...); err != nil {
 				pause(ctx, 2*time.Second)
 				continue
 			}
@@ -121,7 +121,7 @@ func (s *Server) relay(ctx context.Context, sc watchScope, changes chan<- struct
 			}
 			relisted = true
 		}
-		wi, err := s.c.Watch(ctx, &v1beta1.ApplicationList{}, append(opts, &client.ListOptions{
+		wi, err := s.cl(ctx).Watch(ctx, &v1beta1.ApplicationList{}, append(opts, &client.ListOptions{
 			Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})...)
 		if err != nil {
 			rv = ""

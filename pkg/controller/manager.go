@@ -51,6 +51,8 @@ type ManagerOptions struct {
 	Webhook WebhookOptions
 	// Pprof serves Go's /debug/pprof/ handlers next to the metrics.
 	Pprof bool
+	// UI serves the web console when its Port is set.
+	UI UIOptions
 	// Shards splits Applications among replicas (see package shard); 0 turns sharding off.
 	// Run joins a shard slot (ShardID, or any free one when negative) before it starts.
 	Shards  int
@@ -60,6 +62,14 @@ type ManagerOptions struct {
 	ShardIdentity string
 	// ShardTiming is how shard leases, and the shard scheduler's election, are held.
 	ShardTiming shard.Timing
+}
+
+// UIOptions configure the web console every replica serves (package console, ModeUser):
+// each request acts with its own bearer token, so the user's RBAC decides what they see and do.
+type UIOptions struct {
+	// Host is the address to bind (every address when empty); Port 0 turns the console off.
+	Host string
+	Port int
 }
 
 // WebhookOptions configure the admission webhook server.
@@ -252,6 +262,15 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	if o.Webhook.Port != 0 {
 		if err := setupWebhook(mgr, r); err != nil {
 			return nil, nil, fmt.Errorf("set up the admission webhook: %w", err)
+		}
+	}
+	if o.UI.Port != 0 {
+		ui, err := newUIServer(cfg, o.UI, o.Reconciler.withDefaults().SystemNamespace)
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up the console: %w", err)
+		}
+		if err := mgr.Add(ui); err != nil {
+			return nil, nil, err
 		}
 	}
 	return mgr, r, nil
