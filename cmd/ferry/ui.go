@@ -64,7 +64,7 @@ func runUI(ctx context.Context, s streams, o *uiOptions) error {
 	srv, err := console.New(console.Options{
 		Config: cfg, Namespace: ns, SystemNamespace: install.DefaultNamespace,
 		Engine: newEngine(cue.ValidateStrict),
-		Log: s.err,
+		Log:    s.err,
 	})
 	if err != nil {
 		return err
