@@ -85,7 +85,7 @@ func runUI(ctx context.Context, s streams, o *uiOptions) error {
 	go func() {
 		defer close(stopped)
 		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(shutdown)
 		_ = hs.Close() // event streams do not end by themselves

@@ -188,7 +188,7 @@ func run() error {
 		}
 	}
 	if keep {
-		say("Kept running (KEEP=1). Try:\n    export KUBECONFIG=%s\n    %s status shop -n shop --tree\n  Stop everything with: make demo-down\n  (Deployments turn ready only while a demo runs: nothing plays the kubelet now.)", kubeconfig, filepath.Join(bin, "ferry"))
+		say("Kept running (KEEP=1). Try:\n    export KUBECONFIG=%s\n    %s status shop -n shop --tree\n    %s ui      # the web console, in your browser\n  Stop everything with: make demo-down\n  (Deployments turn ready only while a demo runs: nothing plays the kubelet now.)", kubeconfig, filepath.Join(bin, "ferry"), filepath.Join(bin, "ferry"))
 		return nil
 	}
 	return nil

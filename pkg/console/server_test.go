@@ -285,7 +285,7 @@ func TestConsoleWatchStreamsChanges(t *testing.T) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/apps/ns/app/watch", nil)
 	require.NoError(t, err)
-	resp, err := s.c.Do(req)
+	resp, err := s.c.Do(req) //nolint:bodyclose // closed below; the stream is read by a goroutine
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))

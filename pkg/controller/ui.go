@@ -44,7 +44,7 @@ func (u *uiServer) Start(ctx context.Context) error {
 	hs := &http.Server{Handler: u.handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(shutdown)
 		_ = hs.Close() // event streams do not end by themselves

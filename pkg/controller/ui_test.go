@@ -73,8 +73,13 @@ spec:
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		var resp *http.Response
-		require.Eventually(t, func() bool { resp, err = http.DefaultClient.Do(req); return err == nil }, 30*time.Second, 100*time.Millisecond)
+		// The console starts with the manager: wait for it to listen.
+		resp, err := http.DefaultClient.Do(req)
+		for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+			resp, err = http.DefaultClient.Do(req)
+		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
