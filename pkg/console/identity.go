@@ -106,8 +106,12 @@ func (s *Server) userIdentity(token string) (*identity, error) {
 }
 
 const (
+	// maxUsers and userTTL bound the identities kept: a client each, per token.
 	maxUsers = 512
 	userTTL  = 15 * time.Minute
+	// signedInFor is how long the browser keeps a signed-in token (a token's own expiry,
+	// checked by the API server on every request, ends it sooner).
+	signedInFor = 8 * time.Hour
 )
 
 // bearer is the request's bearer token: the Authorization header, else the sign-in cookie.

@@ -262,7 +262,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(userTTL / time.Second * 32)})
+		SameSite: http.SameSiteStrictMode, MaxAge: int(signedInFor / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
