@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os/exec"
 	"runtime"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,22 +77,7 @@ func runUI(ctx context.Context, s streams, o *uiOptions) error {
 			fmt.Fprintf(s.err, "could not open a browser (%v): open the URL above\n", err)
 		}
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shutdown)
-		_ = hs.Close() // event streams do not end by themselves
-	}()
-	err = hs.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		<-stopped
-		return nil
-	}
-	return err
+	return srv.Serve(ctx, ln)
 }
 
 // openBrowser opens url in the desktop's browser.

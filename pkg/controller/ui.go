@@ -2,12 +2,9 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
-	"time"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,8 +15,8 @@ import (
 
 // uiServer serves the console on every replica, leader or not.
 type uiServer struct {
-	addr    string
-	handler http.Handler
+	addr string
+	srv  *console.Server
 }
 
 func newUIServer(cfg *rest.Config, o UIOptions, systemNamespace string) (*uiServer, error) {
@@ -29,7 +26,7 @@ func newUIServer(cfg *rest.Config, o UIOptions, systemNamespace string) (*uiServ
 	if err != nil {
 		return nil, err
 	}
-	return &uiServer{addr: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), handler: srv.Handler()}, nil
+	return &uiServer{addr: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), srv: srv}, nil
 }
 
 // NeedLeaderElection is false: every replica serves the console.
@@ -41,17 +38,6 @@ func (u *uiServer) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("console: listen on %s: %w", u.addr, err)
 	}
-	hs := &http.Server{Handler: u.handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shutdown)
-		_ = hs.Close() // event streams do not end by themselves
-	}()
 	ctrl.LoggerFrom(ctx).Info("serving the console", "address", ln.Addr().String())
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("console: %w", err)
-	}
-	return nil
+	return u.srv.Serve(ctx, ln)
 }
