@@ -73,7 +73,7 @@ type Server struct {
 	users   map[string]*identity
 }
 
-// New returns a console that acts with o.Config's identity.
+// New returns a console; o.Mode says whose identity it acts with.
 func New(o Options) (*Server, error) {
 	if o.Config == nil {
 		return nil, errors.New("console: no cluster connection")
