@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,17 +33,20 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 	if ws == nil || ws.AppRevision != run.revName || workflow.Phase(ws.Phase) != workflow.PhaseSucceeded {
 		return nil
 	}
-	trackers, err := r.trackers.List(ctx, run.ref, false)
+	old, err := r.oldTrackers(ctx, run, false)
 	if err != nil {
 		return err
 	}
-	// Every other tracker is old: a newer one can only come from a reconcile whose status write
-	// was lost (the cache is never behind this reconciler's own writes, see cacheBehind), so
-	// the latest revision in the status is what is delivered.
-	var old []int64
-	for _, rt := range trackers {
-		if rt.Spec.ApplicationRevision != run.revNum {
-			old = append(old, rt.Spec.ApplicationRevision)
+	if len(old) == 0 && run.revNum > 1 && !collectedAtThisGeneration(run.app) {
+		// The cache says there is nothing older, but it may not have seen an older tracker
+		// yet (the tracker informer lags under load: CI twice left a dropped policy's or
+		// step's objects in place, "nothing left to collect"). Before this generation is
+		// called collected, ask the API server once. A first revision has nothing older.
+		if old, err = r.oldTrackers(ctx, run, true); err != nil {
+			return err
+		}
+		if len(old) > 0 {
+			ctrl.LoggerFrom(ctx).Info("the cache had not seen older resource trackers yet", "revisions", old)
 		}
 	}
 	if len(old) == 0 || run.plan.Policies.KeepLegacyResource {
@@ -82,6 +86,32 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 		run.condition(v1beta1.ConditionGarbageCollected, true, v1beta1.ReasonCollected, "objects older revisions deployed are collected")
 	}
 	return nil
+}
+
+// oldTrackers lists the revisions of the app's trackers other than the latest, from the cache
+// or, fresh, from the API server. Every other tracker is old: a newer one can only come from a
+// reconcile whose status write was lost (the cache is never behind this reconciler's own
+// Application writes, see cacheBehind), so the latest revision in the status is what is
+// delivered.
+func (r *ApplicationReconciler) oldTrackers(ctx context.Context, run *appRun, fresh bool) ([]int64, error) {
+	trackers, err := r.trackers.List(ctx, run.ref, fresh)
+	if err != nil {
+		return nil, err
+	}
+	var old []int64
+	for _, rt := range trackers {
+		if rt.Spec.ApplicationRevision != run.revNum {
+			old = append(old, rt.Spec.ApplicationRevision)
+		}
+	}
+	return old, nil
+}
+
+// collectedAtThisGeneration reports whether an earlier reconcile of this generation found
+// nothing left to collect (or collected it all).
+func collectedAtThisGeneration(app *v1beta1.Application) bool {
+	c := meta.FindStatusCondition(app.Status.Conditions, v1beta1.ConditionGarbageCollected)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == app.Generation
 }
 
 // collectTracker collects the objects one old revision deployed that wanted does not hold, and
