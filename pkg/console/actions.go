@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -201,7 +200,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		rev, err = appworkflow.Rollback(ctx, s.cl(ctx), key)
 		msg = fmt.Sprintf("application %s: spec set back to revision %s; its workflow runs as a new revision", key, rev)
 	} else {
-		err = appworkflow.Control(ctx, s.cl(ctx), key, appworkflow.Command(action), step, time.Now())
+		err = appworkflow.Control(ctx, s.cl(ctx), key, appworkflow.Command(action), step, s.o.Now())
 		what := "workflow"
 		if step != "" {
 			what = "step " + step
