@@ -77,11 +77,11 @@ lint:
 
 ## benchcheck: every benchmark once, so none rots (timing belongs to make bench)
 benchcheck:
-	go test -run='^$$' -bench=. -benchtime=1x ./pkg/appfile ./pkg/cue ./pkg/workflow ./pkg/addon ./cmd/ferry
+	go test -run='^$$' -bench=. -benchtime=1x ./pkg/appfile ./pkg/cue ./pkg/workflow ./pkg/addon ./pkg/console ./cmd/ferry
 
 ## bench: rendering and dry-run benchmarks
 bench:
-	go test -run='^$$' -bench=. -benchmem ./pkg/appfile ./pkg/cue ./pkg/workflow ./pkg/addon ./cmd/ferry
+	go test -run='^$$' -bench=. -benchmem ./pkg/appfile ./pkg/cue ./pkg/workflow ./pkg/addon ./pkg/console ./cmd/ferry
 
 $(CONTROLLER_GEN):
 	@echo "installing controller-gen $(CONTROLLER_GEN_VERSION) into $(BIN)"
