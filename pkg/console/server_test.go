@@ -275,22 +275,57 @@ func TestConsoleListPagesAndFilters(t *testing.T) {
 	require.NotContains(t, body, "<html", "a fragment is only the live part")
 }
 
-// TestConsoleWatchStreamsChanges: the event stream says nothing for the state the page shows
-// and one change notice after the app changes.
+// TestConsoleWatchStreamsChanges: the event streams of an app page and of the list say
+// nothing for the state the page shows and send a change notice after the app changes, or
+// after a new app appears.
 func TestConsoleWatchStreamsChanges(t *testing.T) {
 	h := startHub(t)
 	h.app(t, "ns", "app", nil, nil, suspendedAt("approve"))
 	_, s := serve(t, h.env.Config, Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/apps/ns/app/watch", nil)
+	app := &v1beta1.Application{}
+	require.NoError(t, h.c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "app"}, app))
+	appEvents := s.events(ctx, "/apps/ns/app/watch")
+	listEvents := s.events(ctx, "/watch/apps")
+	for _, events := range []chan string{appEvents, listEvents} {
+		select {
+		case e := <-events:
+			t.Fatalf("an event (%s) before any change", e)
+		case <-time.After(time.Second):
+		}
+	}
+	app.Status.Phase = v1beta1.ApplicationRunning
+	require.NoError(t, h.c.Status().Update(ctx, app))
+	for _, events := range []chan string{appEvents, listEvents} {
+		select {
+		case e := <-events:
+			require.Equal(t, "change", e)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change notice after the app changed")
+		}
+	}
+	h.app(t, "ns", "new", nil, nil, suspendedAt("approve"))
+	select {
+	case e := <-listEvents:
+		require.Equal(t, "change", e)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change notice on the list after a new app")
+	}
+}
+
+// events opens an event stream and returns the names of the events it sends.
+func (s *session) events(ctx context.Context, path string) chan string {
+	t := s.t
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
 	require.NoError(t, err)
-	resp, err := s.c.Do(req) //nolint:bodyclose // closed below; the stream is read by a goroutine
+	resp, err := s.c.Do(req) //nolint:bodyclose // closed when ctx ends, by the reading goroutine
 	require.NoError(t, err)
-	defer resp.Body.Close()
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	events := make(chan string, 16)
 	go func() {
+		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if strings.HasPrefix(sc.Text(), "event: ") {
@@ -298,21 +333,7 @@ func TestConsoleWatchStreamsChanges(t *testing.T) {
 			}
 		}
 	}()
-	select {
-	case e := <-events:
-		t.Fatalf("an event (%s) before any change", e)
-	case <-time.After(time.Second):
-	}
-	app := &v1beta1.Application{}
-	require.NoError(t, h.c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "app"}, app))
-	app.Status.Phase = v1beta1.ApplicationRunning
-	require.NoError(t, h.c.Status().Update(ctx, app))
-	select {
-	case e := <-events:
-		require.Equal(t, "change", e)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no change notice after the app changed")
-	}
+	return events
 }
 
 // TestConsoleRevisionDiff: the diff page compares two kept revisions' specs.
