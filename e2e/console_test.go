@@ -159,6 +159,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Contains(t, b.eval(`document.getElementById('flash').textContent`), "application shop/shop: step approve-prod resumed")
 	nodes = b.eval(`[...document.querySelectorAll('svg g.node')].map(g => g.dataset.step + '=' + g.dataset.phase)`)
 	require.Equal(t, []any{"deploy-staging=succeeded", "approve-prod=succeeded", "deploy-prod=succeeded"}, nodes)
+	require.Equal(t, "admin", b.eval(`document.querySelector('tr[data-step="approve-prod"] [data-approved-by]').dataset.approvedBy`),
+		"the step table names who approved")
 	b.screenshot(filepath.Join(artifacts, "app-running.png"))
 
 	// Markup from an app author is text; no script runs; inline script is forbidden anyway.

@@ -80,7 +80,7 @@ spec:
 			return s.Phase == "failed" && strings.Contains(s.Message, "not sent twice")
 		}, 90*time.Second, 200*time.Millisecond, "round %d: the new controller reports the send it cannot confirm", i)
 		if i < 4 {
-			require.NoError(t, appworkflow.Control(ctx, hub, key, appworkflow.CommandRestart, "", time.Now()))
+			require.NoError(t, appworkflow.Control(ctx, hub, key, appworkflow.CommandRestart, "", "", time.Now()))
 		}
 	}
 

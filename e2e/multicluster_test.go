@@ -215,7 +215,7 @@ func TestPromotionAcrossClusters(t *testing.T) {
 		require.True(t, s.Healthy, "%s on staging: %s", name, s.Message)
 	}
 
-	require.NoError(t, appworkflow.Control(ctx, f.hub, client.ObjectKey{Namespace: "shop", Name: "shop"}, appworkflow.CommandResume, "", time.Now()))
+	require.NoError(t, appworkflow.Control(ctx, f.hub, client.ObjectKey{Namespace: "shop", Name: "shop"}, appworkflow.CommandResume, "", "", time.Now()))
 	app = f.waitApp("shop", "shop", "running on both clusters", phase(v1beta1.ApplicationRunning))
 	prod := f.waitDeployment("prod", "shop", "frontend", true)
 	require.Equal(t, int32(3), *prod.Spec.Replicas, "prod override: replicas")

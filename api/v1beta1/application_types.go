@@ -450,6 +450,10 @@ type StepStatus struct {
 	// ResumedTime is when a suspended step was resumed; its timeout counts from then.
 	// +optional
 	ResumedTime *metav1.Time `json:"resumedTime,omitempty"`
+	// ResumedBy is who resumed (approved) the step: the user name the API server knows them
+	// by. The admission webhook refuses a resume that names anyone but the requester.
+	// +optional
+	ResumedBy string `json:"resumedBy,omitempty"`
 }
 
 // WorkflowStepStatus is the state of a top-level step and its sub-steps.

@@ -24,6 +24,8 @@ const (
 const (
 	// ReasonRendered (Rendered=True): the Application renders.
 	ReasonRendered = "Rendered"
+	// ReasonApproved is the event of a suspended step resumed, naming who resumed it.
+	ReasonApproved = "Approved"
 	// ReasonRenderFailed (Rendered=False, and a Warning event): the message lists every problem.
 	ReasonRenderFailed = "RenderFailed"
 	// ReasonApplied (Applied=True): every object is applied.

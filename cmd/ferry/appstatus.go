@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -42,6 +43,9 @@ func stepLine(prefix string, s v1beta1.StepStatus) string {
 	line := fmt.Sprintf("%s %s (%s): %s", prefix, s.Name, s.Type, orNone(s.Phase, "pending"))
 	if s.Message != "" {
 		line += ": " + s.Message
+	}
+	if s.ResumedBy != "" && s.ResumedTime != nil {
+		line += fmt.Sprintf(" [approved by %s at %s]", s.ResumedBy, s.ResumedTime.UTC().Format(time.RFC3339))
 	}
 	return line
 }

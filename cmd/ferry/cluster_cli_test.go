@@ -83,11 +83,14 @@ func TestClusterCommands(t *testing.T) {
 
 	code, out, errOut = run(t, "", append([]string{"workflow", "resume", "hello"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, "workflow resumed")
+	require.Contains(t, out, "application default/hello: workflow resumed by admin", "the resume names who approved (SelfSubjectReview)")
 	require.Eventually(t, func() bool {
 		app := &v1beta1.Application{}
 		return c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "hello"}, app) == nil && app.Status.Phase == v1beta1.ApplicationRunning
 	}, 30*time.Second, 100*time.Millisecond)
+	code, out, errOut = run(t, "", append([]string{"status", "hello"}, k...)...)
+	require.Equal(t, exitOK, code, errOut)
+	require.Regexp(t, `step approve \(suspend\): succeeded.* \[approved by admin at \d{4}-\d\d-\d\dT`, out)
 
 	code, out, errOut = run(t, "", append([]string{"status", "hello", "--tree"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)

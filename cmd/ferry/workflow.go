@@ -48,14 +48,25 @@ func newWorkflowControlCmd(s streams, command appworkflow.Command, short string)
 				return err
 			}
 			key := client.ObjectKey{Namespace: ns, Name: args[0]}
-			if err := appworkflow.Control(cmd.Context(), c, key, command, o.step, time.Now()); err != nil {
+			by := ""
+			if command == appworkflow.CommandResume {
+				// A resume records who approves; the admission webhook checks it is the requester.
+				if by, err = appworkflow.WhoAmI(cmd.Context(), c); err != nil {
+					fmt.Fprintf(s.err, "Warning: %v: the resume records no approver\n", err)
+				}
+			}
+			if err := appworkflow.Control(cmd.Context(), c, key, command, o.step, by, time.Now()); err != nil {
 				return fmt.Errorf("%s the workflow of %s: %w", command, key, err)
 			}
 			what := "workflow"
 			if o.step != "" {
 				what = "step " + o.step
 			}
-			fmt.Fprintf(s.out, "application %s: %s %s\n", key, what, command.PastTense())
+			if by != "" {
+				fmt.Fprintf(s.out, "application %s: %s %s by %s\n", key, what, command.PastTense(), by)
+			} else {
+				fmt.Fprintf(s.out, "application %s: %s %s\n", key, what, command.PastTense())
+			}
 			return nil
 		},
 	}

@@ -200,12 +200,17 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		rev, err = appworkflow.Rollback(ctx, s.cl(ctx), key)
 		msg = fmt.Sprintf("application %s: spec set back to revision %s; its workflow runs as a new revision", key, rev)
 	} else {
-		err = appworkflow.Control(ctx, s.cl(ctx), key, appworkflow.Command(action), step, s.o.Now())
+		// A resume records who approves; the admission webhook checks that it is the requester.
+		by, _ := s.id(ctx).whoAmI(ctx)
+		err = appworkflow.Control(ctx, s.cl(ctx), key, appworkflow.Command(action), step, by, s.o.Now())
 		what := "workflow"
 		if step != "" {
 			what = "step " + step
 		}
 		msg = fmt.Sprintf("application %s: %s %s", key, what, appworkflow.Command(action).PastTense())
+		if action == string(appworkflow.CommandResume) && by != "" {
+			msg += " by " + by
+		}
 	}
 	if err != nil {
 		s.fail(w, r, statusOf(err), fmt.Errorf("%s: %w", a.Label, err))

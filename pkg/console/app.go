@@ -43,10 +43,12 @@ type appView struct {
 
 type stepRow struct {
 	Name, Type, Phase, Message, Reason string
-	Group                              string
-	Started, Ended                     time.Time
-	Took                               string
-	Attempts                           int
+	// ResumedBy is who approved (resumed) the step, when someone did.
+	ResumedBy      string
+	Group          string
+	Started, Ended time.Time
+	Took           string
+	Attempts       int
 }
 
 type matrix struct {
@@ -138,7 +140,8 @@ func stepRows(app *v1beta1.Application) []stepRow {
 	}
 	var rows []stepRow
 	add := func(st v1beta1.StepStatus, group string) {
-		row := stepRow{Name: st.Name, Type: st.Type, Phase: st.Phase, Message: st.Message, Reason: st.Reason, Group: group, Attempts: st.Attempts}
+		row := stepRow{Name: st.Name, Type: st.Type, Phase: st.Phase, Message: st.Message, Reason: st.Reason, Group: group, Attempts: st.Attempts,
+			ResumedBy: st.ResumedBy}
 		if st.FirstExecuteTime != nil {
 			row.Started = st.FirstExecuteTime.Time
 		}

@@ -187,11 +187,12 @@ func TestConsoleSessionActionsAndRights(t *testing.T) {
 	// The approval, as the script sends it.
 	code, body = s.post(approve, url.Values{"csrf": {csrf}}, map[string]string{"Accept": "application/json"})
 	require.Equal(t, http.StatusOK, code, body)
-	require.JSONEq(t, `{"ok": true, "message": "application team-a/shop: step approve resumed"}`, body)
+	require.JSONEq(t, `{"ok": true, "message": "application team-a/shop: step approve resumed by admin"}`, body)
 	app := &v1beta1.Application{}
 	require.NoError(t, h.c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "shop"}, app))
 	require.Equal(t, "succeeded", app.Status.Workflow.Steps[1].Phase)
 	require.Equal(t, "Resumed", app.Status.Workflow.Steps[1].Reason)
+	require.Equal(t, "admin", app.Status.Workflow.Steps[1].ResumedBy, "the approval names who approved")
 
 	// A user who may only read Applications in team-a.
 	viewer := readOnlyUser(t, h, "team-a")

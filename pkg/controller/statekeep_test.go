@@ -126,7 +126,7 @@ spec:
 
 	// 3: resumed, and the controller replaced right after.
 	require.NoError(t, appworkflow.Control(context.Background(), h.c, client.ObjectKey{Namespace: "default", Name: "release"},
-		appworkflow.CommandResume, "", time.Now()))
+		appworkflow.CommandResume, "", "", time.Now()))
 	stop()
 	h.startController(opts)
 	h.waitApp("release", "running", phaseIs(v1beta1.ApplicationRunning))

@@ -70,6 +70,11 @@ func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Applic
 
 // setupWebhook serves the validating webhook on the manager's webhook server.
 func setupWebhook(mgr ctrl.Manager, r *ApplicationReconciler) error {
-	return ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).
-		WithValidator(&applicationValidator{planner: r.admission}).Complete()
+	if err := ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).
+		WithValidator(&applicationValidator{planner: r.admission}).Complete(); err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(ApprovalPath, &admission.Webhook{Handler: &approvalValidator{
+		decoder: admission.NewDecoder(mgr.GetScheme()), recorder: mgr.GetEventRecorderFor("ferry")}})
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -139,6 +140,17 @@ func WebhookConfigurations(o Options) ([]*unstructured.Unstructured, error) {
 				cc = map[string]any{"url": base.Scheme + "://" + base.Host + path}
 			}
 			w.(map[string]any)["clientConfig"] = cc
+			// The controller's ServiceAccount lives in the install namespace.
+			conditions, _, _ := unstructured.NestedSlice(w.(map[string]any), "matchConditions")
+			for _, c := range conditions {
+				if expr, ok := c.(map[string]any)["expression"].(string); ok {
+					c.(map[string]any)["expression"] = strings.ReplaceAll(expr, "system:serviceaccount:"+DefaultNamespace+":",
+						"system:serviceaccount:"+o.Namespace+":")
+				}
+			}
+			if conditions != nil {
+				_ = unstructured.SetNestedSlice(w.(map[string]any), conditions, "matchConditions")
+			}
 		}
 		_ = unstructured.SetNestedSlice(h.Object, webhooks, "webhooks")
 	}

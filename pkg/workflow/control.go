@@ -15,17 +15,17 @@ func Suspend(st State) State {
 	return st
 }
 
-// Resume continues a suspended workflow at time now. With a step name it resumes only that step (which
-// must be suspending); without, it lifts a whole-workflow suspend and resumes every suspending
-// step, also inside step groups.
-func Resume(st State, step string, now time.Time) (State, error) {
+// Resume continues a suspended workflow at time now, on behalf of by (recorded in each resumed
+// step). With a step name it resumes only that step (which must be suspending); without, it
+// lifts a whole-workflow suspend and resumes every suspending step, also inside step groups.
+func Resume(st State, step, by string, now time.Time) (State, error) {
 	if st.Finished() {
 		return st, fmt.Errorf("the workflow has already ended (%s)", st.Phase)
 	}
 	st = st.clone()
 	if step == "" {
 		st.Suspended = false
-		resumeAll(st.Steps, now)
+		resumeAll(st.Steps, by, now)
 		st.Phase = PhaseExecuting
 		return st, nil
 	}
@@ -36,22 +36,22 @@ func Resume(st State, step string, now time.Time) (State, error) {
 	if s.Phase != StepSuspending || len(s.SubSteps) > 0 {
 		return st, fmt.Errorf("step %q is %s, not a suspended step", step, s.Phase)
 	}
-	resumeOne(s, now)
+	resumeOne(s, by, now)
 	return st, nil
 }
 
-func resumeAll(steps []StepState, now time.Time) {
+func resumeAll(steps []StepState, by string, now time.Time) {
 	for i := range steps {
 		if steps[i].Phase == StepSuspending && len(steps[i].SubSteps) == 0 {
-			resumeOne(&steps[i], now)
+			resumeOne(&steps[i], by, now)
 		}
-		resumeAll(steps[i].SubSteps, now)
+		resumeAll(steps[i].SubSteps, by, now)
 	}
 }
 
 // resumeOne ends a suspend step, or lets a step that asked to suspend run on.
-func resumeOne(s *StepState, now time.Time) {
-	s.ResumedTime = &now
+func resumeOne(s *StepState, by string, now time.Time) {
+	s.ResumedTime, s.ResumedBy = &now, by
 	if s.Type == TypeSuspend {
 		s.Phase, s.Reason, s.ResumeTime = StepSucceeded, ReasonResumed, nil
 		return

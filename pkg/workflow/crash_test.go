@@ -87,7 +87,7 @@ func (d *driver) finish(crashAt int) State {
 			return st
 		}
 		if requeue == 0 && st.Phase == PhaseSuspending && d.ticks != crashAt {
-			resumed, err := Resume(st, "approval", d.now)
+			resumed, err := Resume(st, "approval", "", d.now)
 			require.NoError(d.t, err)
 			d.persist(resumed)
 		}

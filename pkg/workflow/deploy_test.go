@@ -53,7 +53,7 @@ func TestDeployExecutor(t *testing.T) {
 	require.Equal(t, StepSuspending, h.phase("prod"), "auto: false waits for approval")
 	require.Empty(t, deployer.calls["prod"])
 	var err error
-	h.state, err = Resume(h.state, "prod", h.now)
+	h.state, err = Resume(h.state, "prod", "", h.now)
 	require.NoError(t, err)
 	run()
 	require.Equal(t, PhaseSucceeded, h.state.Phase)

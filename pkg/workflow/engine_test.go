@@ -116,12 +116,13 @@ func TestSuspendAndResume(t *testing.T) {
 	h.run()
 	require.Equal(t, StepSuspending, h.phase("approval"), "a person's approval has no default timeout")
 
-	_, err := Resume(h.state, "prod", h.now)
+	_, err := Resume(h.state, "prod", "", h.now)
 	require.ErrorContains(t, err, `step "prod" is pending, not a suspended step`)
-	h.state, err = Resume(h.state, "approval", h.now)
+	h.state, err = Resume(h.state, "approval", "release@example.com", h.now)
 	require.NoError(t, err)
 	h.run()
 	require.Equal(t, PhaseSucceeded, h.state.Phase)
+	require.Equal(t, "release@example.com", h.state.Step("approval").ResumedBy, "who approved stays recorded")
 
 	// Suspending the whole workflow holds every step until Resume.
 	h = newHarness(t, &Spec{Steps: steps(Step{Name: "a", Type: "apply"})})
@@ -129,7 +130,7 @@ func TestSuspendAndResume(t *testing.T) {
 	h.run()
 	require.Equal(t, PhaseSuspending, h.state.Phase)
 	require.Zero(t, h.world.calls["a"])
-	h.state, err = Resume(h.state, "", h.now)
+	h.state, err = Resume(h.state, "", "", h.now)
 	require.NoError(t, err)
 	h.run()
 	require.Equal(t, PhaseSucceeded, h.state.Phase)
@@ -165,7 +166,7 @@ func TestResumeAllReachesIntoStepGroups(t *testing.T) {
 	require.Equal(t, PhaseSuspending, h.state.Phase)
 	require.Equal(t, StepPending, h.phase("then"))
 	var err error
-	h.state, err = Resume(h.state, "", h.now)
+	h.state, err = Resume(h.state, "", "", h.now)
 	require.NoError(t, err)
 	h.run()
 	require.Equal(t, PhaseSucceeded, h.state.Phase)
@@ -176,7 +177,7 @@ func TestExecutorSuspendWaitsForApproval(t *testing.T) {
 	h.run()
 	require.Equal(t, StepSuspending, h.phase("deploy"))
 	var err error
-	h.state, err = Resume(h.state, "deploy", h.now)
+	h.state, err = Resume(h.state, "deploy", "", h.now)
 	require.NoError(t, err)
 	h.run()
 	require.Equal(t, PhaseSucceeded, h.state.Phase)

@@ -79,9 +79,11 @@ type StepState struct {
 	ResumeTime *time.Time `json:"resumeTime,omitempty"`
 	// Resumed is set when a step that asked to suspend has been resumed, at ResumedTime; its
 	// timeout counts from then.
-	Resumed     bool        `json:"resumed,omitempty"`
-	ResumedTime *time.Time  `json:"resumedTime,omitempty"`
-	SubSteps    []StepState `json:"subSteps,omitempty"`
+	Resumed     bool       `json:"resumed,omitempty"`
+	ResumedTime *time.Time `json:"resumedTime,omitempty"`
+	// ResumedBy is who resumed (approved) the step, as the API server knows them.
+	ResumedBy string      `json:"resumedBy,omitempty"`
+	SubSteps  []StepState `json:"subSteps,omitempty"`
 }
 
 // Finished reports whether the workflow has ended.

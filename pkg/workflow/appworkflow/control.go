@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,6 +26,16 @@ const (
 	CommandRestart   Command = "restart"
 )
 
+// WhoAmI is the user name the API server knows the client's identity by (SelfSubjectReview),
+// which a resume records. An API server that does not answer gives "" and the error.
+func WhoAmI(ctx context.Context, c client.Client) (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, review); err != nil {
+		return "", fmt.Errorf("ask the API server who this is: %w", err)
+	}
+	return review.Status.UserInfo.Username, nil
+}
+
 // PastTense is what a command did, for messages: "resumed", "suspended"...
 func (c Command) PastTense() string {
 	switch c {
@@ -41,9 +52,10 @@ func (c Command) PastTense() string {
 }
 
 // Control applies a command to an Application's workflow state in its status; the
-// controller picks the change up. Resume takes an optional step name; others ignore it. A
-// concurrent status change is retried on the fresh state, never overwritten.
-func Control(ctx context.Context, c client.Client, key client.ObjectKey, cmd Command, step string, now time.Time) error {
+// controller picks the change up. Resume takes an optional step name, and records by (the
+// requester, see WhoAmI) in each step it resumes; others ignore both. A concurrent status
+// change is retried on the fresh state, never overwritten.
+func Control(ctx context.Context, c client.Client, key client.ObjectKey, cmd Command, step, by string, now time.Time) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		app := &v1beta1.Application{}
 		if err := c.Get(ctx, key, app); err != nil {
@@ -65,7 +77,7 @@ func Control(ctx context.Context, c client.Client, key client.ObjectKey, cmd Com
 				return fmt.Errorf("the workflow is %s, not suspended: there is nothing to resume", st.Phase)
 			}
 			var err error
-			if st, err = workflow.Resume(st, step, now); err != nil {
+			if st, err = workflow.Resume(st, step, by, now); err != nil {
 				return err
 			}
 		case CommandTerminate:

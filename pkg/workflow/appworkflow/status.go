@@ -35,7 +35,7 @@ func stepStatus(s workflow.StepState) v1beta1.StepStatus {
 		ID: s.ExecutionID, Name: s.Name, Type: s.Type, Phase: string(s.Phase), Message: s.Message, Reason: s.Reason,
 		FirstExecuteTime: timeOf(s.FirstExecuteTime), LastExecuteTime: timeOf(s.LastExecuteTime),
 		Attempts: s.Attempts, Waits: s.Waits, NextTime: timeOf(s.NextTime), ResumeTime: timeOf(s.ResumeTime),
-		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime),
+		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime), ResumedBy: s.ResumedBy,
 	}
 }
 
@@ -63,7 +63,7 @@ func stepState(s v1beta1.StepStatus) workflow.StepState {
 		Name: s.Name, Type: s.Type, Phase: workflow.StepPhase(s.Phase), Reason: s.Reason, Message: s.Message,
 		ExecutionID: s.ID, Attempts: s.Attempts, Waits: s.Waits,
 		FirstExecuteTime: goTime(s.FirstExecuteTime), LastExecuteTime: goTime(s.LastExecuteTime),
-		NextTime: goTime(s.NextTime), ResumeTime: goTime(s.ResumeTime), Resumed: s.Resumed, ResumedTime: goTime(s.ResumedTime),
+		NextTime: goTime(s.NextTime), ResumeTime: goTime(s.ResumeTime), Resumed: s.Resumed, ResumedTime: goTime(s.ResumedTime), ResumedBy: s.ResumedBy,
 	}
 }
 
