@@ -86,7 +86,7 @@ func newRootCmd(s streams) *cobra.Command {
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDryRunCmd(s), newDefCmd(s), newAddonCmd(s), newVersionCmd(s), newInstallCmd(s), newUninstallCmd(s),
-		newUpCmd(s), newStatusCmd(s), newLsCmd(s), newDeleteCmd(s), newWorkflowCmd(s), newLiveDiffCmd(s), newClusterCmd(s), newUICmd(s))
+		newUpCmd(s), newStatusCmd(s), newLsCmd(s), newDeleteCmd(s), newWorkflowCmd(s), newLiveDiffCmd(s), newClusterCmd(s), newUICmd(s), newEnvCmd(s))
 	return root
 }
 
