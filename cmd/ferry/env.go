@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appview"
 )
 
@@ -42,13 +40,9 @@ func runEnvLs(ctx context.Context, s streams, o *envOptions, name string) error 
 	if o.output != "" && o.output != "json" {
 		return usageError{fmt.Errorf("unknown output format %q: use json", o.output)}
 	}
-	c, ns, err := o.kube.client()
+	c, app, err := o.kube.application(ctx, name)
 	if err != nil {
 		return err
-	}
-	app := &v1beta1.Application{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
-		return fmt.Errorf("get application %s/%s: %w", ns, name, err)
 	}
 	envs, err := appview.Environments(ctx, c, app)
 	if err != nil {

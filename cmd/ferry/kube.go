@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
+	"github.com/ferryhq/ferry/api/v1beta1"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -63,3 +65,16 @@ func (k *kubeFlags) client() (client.Client, string, error) {
 }
 
 func isNoKind(err error) bool { return meta.IsNoMatchError(err) }
+
+// application reads one Application from the namespace the flags name, with the client.
+func (k *kubeFlags) application(ctx context.Context, name string) (client.Client, *v1beta1.Application, error) {
+	c, ns, err := k.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	app := &v1beta1.Application{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
+		return nil, nil, fmt.Errorf("get application %s/%s: %w", ns, name, err)
+	}
+	return c, app, nil
+}

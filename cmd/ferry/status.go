@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -49,13 +48,9 @@ func runStatus(ctx context.Context, s streams, o *statusOptions, name string) er
 	if o.output != "" && o.output != "yaml" && o.output != "json" {
 		return usageError{fmt.Errorf("unknown output format %q: use yaml or json", o.output)}
 	}
-	c, ns, err := o.kube.client()
+	c, app, err := o.kube.application(ctx, name)
 	if err != nil {
 		return err
-	}
-	app := &v1beta1.Application{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
-		return fmt.Errorf("get application %s/%s: %w", ns, name, err)
 	}
 	view := statusView{Name: app.Name, Namespace: app.Namespace, Phase: app.Status.Phase, Workflow: app.Status.Workflow, Services: app.Status.Services}
 	if app.Status.LatestRevision != nil {
