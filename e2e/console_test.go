@@ -161,6 +161,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Equal(t, []any{"deploy-staging=succeeded", "approve-prod=succeeded", "deploy-prod=succeeded"}, nodes)
 	require.Equal(t, "admin", b.eval(`document.querySelector('tr[data-step="approve-prod"] [data-approved-by]').dataset.approvedBy`),
 		"the step table names who approved")
+	require.Equal(t, "deploy-prod prod shop-v1 2/2 admin succeeded",
+		b.eval(`[...document.querySelector('tr[data-env="deploy-prod@prod"]').children].filter((_, i) => i != 4).map(c => c.innerText.trim()).join(' ')`),
+		"the environments table: prod runs revision 1, healthy, approved by admin")
 	b.screenshot(filepath.Join(artifacts, "app-running.png"))
 
 	// Markup from an app author is text; no script runs; inline script is forbidden anyway.

@@ -31,14 +31,23 @@ type appView struct {
 	Matrix          matrix
 	Resources       []resourceGroup
 	ResourcesError  string
-	Revisions       []revisionRow
-	Events          []eventRow
-	EventsError     string
-	Actions         []actionView
+	// Environments is where each deploy step's revision runs (ferry env ls).
+	Environments      []envRow
+	EnvironmentsError string
+	Revisions         []revisionRow
+	Events            []eventRow
+	EventsError       string
+	Actions           []actionView
 	// ActionsRefused says why no action is offered although the workflow could take one.
 	ActionsRefused string
 	Changed        time.Time
 	Now            time.Time
+}
+
+// envRow is an environment with its time as a value, for the templates.
+type envRow struct {
+	appview.Environment
+	Since time.Time
 }
 
 type stepRow struct {
@@ -116,6 +125,17 @@ func (s *Server) appView(ctx context.Context, key client.ObjectKey) (*appView, e
 		v.ResourcesError = err.Error()
 	} else {
 		v.Resources = groupResources(res)
+	}
+	if envs, err := appview.Environments(ctx, s.cl(ctx), app); err != nil {
+		v.EnvironmentsError = err.Error()
+	} else {
+		for _, e := range envs {
+			row := envRow{Environment: e}
+			if e.Since != nil {
+				row.Since = *e.Since
+			}
+			v.Environments = append(v.Environments, row)
+		}
 	}
 	revs, err := appworkflow.Revisions(ctx, s.cl(ctx), key)
 	if err == nil {
