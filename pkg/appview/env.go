@@ -116,7 +116,11 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 			// A step's objects for one cluster may be split over several ManifestWorks.
 			n := newest["ManifestWork/"+w.Namespace+"/"+w.Name]
 			if cur, ok := numbers[w.Namespace]; !ok || n > cur {
-				numbers[w.Namespace], clusters[w.Namespace] = n, revName[n]
+				name, kept := revName[n]
+				if !kept && n > 0 {
+					name = fmt.Sprintf("revision %d (no longer kept)", n)
+				}
+				numbers[w.Namespace], clusters[w.Namespace] = n, name
 			}
 		}
 		if len(clusters) == 0 && st.Phase == string(workflow.StepSucceeded) {
