@@ -82,12 +82,12 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 	}
 	health := map[string][2]int{}
 	for _, s := range app.Status.Services {
-		h := health[clusterOf(s.Cluster)]
+		h := health[ClusterName(s.Cluster)]
 		h[1]++
 		if s.Healthy {
 			h[0]++
 		}
-		health[clusterOf(s.Cluster)] = h
+		health[ClusterName(s.Cluster)] = h
 	}
 
 	var out []Environment
@@ -158,7 +158,8 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 	return out, nil
 }
 
-func clusterOf(c string) string {
+// ClusterName is the cluster a status or tracker entry names: "" is the hub, "local".
+func ClusterName(c string) string {
 	if c == "" {
 		return appfile.LocalCluster
 	}

@@ -193,7 +193,7 @@ func healthMatrix(app *v1beta1.Application) matrix {
 		cells[c.Name] = map[string]matrixCell{}
 	}
 	for _, svc := range app.Status.Services {
-		cl := clusterName(svc.Cluster)
+		cl := appview.ClusterName(svc.Cluster)
 		clusters[cl] = true
 		if cells[svc.Name] == nil {
 			cells[svc.Name] = map[string]matrixCell{}
@@ -229,7 +229,7 @@ func healthMatrix(app *v1beta1.Application) matrix {
 func groupResources(res []appview.Resource) []resourceGroup {
 	var out []resourceGroup
 	for _, r := range res {
-		cl := clusterName(r.Cluster)
+		cl := appview.ClusterName(r.Cluster)
 		if len(out) == 0 || out[len(out)-1].Cluster != cl {
 			out = append(out, resourceGroup{Cluster: cl})
 		}

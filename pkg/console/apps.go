@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/appview"
 )
 
 // appsQuery is the list page's filter, from its URL.
@@ -238,7 +239,7 @@ func rowOf(a *v1beta1.Application) appRow {
 	byCluster := map[string]*clusterHealth{}
 	var order []string
 	for _, svc := range a.Status.Services {
-		cl := clusterName(svc.Cluster)
+		cl := appview.ClusterName(svc.Cluster)
 		h := byCluster[cl]
 		if h == nil {
 			h = &clusterHealth{Cluster: cl}
@@ -257,13 +258,6 @@ func rowOf(a *v1beta1.Application) appRow {
 		row.Clusters = append(row.Clusters, *byCluster[cl])
 	}
 	return row
-}
-
-func clusterName(c string) string {
-	if c == "" {
-		return "local"
-	}
-	return c
 }
 
 // lastChange is when anything about the app last changed that its status records.

@@ -11,6 +11,7 @@ import (
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
 
 	"github.com/ferryhq/ferry/pkg/addon"
+	"github.com/ferryhq/ferry/pkg/appview"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
 )
@@ -43,7 +44,7 @@ func (s *Server) clustersPage(w http.ResponseWriter, r *http.Request) {
 	on := map[string]map[string]bool{}
 	for _, a := range apps {
 		for _, svc := range a.Status.Services {
-			cl := clusterName(svc.Cluster)
+			cl := appview.ClusterName(svc.Cluster)
 			if on[cl] == nil {
 				on[cl] = map[string]bool{}
 			}

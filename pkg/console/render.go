@@ -48,12 +48,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.RFC3339)
 	},
 	"phaseClass": phaseClass,
-	"orDash": func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	},
+	"orDash":     orDash,
 	"sortedKeys": func(m map[string]string) []string {
 		keys := make([]string, 0, len(m))
 		for k := range m {
