@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,8 @@ type fleet struct {
 	env    *testenv.Env
 	hub    client.Client
 	spokes map[string]client.Client
+	// sick pauses a spoke's kubelet: its Deployments' new pods never become ready.
+	sick map[string]*atomic.Bool
 }
 
 // startFleet installs Ferry on the hub the way a user runs the controller outside the cluster
@@ -58,12 +61,14 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, hub, objs))
-	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}}
+	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}, sick: map[string]*atomic.Bool{}}
 	for _, c := range env.Managed {
 		spoke, err := ferryscheme.NewClient(c.Config)
 		require.NoError(t, err)
 		f.spokes[c.Name] = spoke
-		go testenv.PlayKubelet(ctx, spoke, 200*time.Millisecond)
+		sick := &atomic.Bool{}
+		f.sick[c.Name] = sick
+		go testenv.PlayKubeletUnless(ctx, spoke, 200*time.Millisecond, sick.Load)
 	}
 	done := make(chan error, 1)
 	go func() {

@@ -23,6 +23,9 @@ const (
 	LabelShardID = "controller.core.oam.dev/shard-id"
 	// LabelTraitResource is the output name of a trait's object.
 	LabelTraitResource = "trait.oam.dev/resource"
+	// AnnotationAppRevision names, on a ManifestWork, the ApplicationRevision whose objects it
+	// holds (KubeVela's key for the same fact): which revision runs on which cluster.
+	AnnotationAppRevision = "app.oam.dev/appRevision"
 	// AnnotationPublishVersion freezes a workflow run to a published version.
 	AnnotationPublishVersion = "app.oam.dev/publishVersion"
 	// AnnotationRestartWorkflow schedules a finished workflow to run again, as KubeVela's
@@ -454,6 +457,51 @@ type StepStatus struct {
 	// by. The admission webhook refuses a resume that names anyone but the requester.
 	// +optional
 	ResumedBy string `json:"resumedBy,omitempty"`
+	// Progress is what a gated or progressive deploy step has found so far: how long its
+	// targets have been healthy, and where each cluster is in its rollout.
+	// +optional
+	Progress *StepProgress `json:"progress,omitempty"`
+}
+
+// StepProgress is what a deploy step with healthyFor or a rolloutStrategy keeps between
+// checks, so that a restarted controller continues where the last one stopped.
+type StepProgress struct {
+	// HealthySince is when every target of the step last became healthy; healthyFor counts
+	// from it, and a flap clears it.
+	// +optional
+	HealthySince *metav1.Time `json:"healthySince,omitempty"`
+	// Rollout is each cluster's state in the step's rollout strategy, in decision order.
+	// +optional
+	Rollout []ClusterRollout `json:"rollout,omitempty"`
+	// RolledBack says what a rollback on failure returned to which revision.
+	// +optional
+	RolledBack string `json:"rolledBack,omitempty"`
+}
+
+// ClusterRollout is one cluster's state in a deploy step's rollout.
+type ClusterRollout struct {
+	// Cluster is the managed cluster.
+	Cluster string `json:"cluster"`
+	// Group is its decision group: the topology policy that chose it.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Phase is Pending (it keeps what it had), Progressing, Succeeded, Failed or RolledBack.
+	Phase string `json:"phase"`
+	// Started is when it was given the step's revision.
+	// +optional
+	Started *metav1.Time `json:"started,omitempty"`
+	// HealthySince is when its components last became healthy; minSuccessTime counts from it.
+	// +optional
+	HealthySince *metav1.Time `json:"healthySince,omitempty"`
+	// Finished is when it succeeded, failed or was rolled back.
+	// +optional
+	Finished *metav1.Time `json:"finished,omitempty"`
+	// Message says what it waits for, or why it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// From is the revision it ran before the step changed it; empty when it had none.
+	// +optional
+	From string `json:"from,omitempty"`
 }
 
 // WorkflowStepStatus is the state of a top-level step and its sub-steps.

@@ -33,6 +33,23 @@ type ApplicationRevisionSpec struct {
 	// Definitions lists every definition the revision used, by content hash.
 	// +optional
 	Definitions []DefinitionSnapshot `json:"definitions,omitempty"`
+	// Rendered is what the revision delivers, as it rendered: the objects every delivery step
+	// applies, per cluster, compressed. A rollout's rollback re-delivers them as they were,
+	// whatever the definitions say by then.
+	// +optional
+	Rendered *RenderedObjects `json:"rendered,omitempty"`
+}
+
+// RenderedObjects is a compressed list of rendered objects.
+type RenderedObjects struct {
+	// Encoding is how Data is written: gzip+json (a gzip-compressed JSON list of
+	// {step, cluster, object}).
+	// +kubebuilder:validation:Enum=gzip+json
+	Encoding string `json:"encoding"`
+	// Objects counts the objects in Data.
+	Objects int `json:"objects"`
+	// Data is the compressed list.
+	Data []byte `json:"data"`
 }
 
 // DefinitionSnapshot records one definition used by a revision.

@@ -62,6 +62,14 @@ const (
 	// ReasonClusterUnavailable (Warning event): a ManifestWork of an unavailable cluster was
 	// removed without its agent's cleanup.
 	ReasonClusterUnavailable = "ClusterUnavailable"
+	// ReasonRollout (Normal event): a deploy step's rollout gives its revision to more clusters.
+	ReasonRollout = "Rollout"
+	// ReasonRolloutStopped (Warning event): more clusters failed than the rollout's
+	// maxFailures allows; no further cluster is changed.
+	ReasonRolloutStopped = "RolloutStopped"
+	// ReasonRolledBack (Warning event): a stopped rollout returned the clusters it changed to
+	// the revision each ran before.
+	ReasonRolledBack = "RolledBack"
 )
 
 // Labels and annotations Ferry sets on the objects it manages besides the app labels.

@@ -20,8 +20,10 @@ func progressLines(app *v1beta1.Application) []string {
 	if ws := app.Status.Workflow; ws != nil {
 		for _, s := range ws.Steps {
 			lines = append(lines, stepLine("step", s.StepStatus))
+			lines = append(lines, rolloutLines("  ", s.StepStatus)...)
 			for _, sub := range s.SubStepsStatus {
 				lines = append(lines, stepLine("  step", sub))
+				lines = append(lines, rolloutLines("    ", sub)...)
 			}
 		}
 	}
@@ -48,6 +50,39 @@ func stepLine(prefix string, s v1beta1.StepStatus) string {
 		line += fmt.Sprintf(" [approved by %s at %s]", s.ResumedBy, s.ResumedTime.UTC().Format(time.RFC3339))
 	}
 	return line
+}
+
+// rolloutLines show where each cluster of a progressive deploy step is: phase, decision group,
+// when it changed, the revision it ran before, and what it waits for.
+func rolloutLines(indent string, s v1beta1.StepStatus) []string {
+	if s.Progress == nil {
+		return nil
+	}
+	var lines []string
+	for _, c := range s.Progress.Rollout {
+		line := fmt.Sprintf("%scluster %s: %s", indent, c.Cluster, c.Phase)
+		var facts []string
+		if c.Group != "" {
+			facts = append(facts, "group "+c.Group)
+		}
+		if c.Started != nil {
+			facts = append(facts, "changed "+c.Started.UTC().Format(time.RFC3339))
+		}
+		if c.From != "" {
+			facts = append(facts, "from "+c.From)
+		}
+		if len(facts) > 0 {
+			line += " (" + strings.Join(facts, ", ") + ")"
+		}
+		if c.Message != "" {
+			line += ": " + c.Message
+		}
+		lines = append(lines, line)
+	}
+	if s.Progress.RolledBack != "" {
+		lines = append(lines, indent+s.Progress.RolledBack)
+	}
+	return lines
 }
 
 func orNone(s, def string) string {

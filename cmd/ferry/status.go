@@ -94,8 +94,14 @@ func printStatus(s streams, v statusView) {
 		fmt.Fprintf(w, "  workflow: %s\n", orNone(v.Workflow.Phase, "pending"))
 		for _, st := range v.Workflow.Steps {
 			fmt.Fprintf(w, "    %s\n", stepLine("step", st.StepStatus))
+			for _, line := range rolloutLines("      ", st.StepStatus) {
+				fmt.Fprintln(w, line)
+			}
 			for _, sub := range st.SubStepsStatus {
 				fmt.Fprintf(w, "    %s\n", stepLine("  step", sub))
+				for _, line := range rolloutLines("        ", sub) {
+					fmt.Fprintln(w, line)
+				}
 			}
 		}
 	}

@@ -147,7 +147,11 @@ type StepPlan struct {
 type TargetPlan struct {
 	Cluster   string
 	Namespace string
-	Manifests []Manifest
+	// Group is the topology policy that chose the target and GroupIndex its place among the
+	// step's topology policies: the target's decision group in a rollout.
+	Group      string
+	GroupIndex int
+	Manifests  []Manifest
 	// Components are the components rendered for the target, with what evaluating their
 	// health needs.
 	Components []ComponentPlan

@@ -188,7 +188,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 	for _, st := range layout {
 		sp := StepPlan{Name: st.step.name, Auto: st.step.auto}
 		for i, t := range st.targets {
-			tp := TargetPlan{Cluster: t.cluster.Name, Namespace: t.namespace}
+			tp := TargetPlan{Cluster: t.cluster.Name, Namespace: t.namespace, Group: t.group, GroupIndex: t.groupIndex}
 			for _, j := range st.jobs[i] {
 				r.merge(j)
 				if j.ok {

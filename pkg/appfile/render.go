@@ -15,6 +15,10 @@ import (
 type target struct {
 	cluster   Cluster
 	namespace string
+	// group is the topology policy that chose the target, groupIndex its place among the
+	// step's topology policies: a rollout's decision group.
+	group      string
+	groupIndex int
 }
 
 // targets resolves the topology policies of a step; without one, the step deploys to the hub.
@@ -42,7 +46,7 @@ func (r *run) targets(s deployStep) []target {
 			key := c.Name + "/" + ns
 			if !seen[key] {
 				seen[key] = true
-				out = append(out, target{cluster: c, namespace: ns})
+				out = append(out, target{cluster: c, namespace: ns, group: pol.name, groupIndex: topologies - 1})
 			}
 		}
 	}

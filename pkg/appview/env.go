@@ -3,7 +3,9 @@ package appview
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -113,7 +115,14 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 			if step != st.Name {
 				continue
 			}
-			// A step's objects for one cluster may be split over several ManifestWorks.
+			if rev := w.Annotations[v1beta1.AnnotationAppRevision]; rev != "" {
+				// The ManifestWork says which revision it holds (a rollout may not have
+				// reached the cluster yet, and the tracker records it already).
+				clusters[w.Namespace], numbers[w.Namespace] = rev, math.MaxInt64
+				continue
+			}
+			// Written by an older Ferry: the newest revision recording it. A step's objects
+			// for one cluster may be split over several ManifestWorks.
 			n := newest["ManifestWork/"+w.Namespace+"/"+w.Name]
 			if cur, ok := numbers[w.Namespace]; !ok || n > cur {
 				name, kept := revName[n]
@@ -134,6 +143,16 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 		for _, cl := range names {
 			e := Environment{Step: st.Name, Cluster: cl, Revision: clusters[cl], Phase: orPending(st.Phase),
 				Healthy: health[cl][0], Components: health[cl][1]}
+			if c, ok := rolloutOf(st, cl); ok {
+				// A progressive step: each cluster has its own phase and time.
+				e.Phase = strings.ToLower(c.Phase)
+				if c.Started != nil && e.Revision == ws.AppRevision {
+					t := c.Started.Time
+					e.Since, e.ApprovedBy = &t, approver
+					out = append(out, e)
+					continue
+				}
+			}
 			switch {
 			case e.Revision == ws.AppRevision && st.LastExecuteTime != nil:
 				t := st.LastExecuteTime.Time
@@ -156,6 +175,19 @@ func Environments(ctx context.Context, c client.Client, app *v1beta1.Application
 		}
 	}
 	return out, nil
+}
+
+// rolloutOf finds a cluster's place in a progressive step's rollout.
+func rolloutOf(st v1beta1.StepStatus, cluster string) (v1beta1.ClusterRollout, bool) {
+	if st.Progress == nil {
+		return v1beta1.ClusterRollout{}, false
+	}
+	for _, c := range st.Progress.Rollout {
+		if c.Cluster == cluster {
+			return c, true
+		}
+	}
+	return v1beta1.ClusterRollout{}, false
 }
 
 // ClusterName is the cluster a status or tracker entry names: "" is the hub, "local".

@@ -24,13 +24,21 @@ var errRemoteCluster = errors.New("this step reaches only the hub (cluster \"loc
 // returns the conflicts it met; other errors are returned as errors.
 // Up to parallelism objects (ManifestWorks, one per managed cluster, or hub objects) are
 // applied at once.
-func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int) ([]string, error) {
-	desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize})
+//
+// With only set, the objects for other clusters are recorded but not applied: a rollout has
+// not reached those clusters, which keep what they run.
+func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int, only func(cluster string) bool) ([]string, error) {
+	desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName})
 	if err != nil {
 		return nil, err
 	}
 	if err := r.trackers.Record(ctx, run.ref, run.revNum, records); err != nil {
 		return nil, fmt.Errorf("record objects before applying them: %w", err)
+	}
+	if only != nil {
+		desired = slices.DeleteFunc(desired, func(d dispatch.Desired) bool {
+			return d.Object.GetKind() == "ManifestWork" && !only(d.Object.GetNamespace())
+		})
 	}
 	conflicts := make([]string, len(desired))
 	errs := make([]error, len(desired))
@@ -106,35 +114,19 @@ type deployer struct {
 	run *appRun
 }
 
-// Deploy implements workflow.Deployer: apply, then wait until every component is healthy.
-func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallelism int) (bool, string, error) {
-	sp, ok := d.run.stepPlan(step)
+// Deploy implements workflow.Deployer: apply, then wait until every component is healthy. With
+// a progressive rollout strategy, the step's clusters change a few at a time (see roll).
+func (d *deployer) Deploy(ctx context.Context, req workflow.DeployRequest) (workflow.DeployResult, error) {
+	sp, ok := d.run.stepPlan(req.Step)
 	if !ok {
-		return false, "", fmt.Errorf("no plan for step %q: an apply-component step must name its component in its properties, not take it from an input", step)
+		return workflow.DeployResult{}, fmt.Errorf("no plan for step %q: an apply-component step must name its component in its properties, not take it from an input", req.Step)
 	}
-	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism)
-	if len(conflicts) > 0 {
-		msg := truncate(strings.Join(conflicts, "; "))
-		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonConflict, msg)
-		return false, "", errors.New(msg)
+	if req.Rollout != nil && managedTargets(sp) {
+		return d.roll(ctx, sp, req)
 	}
-	if err != nil {
-		if apierrors.IsForbidden(err) {
-			// Trying again changes nothing until someone changes the controller's RBAC.
-			err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
-			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
-			return false, "", err
-		}
-		if strings.Contains(err.Error(), "does not serve kind") || strings.Contains(err.Error(), "more than a ManifestWork can hold") {
-			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
-			return false, "", err
-		}
-		// Possibly passing (a CRD not yet served, a conflict): try again, and say on the
-		// Applied condition that the objects are not applied meanwhile.
-		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, "trying again: "+err.Error())
-		return false, "apply failed, trying again: " + err.Error(), nil
+	if retry, err := d.apply(ctx, sp, req.Parallelism, nil); err != nil || retry != "" {
+		return workflow.DeployResult{Message: retry}, err
 	}
-	d.run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
 	var waiting []string
 	for _, t := range sp.Targets {
 		for _, cp := range t.Components {
@@ -145,9 +137,40 @@ func (d *deployer) Deploy(ctx context.Context, step string, _ []string, parallel
 		}
 	}
 	if len(waiting) > 0 {
-		return false, truncate("waiting for " + strings.Join(waiting, "; ")), nil
+		return workflow.DeployResult{Message: truncate("waiting for " + strings.Join(waiting, "; "))}, nil
 	}
-	return true, fmt.Sprintf("deployed to %d target(s), healthy", len(sp.Targets)), nil
+	return workflow.DeployResult{Done: true, Message: fmt.Sprintf("deployed to %d target(s), healthy", len(sp.Targets))}, nil
+}
+
+// apply applies a step's objects (on the clusters only admits, when set) and reports on the
+// Applied condition. A failure worth retrying soon returns a message to wait with; one that
+// needs a person (a conflict, missing rights, an object kind the cluster does not serve) is an
+// error.
+func (d *deployer) apply(ctx context.Context, sp appfile.StepPlan, parallelism int, only func(cluster string) bool) (string, error) {
+	conflicts, err := d.r.applyStep(ctx, d.run, sp, parallelism, only)
+	if len(conflicts) > 0 {
+		msg := truncate(strings.Join(conflicts, "; "))
+		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonConflict, msg)
+		return "", errors.New(msg)
+	}
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			// Trying again changes nothing until someone changes the controller's RBAC.
+			err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
+			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
+			return "", err
+		}
+		if strings.Contains(err.Error(), "does not serve kind") || strings.Contains(err.Error(), "more than a ManifestWork can hold") {
+			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
+			return "", err
+		}
+		// Possibly passing (a CRD not yet served, a conflict): try again, and say on the
+		// Applied condition that the objects are not applied meanwhile.
+		d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, "trying again: "+err.Error())
+		return "apply failed, trying again: " + err.Error(), nil
+	}
+	d.run.condition(v1beta1.ConditionApplied, true, v1beta1.ReasonApplied, "every object is applied")
+	return "", nil
 }
 
 func orDefault(s, def string) string {
@@ -167,7 +190,7 @@ func (r *ApplicationReconciler) keepState(ctx context.Context, run *appRun) erro
 		if !ok || run.applied[name] {
 			continue
 		}
-		c, err := r.applyStep(ctx, run, sp, defaultParallelism)
+		c, err := r.applyStep(ctx, run, sp, defaultParallelism, nil)
 		conflicts = append(conflicts, c...)
 		if err != nil {
 			errs = append(errs, err)

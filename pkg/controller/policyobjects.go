@@ -18,7 +18,7 @@ func (r *ApplicationReconciler) applyPolicyObjects(ctx context.Context, run *app
 	if !ok {
 		return nil
 	}
-	conflicts, err := r.applyStep(ctx, run, sp, defaultParallelism)
+	conflicts, err := r.applyStep(ctx, run, sp, defaultParallelism, nil)
 	if len(conflicts) > 0 {
 		return errors.New(strings.Join(conflicts, "; "))
 	}

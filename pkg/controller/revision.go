@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -108,7 +109,13 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 	}
 	created := true
 	for attempt := 0; ; attempt++ {
-		rev := r.newRevision(run, next, hash)
+		// Render as this revision (context.appRevision), so that what it keeps is what it
+		// delivers.
+		run.revName, run.revNum = RevisionName(run.app.Name, next), next
+		if err := r.plan(ctx, run); err != nil {
+			return err
+		}
+		rev := r.newRevision(ctx, run, next, hash)
 		err := r.client.Create(ctx, rev)
 		if err == nil {
 			break
@@ -134,20 +141,23 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 		}
 	}
 	run.app.Status.LatestRevision = &v1beta1.Revision{Name: RevisionName(run.app.Name, next), Revision: next, RevisionHash: hash}
-	run.revName, run.revNum = RevisionName(run.app.Name, next), next
+	if run.revNum != next {
+		// An adopted revision: render as it.
+		run.revName, run.revNum = RevisionName(run.app.Name, next), next
+		if err := r.plan(ctx, run); err != nil {
+			return err
+		}
+	}
 	if created {
 		r.event(run, "Normal", v1beta1.ReasonRevision, fmt.Sprintf("revision %s (%s)", run.revName, hash))
 		if len(run.plan.Warnings) > 0 {
 			r.event(run, "Warning", v1beta1.ReasonIgnoredFields, fmt.Sprintf("revision %s: %s", run.revName, strings.Join(run.plan.Warnings, "; ")))
 		}
 	}
-	if err := r.plan(ctx, run); err != nil { // context.appRevision changed
-		return err
-	}
 	return r.pruneRevisions(ctx, run)
 }
 
-func (r *ApplicationReconciler) newRevision(run *appRun, n int64, hash string) *v1beta1.ApplicationRevision {
+func (r *ApplicationReconciler) newRevision(ctx context.Context, run *appRun, n int64, hash string) *v1beta1.ApplicationRevision {
 	rev := &v1beta1.ApplicationRevision{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: RevisionName(run.app.Name, n), Namespace: run.app.Namespace,
@@ -163,7 +173,32 @@ func (r *ApplicationReconciler) newRevision(run *appRun, n int64, hash string) *
 	for _, d := range run.plan.Definitions {
 		rev.Spec.Definitions = append(rev.Spec.Definitions, v1beta1.DefinitionSnapshot{Kind: d.Kind, Name: d.Name, Hash: d.Hash})
 	}
+	rendered, err := r.rendered(run)
+	if err != nil {
+		// The revision still works; only a rollback to it cannot be exact.
+		ctrl.LoggerFrom(ctx).Info("revision keeps no rendered objects", "revision", rev.Name, "reason", err.Error())
+	}
+	rev.Spec.Rendered = rendered
 	return rev
+}
+
+// rendered is what the plan delivers, every delivery step on every target, compressed.
+func (r *ApplicationReconciler) rendered(run *appRun) (*v1beta1.RenderedObjects, error) {
+	var objects []dispatch.RenderedObject
+	for _, sp := range run.plan.Steps {
+		desired, _, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range desired {
+			cluster := appfile.LocalCluster
+			if d.Object.GetKind() == "ManifestWork" {
+				cluster = d.Object.GetNamespace()
+			}
+			objects = append(objects, dispatch.RenderedObject{Step: sp.Name, Cluster: cluster, Object: d.Object.Object})
+		}
+	}
+	return dispatch.EncodeRendered(objects)
 }
 
 func (r *ApplicationReconciler) listRevisions(ctx context.Context, reader client.Reader, app *v1beta1.Application) ([]v1beta1.ApplicationRevision, error) {

@@ -26,6 +26,9 @@ type DesiredOptions struct {
 	Step appfile.StepPlan
 	// Normalize makes a rendered object one the hub accepts (Hub.Normalize).
 	Normalize func(map[string]any) (*unstructured.Unstructured, error)
+	// Revision, when set, is written on each ManifestWork (AnnotationAppRevision): which
+	// revision each cluster runs is then read off its ManifestWork.
+	Revision string
 }
 
 // DesiredObjects turns a deploy step's targets into the objects the hub applies: the objects
@@ -106,6 +109,14 @@ func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 		}
 		u.SetAPIVersion(workv1.GroupVersion.String())
 		u.SetKind("ManifestWork")
+		if o.Revision != "" {
+			annotations := u.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[v1beta1.AnnotationAppRevision] = o.Revision
+			u.SetAnnotations(annotations)
+		}
 		out = append(out, Desired{Object: u, Resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
 			APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork", Namespace: t.Cluster, Name: w.Name}})
 	}

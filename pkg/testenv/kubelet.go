@@ -11,9 +11,15 @@ import (
 // PlayKubelet reports every Deployment of a cluster ready until ctx ends, as kubelets and the
 // Deployment controller would: the test clusters run no pods.
 func PlayKubelet(ctx context.Context, c client.Client, every time.Duration) {
+	PlayKubeletUnless(ctx, c, every, nil)
+}
+
+// PlayKubeletUnless is PlayKubelet that leaves every Deployment as it is while paused returns
+// true: a cluster whose new pods never become ready.
+func PlayKubeletUnless(ctx context.Context, c client.Client, every time.Duration, paused func() bool) {
 	for ctx.Err() == nil {
 		var list appsv1.DeploymentList
-		if c.List(ctx, &list) == nil {
+		if (paused == nil || !paused()) && c.List(ctx, &list) == nil {
 			for i := range list.Items {
 				d := &list.Items[i]
 				if d.Status.ObservedGeneration == d.Generation {

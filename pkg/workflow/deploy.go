@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/ferryhq/ferry/pkg/rollout"
 )
 
 // TypeDeploy is the step type that delivers components to the targets of its policies.
@@ -58,17 +61,114 @@ func Delivers(stepType string) bool {
 }
 
 // Deployer delivers the components of a deploy step: the controller renders the step's plan
-// and applies it to each target, at most parallelism at a time. It reports done once every
-// target has the objects applied and healthy; until then the step waits (with the step's
-// timeout) and message says what it waits for.
+// and applies it to each target, at most Parallelism at a time — or, with a rollout strategy,
+// to the clusters the rollout has reached. It reports done once every target has the objects
+// applied and healthy; until then the step waits (with the step's timeout) and Message says
+// what it waits for.
 type Deployer interface {
-	Deploy(ctx context.Context, step string, policies []string, parallelism int) (done bool, message string, err error)
+	Deploy(ctx context.Context, req DeployRequest) (DeployResult, error)
 }
 
+// DeployRequest is one check of a delivery step.
+type DeployRequest struct {
+	Step        string
+	Policies    []string
+	Parallelism int
+	// Rollout, unless nil or of type All, changes the step's clusters a few at a time.
+	Rollout *rollout.Strategy
+	// RollbackOnFailure returns the clusters a stopped rollout changed to the revision they
+	// ran before.
+	RollbackOnFailure bool
+	// Progress is what the step kept from its earlier checks (nil at first); Now is the clock.
+	Progress *Progress
+	Now      time.Time
+}
+
+// DeployResult is what a check of a delivery step found.
+type DeployResult struct {
+	// Done: every target has the objects and is healthy.
+	Done bool
+	// Stopped: the rollout stopped (too many clusters failed); the step fails.
+	Stopped bool
+	Message string
+	// Progress replaces what the step keeps, when set.
+	Progress *Progress
+	// Recheck is when a rollout timer is due.
+	Recheck time.Duration
+}
+
+// Reasons of a delivery step that failed on its own terms.
+const (
+	// ReasonRolloutStopped: more clusters failed than the rollout's maxFailures allows.
+	ReasonRolloutStopped = "RolloutStopped"
+	// ReasonRolledBack: the rollout stopped and the clusters it changed run their previous
+	// revision again.
+	ReasonRolledBack = "RolledBack"
+)
+
 // DeployExecutor runs `deploy` steps: `auto: false` suspends the step until it is resumed,
-// then it deploys.
+// then it deploys; `healthyFor` holds it until its targets have been healthy that long without
+// a break; `rolloutStrategy` changes its clusters a few at a time (OCM's strategies), and
+// `onFailure: rollback` returns them when the rollout stops.
 type DeployExecutor struct {
 	Deployer Deployer
+}
+
+// deployOptions are a deploy step's properties.
+type deployOptions struct {
+	policies    []string
+	parallelism int
+	healthyFor  time.Duration
+	rollout     *rollout.Strategy
+	rollback    bool
+}
+
+func parseDeploy(props map[string]any) (deployOptions, error) {
+	o := deployOptions{parallelism: 5}
+	if list, ok := props["policies"].([]any); ok {
+		for _, p := range list {
+			s, ok := p.(string)
+			if !ok {
+				return o, fmt.Errorf("policies: %v is not a policy name", p)
+			}
+			o.policies = append(o.policies, s)
+		}
+	}
+	if p, ok := props["parallelism"].(int64); ok && p > 0 {
+		o.parallelism = int(p)
+	}
+	if v, ok := props["healthyFor"].(string); ok && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return o, fmt.Errorf("healthyFor: %q is not a duration such as 30s or 10m", v)
+		}
+		o.healthyFor = d
+	}
+	if raw, ok := props["rolloutStrategy"]; ok && raw != nil {
+		s, err := rollout.Parse(raw)
+		if err != nil {
+			return o, err
+		}
+		if s.Progressing() {
+			o.rollout = &s
+		}
+	}
+	switch v := props["onFailure"].(type) {
+	case nil:
+	case string:
+		if v != "rollback" && v != "stop" {
+			return o, fmt.Errorf("onFailure: %q is neither rollback nor stop", v)
+		}
+		o.rollback = v == "rollback"
+	default:
+		return o, fmt.Errorf("onFailure: %v is neither rollback nor stop", v)
+	}
+	if rb, ok := props["rollback"].(map[string]any); ok {
+		if on, ok := rb["onFailure"].(bool); ok && on {
+			o.rollback = true
+		}
+	}
+	return o, nil
 }
 
 // Execute implements Executor.
@@ -77,32 +177,83 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 	if auto, ok := props["auto"].(bool); ok && !auto && !in.Resumed {
 		return Result{Outcome: OutcomeSuspend, Message: fmt.Sprintf("waiting for approval: resume step %q to deploy", in.Step.Name)}, nil
 	}
-	var policies []string
-	if list, ok := props["policies"].([]any); ok {
-		for _, p := range list {
-			s, ok := p.(string)
-			if !ok {
-				return Result{}, fmt.Errorf("policies: %v is not a policy name", p)
-			}
-			policies = append(policies, s)
+	o, err := parseDeploy(props)
+	if err != nil {
+		return Result{}, err
+	}
+	if in.Progress != nil && in.Progress.RolledBack != "" {
+		// A retry of a rolled-back rollout does not start it again.
+		return Result{Outcome: OutcomeFail, Reason: ReasonRolledBack, Message: in.Progress.RolledBack}, nil
+	}
+	res, err := d.Deployer.Deploy(ctx, DeployRequest{Step: in.Step.Name, Policies: o.policies, Parallelism: o.parallelism,
+		Rollout: o.rollout, RollbackOnFailure: o.rollback, Progress: in.Progress, Now: in.Now})
+	if err != nil {
+		return Result{}, err
+	}
+	progress := res.Progress
+	if progress == nil {
+		progress = in.Progress.Clone()
+	}
+	switch {
+	case res.Stopped:
+		reason := ReasonRolloutStopped
+		if progress != nil && progress.RolledBack != "" {
+			reason = ReasonRolledBack
 		}
+		return Result{Outcome: OutcomeFail, Reason: reason, Message: res.Message, Progress: progress}, nil
+	case o.healthyFor > 0:
+		return holdHealthy(in.Now, o.healthyFor, res, progress), nil
+	case !res.Done:
+		return Result{Outcome: OutcomeWait, Message: res.Message, Progress: progress, Recheck: res.Recheck}, nil
 	}
-	parallelism := 5
-	if p, ok := props["parallelism"].(int64); ok && p > 0 {
-		parallelism = int(p)
+	return Result{Outcome: OutcomeSucceeded, Message: res.Message, Progress: progress}, nil
+}
+
+// deployTimeout is the default timeout of a deploy step that sets none: the default plus its
+// healthyFor, and none with a progressive rollout, whose progressDeadline bounds each cluster
+// instead (a rollout over many clusters takes as long as it takes).
+func deployTimeout(props map[string]any, def time.Duration) time.Duration {
+	o, err := parseDeploy(props)
+	switch {
+	case err != nil:
+		return def
+	case o.rollout != nil:
+		return 0
 	}
-	return deployed(d.Deployer.Deploy(ctx, in.Step.Name, policies, parallelism))
+	return def + o.healthyFor
+}
+
+// holdHealthy succeeds a deploy step with healthyFor once its targets have been healthy that long
+// without a break; a check that finds them unhealthy restarts the clock.
+func holdHealthy(now time.Time, healthyFor time.Duration, res DeployResult, progress *Progress) Result {
+	if progress == nil {
+		progress = &Progress{}
+	}
+	if !res.Done {
+		progress.HealthySince = nil
+		return Result{Outcome: OutcomeWait, Message: res.Message, Progress: progress, Recheck: res.Recheck}
+	}
+	if progress.HealthySince == nil {
+		progress.HealthySince = &now
+	}
+	held := max(now.Sub(*progress.HealthySince), 0)
+	if held >= healthyFor {
+		return Result{Outcome: OutcomeSucceeded, Progress: progress,
+			Message: fmt.Sprintf("%s; healthy for %s", res.Message, healthyFor)}
+	}
+	return Result{Outcome: OutcomeWait, Progress: progress, Recheck: healthyFor - held,
+		Message: fmt.Sprintf("healthy for %s of %s (healthyFor)", held.Round(time.Second), healthyFor)}
 }
 
 // deployed turns what a Deployer said into the step's result.
-func deployed(done bool, message string, err error) (Result, error) {
+func deployed(res DeployResult, err error) (Result, error) {
 	switch {
 	case err != nil:
 		return Result{}, err
-	case !done:
-		return Result{Outcome: OutcomeWait, Message: message}, nil
+	case !res.Done:
+		return Result{Outcome: OutcomeWait, Message: res.Message}, nil
 	}
-	return Result{Outcome: OutcomeSucceeded, Message: message}, nil
+	return Result{Outcome: OutcomeSucceeded, Message: res.Message}, nil
 }
 
 // PlannedExecutor runs the delivery steps of PlannedTypes through the Deployer: the planner
@@ -119,5 +270,5 @@ func (a PlannedExecutor) Execute(ctx context.Context, in StepInput) (Result, err
 		(in.Step.Type == TypeDeploy2Env && in.Step.Properties["parallel"] == true) {
 		parallelism = 5
 	}
-	return deployed(a.Deployer.Deploy(ctx, in.Step.Name, nil, parallelism))
+	return deployed(a.Deployer.Deploy(ctx, DeployRequest{Step: in.Step.Name, Parallelism: parallelism, Now: in.Now}))
 }

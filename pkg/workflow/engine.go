@@ -32,6 +32,11 @@ type Result struct {
 	Value map[string]any
 	// SuspendFor resumes an OutcomeSuspend by itself after this long.
 	SuspendFor time.Duration
+	// Progress, when set, replaces what the step keeps between checks (StepInput.Progress).
+	Progress *Progress
+	// Recheck bounds the wait of an OutcomeWait: a timer of the step (healthyFor, a rollout's
+	// minSuccessTime) is due then, sooner than the backoff.
+	Recheck time.Duration
 }
 
 // StepInput is what an Executor gets.
@@ -47,6 +52,9 @@ type StepInput struct {
 	Inputs  map[string]any
 	Context map[string]any
 	Now     time.Time
+	// Progress is what earlier checks of this step kept (Result.Progress); nil at first. It
+	// is a copy: change it freely.
+	Progress *Progress
 }
 
 // Executor runs one step type. Executions must be idempotent (apply) or guarded by ExecutionID

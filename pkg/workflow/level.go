@@ -118,6 +118,9 @@ func (r *runner) timeout(s *Step, st *StepState) time.Duration {
 	case st.Phase == StepSuspending:
 		return 0
 	}
+	if s.Type == TypeDeploy {
+		return deployTimeout(s.Properties, r.env.Options.DefaultTimeout)
+	}
 	return r.env.Options.DefaultTimeout
 }
 
@@ -294,16 +297,24 @@ func (r *runner) execute(s *Step, st *StepState) {
 		}
 	}
 	res, err := exec.Execute(r.ctx, StepInput{Step: step, ExecutionID: st.ExecutionID, Attempt: st.Attempts,
-		Resumed: st.Resumed, Inputs: inputs, Context: r.env.Context, Now: now})
+		Resumed: st.Resumed, Inputs: inputs, Context: r.env.Context, Now: now, Progress: st.Progress.Clone()})
 	st.LastExecuteTime = &now
 	if err != nil {
 		res = Result{Outcome: OutcomeFail, Reason: ReasonFailed, Message: err.Error()}
+	}
+	if res.Progress != nil {
+		st.Progress = res.Progress
 	}
 	switch res.Outcome {
 	case OutcomeSucceeded:
 		r.succeed(s, st, res)
 	case OutcomeWait:
 		r.waitAgain(st, res.Message)
+		if res.Recheck > 0 && st.NextTime.After(now.Add(res.Recheck)) {
+			next := now.Add(res.Recheck)
+			st.NextTime = &next
+			r.wakeAt(next)
+		}
 	case OutcomeSuspend:
 		st.Phase, st.Reason, st.Message, st.NextTime = StepSuspending, ReasonSuspended, res.Message, nil
 		if res.SuspendFor > 0 {

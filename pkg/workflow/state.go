@@ -1,6 +1,11 @@
 package workflow
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/ferryhq/ferry/pkg/rollout"
+)
 
 // Phase is the phase of the whole workflow.
 type Phase string
@@ -82,8 +87,29 @@ type StepState struct {
 	Resumed     bool       `json:"resumed,omitempty"`
 	ResumedTime *time.Time `json:"resumedTime,omitempty"`
 	// ResumedBy is who resumed (approved) the step, as the API server knows them.
-	ResumedBy string      `json:"resumedBy,omitempty"`
-	SubSteps  []StepState `json:"subSteps,omitempty"`
+	ResumedBy string `json:"resumedBy,omitempty"`
+	// Progress is what the step's executor keeps between checks of one execution.
+	Progress *Progress   `json:"progress,omitempty"`
+	SubSteps []StepState `json:"subSteps,omitempty"`
+}
+
+// Progress is what a gated or progressive deploy step keeps between checks: since when its
+// targets have been healthy (healthyFor), and each cluster's place in its rollout.
+type Progress struct {
+	HealthySince *time.Time        `json:"healthySince,omitempty"`
+	Rollout      []rollout.Cluster `json:"rollout,omitempty"`
+	// RolledBack says what a rollback on failure returned.
+	RolledBack string `json:"rolledBack,omitempty"`
+}
+
+// Clone returns a deep copy; nil for nil.
+func (p *Progress) Clone() *Progress {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	out.Rollout = slices.Clone(p.Rollout)
+	return &out
 }
 
 // Finished reports whether the workflow has ended.
@@ -145,6 +171,7 @@ func cloneSteps(steps []StepState) []StepState {
 	out := make([]StepState, len(steps))
 	for i, st := range steps {
 		st.SubSteps = cloneSteps(st.SubSteps)
+		st.Progress = st.Progress.Clone()
 		out[i] = st
 	}
 	return out

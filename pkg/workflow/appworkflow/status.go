@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/rollout"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
@@ -35,7 +36,7 @@ func stepStatus(s workflow.StepState) v1beta1.StepStatus {
 		ID: s.ExecutionID, Name: s.Name, Type: s.Type, Phase: string(s.Phase), Message: s.Message, Reason: s.Reason,
 		FirstExecuteTime: timeOf(s.FirstExecuteTime), LastExecuteTime: timeOf(s.LastExecuteTime),
 		Attempts: s.Attempts, Waits: s.Waits, NextTime: timeOf(s.NextTime), ResumeTime: timeOf(s.ResumeTime),
-		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime), ResumedBy: s.ResumedBy,
+		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime), ResumedBy: s.ResumedBy, Progress: progressStatus(s.Progress),
 	}
 }
 
@@ -64,7 +65,46 @@ func stepState(s v1beta1.StepStatus) workflow.StepState {
 		ExecutionID: s.ID, Attempts: s.Attempts, Waits: s.Waits,
 		FirstExecuteTime: goTime(s.FirstExecuteTime), LastExecuteTime: goTime(s.LastExecuteTime),
 		NextTime: goTime(s.NextTime), ResumeTime: goTime(s.ResumeTime), Resumed: s.Resumed, ResumedTime: goTime(s.ResumedTime), ResumedBy: s.ResumedBy,
+		Progress: progressState(s.Progress),
 	}
+}
+
+func progressStatus(p *workflow.Progress) *v1beta1.StepProgress {
+	if p == nil {
+		return nil
+	}
+	out := &v1beta1.StepProgress{HealthySince: ceilTime(p.HealthySince), RolledBack: p.RolledBack}
+	for _, c := range p.Rollout {
+		out.Rollout = append(out.Rollout, v1beta1.ClusterRollout{Cluster: c.Cluster, Group: c.Group, Phase: string(c.Phase),
+			Started: ceilTime(c.Started), HealthySince: ceilTime(c.HealthySince), Finished: timeOf(c.Finished), Message: c.Message, From: c.From})
+	}
+	return out
+}
+
+// ceilTime keeps a time in whole seconds (as the status does) rounded up, so that a clock
+// counting from it (healthyFor, minSuccessTime) never ends early.
+func ceilTime(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	up := t.Truncate(time.Second)
+	if up.Before(*t) {
+		up = up.Add(time.Second)
+	}
+	mt := metav1.NewTime(up)
+	return &mt
+}
+
+func progressState(p *v1beta1.StepProgress) *workflow.Progress {
+	if p == nil {
+		return nil
+	}
+	out := &workflow.Progress{HealthySince: goTime(p.HealthySince), RolledBack: p.RolledBack}
+	for _, c := range p.Rollout {
+		out.Rollout = append(out.Rollout, rollout.Cluster{Cluster: c.Cluster, Group: c.Group, Phase: rollout.Phase(c.Phase),
+			Started: goTime(c.Started), HealthySince: goTime(c.HealthySince), Finished: goTime(c.Finished), Message: c.Message, From: c.From})
+	}
+	return out
 }
 
 func timeOf(t *time.Time) *metav1.Time {

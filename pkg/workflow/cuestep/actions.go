@@ -302,15 +302,15 @@ func (r *run) deploy(ctx context.Context, a cue.Action) (workflow.Result, bool) 
 			policies = append(policies, fmt.Sprint(p))
 		}
 	}
-	done, message, err := r.e.opts.Deployer.Deploy(ctx, r.in.Step.Name, policies, parallelism)
+	res, err := r.e.opts.Deployer.Deploy(ctx, workflow.DeployRequest{Step: r.in.Step.Name, Policies: policies, Parallelism: parallelism, Now: r.in.Now})
 	switch {
 	case err != nil:
 		return fail("%s: deploy: %v", a.Path, err)
-	case !done:
-		return workflow.Result{Outcome: workflow.OutcomeWait, Message: message}, true
+	case !res.Done:
+		return workflow.Result{Outcome: workflow.OutcomeWait, Message: res.Message}, true
 	}
-	if message != "" {
-		r.messages = append(r.messages, message)
+	if res.Message != "" {
+		r.messages = append(r.messages, res.Message)
 	}
 	return workflow.Result{}, false
 }

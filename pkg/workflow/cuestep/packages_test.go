@@ -209,12 +209,12 @@ type recordingDeployer struct {
 	done  bool
 }
 
-func (d *recordingDeployer) Deploy(_ context.Context, step string, policies []string, parallelism int) (bool, string, error) {
-	d.calls = append(d.calls, fmt.Sprintf("%s %v %d", step, policies, parallelism))
+func (d *recordingDeployer) Deploy(_ context.Context, req workflow.DeployRequest) (workflow.DeployResult, error) {
+	d.calls = append(d.calls, fmt.Sprintf("%s %v %d", req.Step, req.Policies, req.Parallelism))
 	if !d.done {
-		return false, "waiting for web", nil
+		return workflow.DeployResult{Message: "waiting for web"}, nil
 	}
-	return true, "deployed", nil
+	return workflow.DeployResult{Done: true, Message: "deployed"}, nil
 }
 
 // TestDeployAction: a step's deploy action hands the step to the Deployer, which delivers what

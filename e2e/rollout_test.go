@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	workv1 "open-cluster-management.io/api/work/v1"
+
+	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/testenv"
+	"github.com/ferryhq/ferry/pkg/workflow"
+)
+
+// fleetRollout delivers web to four clusters one at a time: each must be healthy for 3s before
+// the next changes; one that is not healthy within 20s stops the rollout, which then returns
+// the clusters it changed to what they ran before.
+const fleetRollout = `
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: web, namespace: shop}
+spec:
+  components:
+    - {name: web, type: webservice, properties: {image: "web:%s"}}
+  policies:
+    - {name: fleet, type: topology, properties: {clusters: [c1, c2, c3, c4]}}
+  workflow:
+    steps:
+      - name: roll-out
+        type: deploy
+        properties:
+          policies: [fleet]
+          rolloutStrategy:
+            type: Progressive
+            progressive: {maxConcurrency: 1, minSuccessTime: 3s, progressDeadline: 20s, maxFailures: 0}
+          onFailure: rollback
+`
+
+// TestProgressiveRollout runs a Progressive rollout over four managed clusters with real work
+// agents. Revision 1 reaches the clusters one at a time in decision order, each only after the
+// one before has been healthy for minSuccessTime (the start times prove it). Revision 2 meets a
+// cluster whose new pods never become ready: the rollout stops there (maxFailures: 0), the
+// cluster after it is never touched, and onFailure: rollback returns the changed clusters to
+// revision 1's objects. Nothing is tried again afterwards; `ferry status` shows each cluster.
+func TestProgressiveRollout(t *testing.T) {
+	f := startFleet(t,
+		testenv.ClusterSpec{Name: "c1"}, testenv.ClusterSpec{Name: "c2"},
+		testenv.ClusterSpec{Name: "c3"}, testenv.ClusterSpec{Name: "c4"})
+	ctx := context.Background()
+	ferry := ferryOnHub(t, f)
+	clusters := []string{"c1", "c2", "c3", "c4"}
+
+	f.applyApp(fmt.Sprintf(fleetRollout, "1"))
+	app := f.waitApp("shop", "web", "revision 1 everywhere", phase(v1beta1.ApplicationRunning))
+	step := app.Status.Workflow.Steps[0].StepStatus
+	require.Equal(t, string(workflow.StepSucceeded), step.Phase, step.Message)
+	require.NotNil(t, step.Progress)
+	require.Len(t, step.Progress.Rollout, 4)
+	for i, c := range step.Progress.Rollout {
+		require.Equal(t, clusters[i], c.Cluster, "decision order")
+		require.Equal(t, "Succeeded", c.Phase)
+		require.Empty(t, c.From, "%s ran nothing before", c.Cluster)
+		if i > 0 {
+			prev := step.Progress.Rollout[i-1]
+			require.GreaterOrEqual(t, c.Started.Sub(prev.Started.Time), 3*time.Second,
+				"%s changed only after %s had been healthy for minSuccessTime", c.Cluster, prev.Cluster)
+			require.False(t, c.Started.Before(prev.Finished), "%s changed after %s succeeded", c.Cluster, prev.Cluster)
+		}
+	}
+	for _, c := range clusters {
+		require.Equal(t, "web:1", image(f.deployment(c, "shop", "web")), c)
+	}
+	c4 := f.deployment("c4", "shop", "web")
+	workName := dispatch.WorkName("web", "shop", "roll-out", 0)
+
+	// Revision 2: c3's new pods never become ready.
+	f.sick["c3"].Store(true)
+	f.applyApp(fmt.Sprintf(fleetRollout, "2"))
+	app = f.waitApp("shop", "web", "the rollout to stop", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow != nil && a.Status.Workflow.AppRevision == "web-v2" && a.Status.Workflow.Finished
+	})
+	step = app.Status.Workflow.Steps[0].StepStatus
+	require.Equal(t, string(workflow.StepFailed), step.Phase)
+	require.Equal(t, workflow.ReasonRolledBack, step.Reason)
+	require.Contains(t, step.Message, `rollout stopped: c3: did not succeed within progressDeadline 20s: component "web"`)
+	require.Contains(t, step.Message, "rolled back c1 to web-v1, c2 to web-v1, c3 to web-v1")
+	phases := map[string]string{}
+	for _, c := range step.Progress.Rollout {
+		phases[c.Cluster] = c.Phase
+		if c.Cluster != "c4" {
+			require.Equal(t, "web-v1", c.From, c.Cluster)
+		}
+	}
+	require.Equal(t, map[string]string{"c1": "RolledBack", "c2": "RolledBack", "c3": "RolledBack", "c4": "Pending"}, phases)
+
+	// The changed clusters run revision 1's objects again; c4 was never touched.
+	for _, c := range []string{"c1", "c2", "c3"} {
+		require.Eventually(t, func() bool { return image(f.deployment(c, "shop", "web")) == "web:1" }, 30*time.Second, 200*time.Millisecond,
+			"%s returns to web:1", c)
+		work := &workv1.ManifestWork{}
+		require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: workName}, work))
+		require.Equal(t, "web-v1", work.Annotations[v1beta1.AnnotationAppRevision], c)
+	}
+	now := f.deployment("c4", "shop", "web")
+	require.Equal(t, c4.UID, now.UID)
+	require.Equal(t, c4.Generation, now.Generation, "c4 was never changed")
+	require.Equal(t, "web:1", image(now))
+	events := &corev1.EventList{}
+	require.NoError(t, f.hub.List(ctx, events, client.InNamespace("shop")))
+	var reasons []string
+	for _, e := range events.Items {
+		reasons = append(reasons, e.Reason)
+	}
+	require.Contains(t, reasons, v1beta1.ReasonRolloutStopped)
+	require.Contains(t, reasons, v1beta1.ReasonRolledBack)
+
+	// No retry: the failed revision is not tried again, so the ManifestWorks stay as they are.
+	before := map[string]int64{}
+	for _, c := range clusters {
+		work := &workv1.ManifestWork{}
+		require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: workName}, work))
+		before[c] = work.Generation
+	}
+	time.Sleep(5 * time.Second)
+	for _, c := range clusters {
+		work := &workv1.ManifestWork{}
+		require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: workName}, work))
+		require.Equal(t, before[c], work.Generation, "%s's ManifestWork is not written again", c)
+	}
+
+	out, err := ferry("status", "web", "-n", "shop")
+	require.NoError(t, err, out)
+	require.Regexp(t, `(?m)^      cluster c1: RolledBack \(group fleet, changed \S+, from web-v1\): returned to web-v1; before: healthy for 3s$`, out)
+	require.Regexp(t, `(?m)^      cluster c3: RolledBack \(group fleet, changed \S+, from web-v1\): returned to web-v1; before: did not succeed within progressDeadline 20s`, out)
+	require.Regexp(t, `(?m)^      cluster c4: Pending \(group fleet\)$`, out)
+	require.True(t, strings.Contains(out, "rolled back c1 to web-v1, c2 to web-v1, c3 to web-v1"), out)
+}
+
+// image is a Deployment's first container's image; "" when there is no Deployment.
+func image(d *appsv1.Deployment) string {
+	if d == nil {
+		return ""
+	}
+	return d.Spec.Template.Spec.Containers[0].Image
+}
