@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,6 +44,9 @@ type fleet struct {
 	spokes map[string]client.Client
 	// sick pauses a spoke's kubelet: its Deployments' new pods never become ready.
 	sick map[string]*atomic.Bool
+	// startController runs the controller until the returned stop is called.
+	startController func() (stop func())
+	stopController  func()
 }
 
 // startFleet installs Ferry on the hub the way a user runs the controller outside the cluster
@@ -70,15 +74,32 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 		f.sick[c.Name] = sick
 		go testenv.PlayKubeletUnless(ctx, spoke, 200*time.Millisecond, sick.Load)
 	}
-	done := make(chan error, 1)
-	go func() {
-		done <- controller.Run(ctx, serviceAccountConfig(ctx, t, hub, env.Hub.Config), controller.ManagerOptions{
-			Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second},
-			Webhook:    controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
-	}()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	cfg := serviceAccountConfig(ctx, t, hub, env.Hub.Config)
+	f.startController = func() (stop func()) {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- controller.Run(ctx, cfg, controller.ManagerOptions{
+				Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second},
+				Webhook:    controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
+		}()
+		var once sync.Once
+		return func() { once.Do(func() { cancel(); require.NoError(t, <-done) }) }
+	}
+	f.stopController = f.startController()
+	t.Cleanup(func() { f.stopController() })
 	f.waitAdmission(ctx)
 	return f
+}
+
+// restartController stops the controller and starts a new one, as a crash and a new Pod would
+// (the new one has nothing in memory of the old one).
+func (f *fleet) restartController(down time.Duration) {
+	f.t.Helper()
+	f.stopController()
+	time.Sleep(down)
+	f.stopController = f.startController()
+	f.waitAdmission(context.Background())
 }
 
 // serviceAccountConfig is cfg authenticated as the controller's ServiceAccount.

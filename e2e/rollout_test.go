@@ -46,7 +46,9 @@ spec:
 
 // TestProgressiveRollout runs a Progressive rollout over four managed clusters with real work
 // agents. Revision 1 reaches the clusters one at a time in decision order, each only after the
-// one before has been healthy for minSuccessTime (the start times prove it). Revision 2 meets a
+// one before has been healthy for minSuccessTime (the start times prove it), although the
+// controller restarts in the middle: the new one continues at the same cluster and rewrites
+// nothing that was done. Revision 2 meets a
 // cluster whose new pods never become ready: the rollout stops there (maxFailures: 0), the
 // cluster after it is never touched, and onFailure: rollback returns the changed clusters to
 // revision 1's objects. Nothing is tried again afterwards; `ferry status` shows each cluster.
@@ -59,7 +61,22 @@ func TestProgressiveRollout(t *testing.T) {
 	clusters := []string{"c1", "c2", "c3", "c4"}
 
 	f.applyApp(fmt.Sprintf(fleetRollout, "1"))
+	workName := dispatch.WorkName("web", "shop", "roll-out", 0)
+
+	// The controller restarts while c2 is changing: the new one continues at c2 and writes
+	// nothing to c1, which is done.
+	f.waitApp("shop", "web", "c2 changing", func(a *v1beta1.Application) bool {
+		p := a.Status.Workflow.Steps[0].Progress
+		return p != nil && len(p.Rollout) == 4 && p.Rollout[1].Phase == "Progressing"
+	})
+	c1Work := &workv1.ManifestWork{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "c1", Name: workName}, c1Work))
+	f.restartController(2 * time.Second)
 	app := f.waitApp("shop", "web", "revision 1 everywhere", phase(v1beta1.ApplicationRunning))
+	after := &workv1.ManifestWork{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "c1", Name: workName}, after))
+	require.Equal(t, c1Work.Generation, after.Generation, "c1's ManifestWork was not written again")
+	require.Equal(t, "web-v1", after.Annotations[v1beta1.AnnotationAppRevision])
 	step := app.Status.Workflow.Steps[0].StepStatus
 	require.Equal(t, string(workflow.StepSucceeded), step.Phase, step.Message)
 	require.NotNil(t, step.Progress)
@@ -79,7 +96,6 @@ func TestProgressiveRollout(t *testing.T) {
 		require.Equal(t, "web:1", image(f.deployment(c, "shop", "web")), c)
 	}
 	c4 := f.deployment("c4", "shop", "web")
-	workName := dispatch.WorkName("web", "shop", "roll-out", 0)
 
 	// Revision 2: c3's new pods never become ready.
 	f.sick["c3"].Store(true)

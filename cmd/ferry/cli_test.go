@@ -50,6 +50,7 @@ func TestDryRunExamples(t *testing.T) {
 		{"hello", []string{"dry-run", "-f", "../../examples/hello/app.yaml"}},
 		{"multi-env", []string{"dry-run", "-f", "../../examples/multi-env/app.yaml", "--clusters", "../../examples/multi-env/clusters.yaml"}},
 		{"k8s-objects", []string{"dry-run", "-f", "../../examples/k8s-objects/app.yaml", "-o", "json"}},
+		{"fleet", []string{"dry-run", "-f", "../../examples/fleet/app.yaml", "--clusters", "../../examples/fleet/clusters.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
