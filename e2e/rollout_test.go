@@ -52,6 +52,8 @@ spec:
 // cluster whose new pods never become ready: the rollout stops there (maxFailures: 0), the
 // cluster after it is never touched, and onFailure: rollback returns the changed clusters to
 // revision 1's objects. Nothing is tried again afterwards; `ferry status` shows each cluster.
+// Revision 3 is guarded by rollback.onUnhealthyWithin: when a cluster's pods fail after it
+// succeeded, that cluster alone returns to what it ran before and the workflow fails.
 func TestProgressiveRollout(t *testing.T) {
 	f := startFleet(t,
 		testenv.ClusterSpec{Name: "c1"}, testenv.ClusterSpec{Name: "c2"},
@@ -139,18 +141,7 @@ func TestProgressiveRollout(t *testing.T) {
 	require.Contains(t, reasons, v1beta1.ReasonRolledBack)
 
 	// No retry: the failed revision is not tried again, so the ManifestWorks stay as they are.
-	before := map[string]int64{}
-	for _, c := range clusters {
-		work := &workv1.ManifestWork{}
-		require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: workName}, work))
-		before[c] = work.Generation
-	}
-	time.Sleep(5 * time.Second)
-	for _, c := range clusters {
-		work := &workv1.ManifestWork{}
-		require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: workName}, work))
-		require.Equal(t, before[c], work.Generation, "%s's ManifestWork is not written again", c)
-	}
+	f.worksStayFor(5*time.Second, workName, clusters...)
 
 	out, err := ferry("status", "web", "-n", "shop")
 	require.NoError(t, err, out)
@@ -158,6 +149,56 @@ func TestProgressiveRollout(t *testing.T) {
 	require.Regexp(t, `(?m)^      cluster c3: RolledBack \(group fleet, changed \S+, from web-v1\): returned to web-v1; before: did not succeed within progressDeadline 20s`, out)
 	require.Regexp(t, `(?m)^      cluster c4: Pending \(group fleet\)$`, out)
 	require.True(t, strings.Contains(out, "rolled back c1 to web-v1, c2 to web-v1, c3 to web-v1"), out)
+
+	// Revision 3, with c3 healthy again and a guard: a cluster that turns unhealthy within a
+	// minute of succeeding goes back to what it ran before, and the step fails.
+	f.sick["c3"].Store(false)
+	guarded := strings.Replace(fmt.Sprintf(fleetRollout, "3"), "          onFailure: rollback\n",
+		"          rollback: {onFailure: true, onUnhealthyWithin: 1m}\n", 1)
+	f.applyApp(guarded)
+	f.waitApp("shop", "web", "revision 3 everywhere", func(a *v1beta1.Application) bool {
+		return a.Status.Phase == v1beta1.ApplicationRunning && a.Status.Workflow.AppRevision == "web-v3"
+	})
+	for _, c := range clusters {
+		require.Equal(t, "web:3", image(f.deployment(c, "shop", "web")), c)
+	}
+	f.sick["c2"].Store(true)
+	sickened := f.deployment("c2", "shop", "web")
+	sickened.Status.ReadyReplicas, sickened.Status.AvailableReplicas = 0, 0
+	require.NoError(t, f.spokes["c2"].Status().Update(ctx, sickened))
+	app = f.waitApp("shop", "web", "the guard to roll c2 back", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow.Phase == string(workflow.PhaseFailed)
+	})
+	step = app.Status.Workflow.Steps[0].StepStatus
+	require.Equal(t, workflow.ReasonRolledBack, step.Reason)
+	require.Contains(t, step.Message, `unhealthy within onUnhealthyWithin 1m0s of succeeding: c2: component "web"`)
+	require.Contains(t, step.Message, "rolled back c2 to web-v1")
+	require.Eventually(t, func() bool { return image(f.deployment("c2", "shop", "web")) == "web:1" }, 30*time.Second, 200*time.Millisecond,
+		"c2 returns to the revision it ran before")
+	for _, c := range []string{"c1", "c3", "c4"} {
+		require.Equal(t, "web:3", image(f.deployment(c, "shop", "web")), "%s stays healthy on revision 3", c)
+	}
+	require.Equal(t, v1beta1.ApplicationWorkflowFailed, app.Status.Phase)
+	f.worksStayFor(5*time.Second, workName, clusters...)
+}
+
+// worksStayFor checks that the named ManifestWorks are not written (their generation stays) for
+// a while: nothing is retried.
+func (f *fleet) worksStayFor(d time.Duration, name string, clusters ...string) {
+	f.t.Helper()
+	ctx := context.Background()
+	generations := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, c := range clusters {
+			work := &workv1.ManifestWork{}
+			require.NoError(f.t, f.hub.Get(ctx, client.ObjectKey{Namespace: c, Name: name}, work))
+			out[c] = work.Generation
+		}
+		return out
+	}
+	before := generations()
+	time.Sleep(d)
+	require.Equal(f.t, before, generations(), "the ManifestWorks are not written again")
 }
 
 // image is a Deployment's first container's image; "" when there is no Deployment.

@@ -476,6 +476,24 @@ type StepProgress struct {
 	// RolledBack says what a rollback on failure returned to which revision.
 	// +optional
 	RolledBack string `json:"rolledBack,omitempty"`
+	// Metric is a check-metrics step's last reading.
+	// +optional
+	Metric *MetricReading `json:"metric,omitempty"`
+}
+
+// MetricReading is the last value a metric check read, and whether it met its condition.
+type MetricReading struct {
+	// Query is the Prometheus query.
+	Query string `json:"query"`
+	// Value is the number it gave.
+	Value string `json:"value"`
+	// Condition is what the number must meet, e.g. >=0.95.
+	Condition string `json:"condition"`
+	// Met says whether it met the condition.
+	Met bool `json:"met"`
+	// Since is when the condition last started to hold (met) or to fail.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
 }
 
 // ClusterRollout is one cluster's state in a deploy step's rollout.

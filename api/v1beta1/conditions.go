@@ -70,6 +70,9 @@ const (
 	// ReasonRolledBack (Warning event): a stopped rollout returned the clusters it changed to
 	// the revision each ran before.
 	ReasonRolledBack = "RolledBack"
+	// ReasonRollbackFailed (Warning event): a rollback was due but the revision to return to
+	// is not kept; the clusters are left as they are.
+	ReasonRollbackFailed = "RollbackFailed"
 )
 
 // Labels and annotations Ferry sets on the objects it manages besides the app labels.

@@ -52,8 +52,9 @@ func stepLine(prefix string, s v1beta1.StepStatus) string {
 	return line
 }
 
-// rolloutLines show where each cluster of a progressive deploy step is: phase, decision group,
-// when it changed, the revision it ran before, and what it waits for.
+// rolloutLines show what a step keeps between checks: where each cluster of a progressive deploy
+// step is (phase, decision group, when it changed, the revision it ran before, what it waits
+// for), and a metric check's last reading.
 func rolloutLines(indent string, s v1beta1.StepStatus) []string {
 	if s.Progress == nil {
 		return nil
@@ -81,6 +82,17 @@ func rolloutLines(indent string, s v1beta1.StepStatus) []string {
 	}
 	if s.Progress.RolledBack != "" {
 		lines = append(lines, indent+s.Progress.RolledBack)
+	}
+	if m := s.Progress.Metric; m != nil {
+		held := "holds"
+		if !m.Met {
+			held = "does not hold"
+		}
+		line := fmt.Sprintf("%smetric %s = %s: %s %s", indent, m.Query, m.Value, m.Condition, held)
+		if m.Since != nil {
+			line += " since " + m.Since.UTC().Format(time.RFC3339)
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }

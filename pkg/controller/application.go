@@ -287,7 +287,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		run  func(context.Context, *appRun) error
 	}{
 		{"render", r.render}, {"revision", r.ensureRevision}, {"policies", r.applyPolicyObjects}, {"workflow", r.runWorkflow},
-		{"keep state", r.keepState},
+		{"rollback guard", r.guardRollouts}, {"keep state", r.keepState},
 		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage},
 	} {
 		err := step.run(ctx, run)

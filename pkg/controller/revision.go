@@ -14,6 +14,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	workv1 "open-cluster-management.io/api/work/v1"
+
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
@@ -233,12 +235,39 @@ func (r *ApplicationReconciler) pruneRevisions(ctx context.Context, run *appRun)
 	if err != nil {
 		return err
 	}
+	running, err := r.runningRevisions(ctx, run)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < len(revs)-limit; i++ {
+		if running[revs[i].Name] {
+			continue // a cluster runs it: a rollback there needs it
+		}
 		if err := r.client.Delete(ctx, &revs[i]); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("prune revision %s: %w", revs[i].Name, err)
 		}
 	}
 	return nil
+}
+
+// runningRevisions names the revisions some managed cluster runs, as the app's ManifestWorks
+// say.
+func (r *ApplicationReconciler) runningRevisions(ctx context.Context, run *appRun) (map[string]bool, error) {
+	var works workv1.ManifestWorkList
+	err := r.client.List(ctx, &works, client.MatchingLabels{v1beta1.LabelAppName: run.app.Name, v1beta1.LabelAppNamespace: run.app.Namespace})
+	if meta.IsNoMatchError(err) {
+		return nil, nil // no OCM on this hub
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the app's ManifestWorks: %w", err)
+	}
+	out := map[string]bool{}
+	for _, w := range works.Items {
+		if rev := w.Annotations[v1beta1.AnnotationAppRevision]; rev != "" {
+			out[rev] = true
+		}
+	}
+	return out, nil
 }
 
 func (r *ApplicationReconciler) event(run *appRun, typ, reason, message string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/rollout"
 	"github.com/ferryhq/ferry/pkg/workflow"
+	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 )
 
 // managedTargets reports whether a step delivers to managed clusters, where a rollout applies.
@@ -70,12 +72,17 @@ func (d *deployer) roll(ctx context.Context, sp appfile.StepPlan, req workflow.D
 		d.r.event(d.run, "Normal", v1beta1.ReasonRollout, fmt.Sprintf("step %s: %s gets %s", sp.Name, strings.Join(res.Start, ", "), d.run.revName))
 	}
 	if !res.Stopped {
-		return workflow.DeployResult{Done: res.Done && retry == "", Message: orDefault(retry, res.Message), Progress: progress, Recheck: res.Recheck}, nil
+		message := orDefault(retry, res.Message)
+		done := res.Done && retry == ""
+		if hub := d.hubWaiting(ctx, sp); done && hub != "" {
+			done, message = false, hub // the step's objects on the hub itself are not rolled out
+		}
+		return workflow.DeployResult{Done: done, Message: message, Progress: progress, Recheck: res.Recheck}, nil
 	}
 	message := res.Message
 	d.r.event(d.run, "Warning", v1beta1.ReasonRolloutStopped, fmt.Sprintf("step %s: %s", sp.Name, message))
 	if req.RollbackOnFailure {
-		summary, err := d.rollBack(ctx, sp, progress, req)
+		summary, err := d.rollBack(ctx, sp, progress, req.Now, nil)
 		if err != nil {
 			return workflow.DeployResult{}, fmt.Errorf("%s; rollback: %w", message, err)
 		}
@@ -84,6 +91,21 @@ func (d *deployer) roll(ctx context.Context, sp appfile.StepPlan, req workflow.D
 		d.r.event(d.run, "Warning", v1beta1.ReasonRolledBack, fmt.Sprintf("step %s: %s", sp.Name, summary))
 	}
 	return workflow.DeployResult{Stopped: true, Message: message, Progress: progress}, nil
+}
+
+// hubWaiting says what of a rolled-out step's hub targets is not healthy yet; "" when nothing.
+func (d *deployer) hubWaiting(ctx context.Context, sp appfile.StepPlan) string {
+	for _, t := range sp.Targets {
+		if t.Cluster != appfile.LocalCluster {
+			continue
+		}
+		for _, cp := range t.Components {
+			if st := d.r.targetHealth(ctx, d.run, sp.Name, t, cp); !st.Healthy {
+				return fmt.Sprintf("waiting for component %q on %s/%s: %s", cp.Name, t.Cluster, t.Namespace, orDefault(st.Message, "not healthy yet"))
+			}
+		}
+	}
+	return ""
 }
 
 // clusterHealth is the health of every component the step delivers to one cluster.
@@ -105,11 +127,16 @@ func (d *deployer) clusterHealth(ctx context.Context, sp appfile.StepPlan, clust
 // applies that revision's ManifestWorks for the step and cluster as the revision rendered them.
 // A cluster that ran nothing of the step before keeps what it got (there is nothing to return
 // to, and deleting is not a rollback).
-func (d *deployer) rollBack(ctx context.Context, sp appfile.StepPlan, progress *workflow.Progress, req workflow.DeployRequest) (string, error) {
+//
+// With only set, just those clusters go back.
+func (d *deployer) rollBack(ctx context.Context, sp appfile.StepPlan, progress *workflow.Progress, now time.Time, only map[string]bool) (string, error) {
 	var back, kept []string
 	for i := range progress.Rollout {
 		c := &progress.Rollout[i]
 		if c.Phase != rollout.Progressing && c.Phase != rollout.Succeeded && c.Phase != rollout.Failed {
+			continue
+		}
+		if only != nil && !only[c.Cluster] {
 			continue
 		}
 		if c.From == "" || c.From == d.run.revName {
@@ -126,7 +153,6 @@ func (d *deployer) rollBack(ctx context.Context, sp appfile.StepPlan, progress *
 			}
 			d.run.worksWritten[c.Cluster] = true
 		}
-		now := req.Now
 		c.Phase, c.Finished, c.Message = rollout.RolledBack, &now, fmt.Sprintf("returned to %s; before: %s", c.From, c.Message)
 		back = append(back, c.Cluster+" to "+c.From)
 	}
@@ -203,4 +229,93 @@ func (r *ApplicationReconciler) runningRevision(ctx context.Context, run *appRun
 		return "", nil
 	}
 	return RevisionName(run.app.Name, newest), nil
+}
+
+// guardRollouts watches the clusters of deploy steps with rollback.onUnhealthyWithin: one that
+// turns unhealthy within that window after it succeeded goes back to the revision it ran before
+// (as that revision rendered it). The step then fails with reason RolledBack, which ends the
+// workflow as failed: the revision is not delivered there again until the spec changes or
+// someone restarts the workflow. While a window is open the app is checked again when it ends.
+func (r *ApplicationReconciler) guardRollouts(ctx context.Context, run *appRun) error {
+	ws := run.app.Status.Workflow
+	if ws == nil || ws.AppRevision != run.revName || run.plan == nil || run.plan.Workflow == nil {
+		return nil
+	}
+	var steps []workflow.Step
+	for _, s := range run.plan.Workflow.Steps {
+		steps = append(steps, s)
+		steps = append(steps, s.SubSteps...)
+	}
+	for _, s := range steps {
+		if s.Type != workflow.TypeDeploy {
+			continue
+		}
+		o, err := workflow.ParseDeployOptions(s.Properties)
+		if err != nil || o.RollbackOnUnhealthyWithin == 0 {
+			continue
+		}
+		st := stepStatus(ws, s.Name)
+		sp, ok := run.stepPlan(s.Name)
+		if st == nil || !ok || st.Phase != string(workflow.StepSucceeded) || st.Progress == nil {
+			continue
+		}
+		if err := r.guardStep(ctx, run, ws, st, sp, o.RollbackOnUnhealthyWithin); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *ApplicationReconciler) guardStep(ctx context.Context, run *appRun, ws *v1beta1.WorkflowStatus, st *v1beta1.StepStatus, sp appfile.StepPlan, window time.Duration) error {
+	d := &deployer{r: r, run: run}
+	turned := map[string]bool{}
+	var why []string
+	for _, c := range st.Progress.Rollout {
+		if c.Phase != string(rollout.Succeeded) || c.Finished == nil {
+			continue
+		}
+		end := c.Finished.Add(window)
+		if !run.now.Before(end) {
+			continue
+		}
+		if h := d.clusterHealth(ctx, sp, c.Cluster); !h.Healthy {
+			turned[c.Cluster] = true
+			why = append(why, c.Cluster+": "+h.Message)
+			continue
+		}
+		run.after(end.Sub(run.now))
+	}
+	if len(turned) == 0 {
+		return nil
+	}
+	progress := appworkflow.ProgressState(st.Progress)
+	reason := workflow.ReasonRolledBack
+	summary, err := d.rollBack(ctx, sp, progress, run.now, turned)
+	if err != nil {
+		// Trying again would fail the same way (the revision is gone): say so once, and
+		// leave the clusters to a person.
+		reason, summary = workflow.ReasonRollbackFailed, "the rollback failed: "+err.Error()
+	}
+	progress.RolledBack = summary
+	message := fmt.Sprintf("unhealthy within onUnhealthyWithin %s of succeeding: %s; %s", window, strings.Join(why, "; "), summary)
+	st.Phase, st.Reason, st.Message, st.Progress = string(workflow.StepFailed), reason, truncate(message), appworkflow.ProgressStatus(progress)
+	ws.Phase, ws.Message = string(workflow.PhaseFailed), fmt.Sprintf("step %q failed (%s): %s", sp.Name, reason, truncate(message))
+	r.event(run, "Warning", reason, fmt.Sprintf("step %s: %s", sp.Name, message))
+	run.condition(v1beta1.ConditionWorkflowFinished, false, v1beta1.ReasonWorkflow+phaseReason(v1beta1.ApplicationPhase(ws.Phase)), ws.Message)
+	return nil
+}
+
+// stepStatus finds a step's status, top-level or in a step group.
+func stepStatus(ws *v1beta1.WorkflowStatus, name string) *v1beta1.StepStatus {
+	for i := range ws.Steps {
+		if ws.Steps[i].Name == name {
+			return &ws.Steps[i].StepStatus
+		}
+		for j := range ws.Steps[i].SubStepsStatus {
+			if ws.Steps[i].SubStepsStatus[j].Name == name {
+				return &ws.Steps[i].SubStepsStatus[j]
+			}
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,11 +86,11 @@ func EnsurePrometheus(ctx context.Context, opts BuildOptions) (string, error) {
 	return bin, os.Rename(partial, dir)
 }
 
-// StartPrometheus runs a real Prometheus server on loopback for a test, scraping itself every
-// second (job "prometheus"), and returns its URL once it is ready. It is stopped when the test
-// ends. Without the binary the test is skipped with a hint, unless FERRY_REQUIRE_TESTBIN=1 (as
-// `make test` sets): then it is fetched.
-func StartPrometheus(t testing.TB) string {
+// StartPrometheus runs a real Prometheus server on loopback for a test, scraping itself (job
+// "prometheus") and the given targets (host:port, job "app") every second, and returns its URL
+// once it is ready. It is stopped when the test ends. Without the binary the test is skipped
+// with a hint, unless FERRY_REQUIRE_TESTBIN=1 (as `make test` sets): then it is fetched.
+func StartPrometheus(t testing.TB, targets ...string) string {
 	t.Helper()
 	opts := BuildOptions{Log: testLog{t}}
 	if err := opts.defaults(); err != nil {
@@ -108,6 +109,13 @@ func StartPrometheus(t testing.TB) string {
 	port := FreePortForTest(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	config := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n  - job_name: prometheus\n    static_configs: [{targets: [%q]}]\n", addr)
+	if len(targets) > 0 {
+		quoted := make([]string, len(targets))
+		for i, target := range targets {
+			quoted[i] = strconv.Quote(target)
+		}
+		config += fmt.Sprintf("  - job_name: app\n    static_configs: [{targets: [%s]}]\n", strings.Join(quoted, ", "))
+	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,9 @@ const (
 	// ReasonRolledBack: the rollout stopped and the clusters it changed run their previous
 	// revision again.
 	ReasonRolledBack = "RolledBack"
+	// ReasonRollbackFailed: a rollback was due but could not be done (the previous revision
+	// is no longer kept); the clusters are left as they are.
+	ReasonRollbackFailed = "RollbackFailed"
 )
 
 // DeployExecutor runs `deploy` steps: `auto: false` suspends the step until it is resumed,
@@ -114,44 +117,41 @@ type DeployExecutor struct {
 	Deployer Deployer
 }
 
-// deployOptions are a deploy step's properties.
-type deployOptions struct {
-	policies    []string
-	parallelism int
-	healthyFor  time.Duration
-	rollout     *rollout.Strategy
-	rollback    bool
+// DeployOptions are a deploy step's properties.
+type DeployOptions struct {
+	Policies    []string
+	Parallelism int
+	// HealthyFor holds the step until its targets have been healthy that long.
+	HealthyFor time.Duration
+	// Rollout is the step's rollout strategy when it changes clusters one check at a time: a
+	// progressive one, or All when the step rolls back on failure.
+	Rollout *rollout.Strategy
+	// RollbackOnFailure returns the clusters a stopped rollout changed (onFailure: rollback,
+	// or rollback.onFailure).
+	RollbackOnFailure bool
+	// RollbackOnUnhealthyWithin returns a cluster to its previous revision when it turns
+	// unhealthy within this long after it succeeded (rollback.onUnhealthyWithin).
+	RollbackOnUnhealthyWithin time.Duration
 }
 
-func parseDeploy(props map[string]any) (deployOptions, error) {
-	o := deployOptions{parallelism: 5}
+// ParseDeployOptions reads a deploy step's properties; errors name the property.
+func ParseDeployOptions(props map[string]any) (DeployOptions, error) {
+	o := DeployOptions{Parallelism: 5}
 	if list, ok := props["policies"].([]any); ok {
 		for _, p := range list {
 			s, ok := p.(string)
 			if !ok {
 				return o, fmt.Errorf("policies: %v is not a policy name", p)
 			}
-			o.policies = append(o.policies, s)
+			o.Policies = append(o.Policies, s)
 		}
 	}
 	if p, ok := props["parallelism"].(int64); ok && p > 0 {
-		o.parallelism = int(p)
+		o.Parallelism = int(p)
 	}
-	if v, ok := props["healthyFor"].(string); ok && v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return o, fmt.Errorf("healthyFor: %q is not a duration such as 30s or 10m", v)
-		}
-		o.healthyFor = d
-	}
-	if raw, ok := props["rolloutStrategy"]; ok && raw != nil {
-		s, err := rollout.Parse(raw)
-		if err != nil {
-			return o, err
-		}
-		if s.Progressing() {
-			o.rollout = &s
-		}
+	var err error
+	if o.HealthyFor, err = duration(props, "healthyFor"); err != nil {
+		return o, err
 	}
 	switch v := props["onFailure"].(type) {
 	case nil:
@@ -159,16 +159,43 @@ func parseDeploy(props map[string]any) (deployOptions, error) {
 		if v != "rollback" && v != "stop" {
 			return o, fmt.Errorf("onFailure: %q is neither rollback nor stop", v)
 		}
-		o.rollback = v == "rollback"
+		o.RollbackOnFailure = v == "rollback"
 	default:
 		return o, fmt.Errorf("onFailure: %v is neither rollback nor stop", v)
 	}
 	if rb, ok := props["rollback"].(map[string]any); ok {
 		if on, ok := rb["onFailure"].(bool); ok && on {
-			o.rollback = true
+			o.RollbackOnFailure = true
+		}
+		if o.RollbackOnUnhealthyWithin, err = duration(rb, "onUnhealthyWithin"); err != nil {
+			return o, fmt.Errorf("rollback.%w", err)
 		}
 	}
+	strategy := rollout.Strategy{Type: rollout.All, ProgressDeadline: rollout.DefaultProgressDeadline}
+	if raw, ok := props["rolloutStrategy"]; ok && raw != nil {
+		if strategy, err = rollout.Parse(raw); err != nil {
+			return o, err
+		}
+	}
+	// A rollback needs to know which clusters changed, and from what: rolling back makes
+	// even an All rollout go through pkg/rollout.
+	if strategy.Progressing() || o.RollbackOnFailure || o.RollbackOnUnhealthyWithin > 0 {
+		o.Rollout = &strategy
+	}
 	return o, nil
+}
+
+// duration reads an optional duration property.
+func duration(props map[string]any, name string) (time.Duration, error) {
+	v, ok := props[name].(string)
+	if !ok || v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 30s or 10m", name, v)
+	}
+	return d, nil
 }
 
 // Execute implements Executor.
@@ -177,7 +204,7 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 	if auto, ok := props["auto"].(bool); ok && !auto && !in.Resumed {
 		return Result{Outcome: OutcomeSuspend, Message: fmt.Sprintf("waiting for approval: resume step %q to deploy", in.Step.Name)}, nil
 	}
-	o, err := parseDeploy(props)
+	o, err := ParseDeployOptions(props)
 	if err != nil {
 		return Result{}, err
 	}
@@ -185,8 +212,8 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 		// A retry of a rolled-back rollout does not start it again.
 		return Result{Outcome: OutcomeFail, Reason: ReasonRolledBack, Message: in.Progress.RolledBack}, nil
 	}
-	res, err := d.Deployer.Deploy(ctx, DeployRequest{Step: in.Step.Name, Policies: o.policies, Parallelism: o.parallelism,
-		Rollout: o.rollout, RollbackOnFailure: o.rollback, Progress: in.Progress, Now: in.Now})
+	res, err := d.Deployer.Deploy(ctx, DeployRequest{Step: in.Step.Name, Policies: o.Policies, Parallelism: o.Parallelism,
+		Rollout: o.Rollout, RollbackOnFailure: o.RollbackOnFailure, Progress: in.Progress, Now: in.Now})
 	if err != nil {
 		return Result{}, err
 	}
@@ -201,8 +228,8 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 			reason = ReasonRolledBack
 		}
 		return Result{Outcome: OutcomeFail, Reason: reason, Message: res.Message, Progress: progress}, nil
-	case o.healthyFor > 0:
-		return holdHealthy(in.Now, o.healthyFor, res, progress), nil
+	case o.HealthyFor > 0:
+		return holdHealthy(in.Now, o.HealthyFor, res, progress), nil
 	case !res.Done:
 		return Result{Outcome: OutcomeWait, Message: res.Message, Progress: progress, Recheck: res.Recheck}, nil
 	}
@@ -210,17 +237,17 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 }
 
 // deployTimeout is the default timeout of a deploy step that sets none: the default plus its
-// healthyFor, and none with a progressive rollout, whose progressDeadline bounds each cluster
-// instead (a rollout over many clusters takes as long as it takes).
+// healthyFor, and none when it rolls out (progressively, or to roll back), as progressDeadline
+// bounds each cluster instead (a rollout over many clusters takes as long as it takes).
 func deployTimeout(props map[string]any, def time.Duration) time.Duration {
-	o, err := parseDeploy(props)
+	o, err := ParseDeployOptions(props)
 	switch {
 	case err != nil:
 		return def
-	case o.rollout != nil:
+	case o.Rollout != nil:
 		return 0
 	}
-	return def + o.healthyFor
+	return def + o.HealthyFor
 }
 
 // holdHealthy succeeds a deploy step with healthyFor once its targets have been healthy that long

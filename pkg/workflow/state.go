@@ -100,6 +100,18 @@ type Progress struct {
 	Rollout      []rollout.Cluster `json:"rollout,omitempty"`
 	// RolledBack says what a rollback on failure returned.
 	RolledBack string `json:"rolledBack,omitempty"`
+	// Metric is a check-metrics step's last reading.
+	Metric *MetricReading `json:"metric,omitempty"`
+}
+
+// MetricReading is the last value a metric check read and whether it met its condition.
+type MetricReading struct {
+	Query     string `json:"query"`
+	Value     string `json:"value"`
+	Condition string `json:"condition"`
+	Met       bool   `json:"met"`
+	// Since is when the condition last started to hold (Met) or to fail.
+	Since *time.Time `json:"since,omitempty"`
 }
 
 // Clone returns a deep copy; nil for nil.
@@ -109,6 +121,10 @@ func (p *Progress) Clone() *Progress {
 	}
 	out := *p
 	out.Rollout = slices.Clone(p.Rollout)
+	if p.Metric != nil {
+		m := *p.Metric
+		out.Metric = &m
+	}
 	return &out
 }
 

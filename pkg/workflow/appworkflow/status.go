@@ -36,7 +36,7 @@ func stepStatus(s workflow.StepState) v1beta1.StepStatus {
 		ID: s.ExecutionID, Name: s.Name, Type: s.Type, Phase: string(s.Phase), Message: s.Message, Reason: s.Reason,
 		FirstExecuteTime: timeOf(s.FirstExecuteTime), LastExecuteTime: timeOf(s.LastExecuteTime),
 		Attempts: s.Attempts, Waits: s.Waits, NextTime: timeOf(s.NextTime), ResumeTime: timeOf(s.ResumeTime),
-		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime), ResumedBy: s.ResumedBy, Progress: progressStatus(s.Progress),
+		Resumed: s.Resumed, ResumedTime: timeOf(s.ResumedTime), ResumedBy: s.ResumedBy, Progress: ProgressStatus(s.Progress),
 	}
 }
 
@@ -65,15 +65,19 @@ func stepState(s v1beta1.StepStatus) workflow.StepState {
 		ExecutionID: s.ID, Attempts: s.Attempts, Waits: s.Waits,
 		FirstExecuteTime: goTime(s.FirstExecuteTime), LastExecuteTime: goTime(s.LastExecuteTime),
 		NextTime: goTime(s.NextTime), ResumeTime: goTime(s.ResumeTime), Resumed: s.Resumed, ResumedTime: goTime(s.ResumedTime), ResumedBy: s.ResumedBy,
-		Progress: progressState(s.Progress),
+		Progress: ProgressState(s.Progress),
 	}
 }
 
-func progressStatus(p *workflow.Progress) *v1beta1.StepProgress {
+// ProgressStatus is a step's Progress as the status keeps it.
+func ProgressStatus(p *workflow.Progress) *v1beta1.StepProgress {
 	if p == nil {
 		return nil
 	}
 	out := &v1beta1.StepProgress{HealthySince: ceilTime(p.HealthySince), RolledBack: p.RolledBack}
+	if m := p.Metric; m != nil {
+		out.Metric = &v1beta1.MetricReading{Query: m.Query, Value: m.Value, Condition: m.Condition, Met: m.Met, Since: timeOf(m.Since)}
+	}
 	for _, c := range p.Rollout {
 		out.Rollout = append(out.Rollout, v1beta1.ClusterRollout{Cluster: c.Cluster, Group: c.Group, Phase: string(c.Phase),
 			Started: ceilTime(c.Started), HealthySince: ceilTime(c.HealthySince), Finished: timeOf(c.Finished), Message: c.Message, From: c.From})
@@ -95,11 +99,15 @@ func ceilTime(t *time.Time) *metav1.Time {
 	return &mt
 }
 
-func progressState(p *v1beta1.StepProgress) *workflow.Progress {
+// ProgressState reads a step's Progress back from the status.
+func ProgressState(p *v1beta1.StepProgress) *workflow.Progress {
 	if p == nil {
 		return nil
 	}
 	out := &workflow.Progress{HealthySince: goTime(p.HealthySince), RolledBack: p.RolledBack}
+	if m := p.Metric; m != nil {
+		out.Metric = &workflow.MetricReading{Query: m.Query, Value: m.Value, Condition: m.Condition, Met: m.Met, Since: goTime(m.Since)}
+	}
 	for _, c := range p.Rollout {
 		out.Rollout = append(out.Rollout, rollout.Cluster{Cluster: c.Cluster, Group: c.Group, Phase: rollout.Phase(c.Phase),
 			Started: goTime(c.Started), HealthySince: goTime(c.HealthySince), Finished: goTime(c.Finished), Message: c.Message, From: c.From})

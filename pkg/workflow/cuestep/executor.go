@@ -93,17 +93,27 @@ func (e *Executor) Execute(ctx context.Context, in workflow.StepInput) (workflow
 		return workflow.Result{}, err
 	}
 	r := &run{e: e, ev: ev, in: in, done: map[string]bool{}, returns: map[string]bool{}}
+	res := r.actions(ctx)
+	if r.progress != nil {
+		res.Progress = r.progress
+	}
+	return res, nil
+}
+
+// actions runs the template's actions in order.
+func (r *run) actions(ctx context.Context) workflow.Result {
+	e := r.e
 	for i := 0; i < e.opts.MaxActions; i++ {
 		next := r.next()
 		switch {
 		case next == nil:
-			return r.result(workflow.OutcomeSucceeded), nil
+			return r.result(workflow.OutcomeSucceeded)
 		case next.Incomplete != nil && next.Do == "wait":
 			// A condition over something that is not there yet, e.g. a status: wait for it.
-			return workflow.Result{Outcome: workflow.OutcomeWait, Message: fmt.Sprintf("waiting for %s: %v", next.Path, next.Incomplete)}, nil
+			return workflow.Result{Outcome: workflow.OutcomeWait, Message: fmt.Sprintf("waiting for %s: %v", next.Path, next.Incomplete)}
 		case next.Incomplete != nil:
 			return workflow.Result{Outcome: workflow.OutcomeFail, Reason: "ActionIncomplete",
-				Message: fmt.Sprintf("action %s (%s) cannot run: %v", next.Path, next.Do, next.Incomplete)}, nil
+				Message: fmt.Sprintf("action %s (%s) cannot run: %v", next.Path, next.Do, next.Incomplete)}
 		}
 		r.done[next.Path] = true
 		act := *next
@@ -114,10 +124,10 @@ func (e *Executor) Execute(ctx context.Context, in workflow.StepInput) (workflow
 			r.returns[act.Path] = true
 		}
 		if res, stop := r.run(ctx, act); stop {
-			return res, nil
+			return res
 		}
 	}
-	return workflow.Result{Outcome: workflow.OutcomeFail, Message: fmt.Sprintf("more than %d actions", e.opts.MaxActions)}, nil
+	return workflow.Result{Outcome: workflow.OutcomeFail, Message: fmt.Sprintf("more than %d actions", e.opts.MaxActions)}
 }
 
 // stepContext is `context` for a step: the Application's identity and the step's.
@@ -140,6 +150,8 @@ type run struct {
 	messages []string
 	// returns marks the actions written in the provider packages' form ($params/$returns).
 	returns map[string]bool
+	// progress, when an action set it, is what the step keeps (a metric check's reading).
+	progress *workflow.Progress
 }
 
 // The fields of an action in the provider packages' form.

@@ -65,6 +65,8 @@ func (r *run) promCheck(ctx context.Context, a cue.Action) (workflow.Result, boo
 		return fail("%s: %v", a.Path, err)
 	}
 	held := now.Sub(since)
+	r.progress = &workflow.Progress{Metric: &workflow.MetricReading{Query: query, Value: strconv.FormatFloat(value, 'g', -1, 64),
+		Condition: cond.String(), Met: met, Since: &since}}
 	outcome := map[string]any{"result": false, "failed": false}
 	switch {
 	case met && held >= durations["duration"]:

@@ -3,9 +3,12 @@ package cuestep
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,4 +84,56 @@ func TestCheckMetricsAgainstPrometheus(t *testing.T) {
 	res = at(map[string]any{"query": `up`, "metricEndpoint": prom, "condition": "about 1"}, "cond", start)
 	require.Equal(t, workflow.OutcomeFail, res.Outcome)
 	require.Contains(t, res.Message, `condition "about 1": want an operator`)
+}
+
+// TestCheckMetricsOnAnExporter: a canary's success ratio, served by a small exporter on
+// loopback and scraped by a real Prometheus, passes check-metrics once it has held for duration
+// and fails it within failDuration after it drops; the step keeps the last value, the condition
+// and whether it held (status progress.metric).
+func TestCheckMetricsOnAnExporter(t *testing.T) {
+	var ratio atomic.Value
+	ratio.Store("0.99")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE canary_success_ratio gauge\ncanary_success_ratio{app=\"shop\"} %s\n", ratio.Load())
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	prom := testenv.StartPrometheus(t, ln.Addr().String())
+	u, err := url.Parse(prom)
+	require.NoError(t, err)
+
+	reg, err := definition.Builtin()
+	require.NoError(t, err)
+	def, err := reg.Get(definition.KindWorkflowStep, "check-metrics")
+	require.NoError(t, err)
+	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}})})
+	require.NoError(t, err)
+	props := map[string]any{"query": `canary_success_ratio{app="shop"}`, "metricEndpoint": prom, "condition": ">=0.95",
+		"duration": "3s", "failDuration": "3s"}
+	check := func(id string) workflow.Result {
+		t.Helper()
+		res, err := e.Execute(context.Background(), workflow.StepInput{
+			Step:        workflow.Step{Name: "canary", Type: "check-metrics", Properties: props},
+			ExecutionID: id, Now: time.Now(), Context: map[string]any{"appName": "shop", "namespace": "default"},
+		})
+		require.NoError(t, err)
+		return res
+	}
+	// Until the first scrape the query gives no series: the step fails at once, saying so.
+	require.Eventually(t, func() bool { return check("warm-up").Outcome != workflow.OutcomeFail }, 30*time.Second, 250*time.Millisecond,
+		"Prometheus scrapes the exporter")
+
+	var res workflow.Result
+	require.Eventually(t, func() bool { res = check("good"); return res.Outcome == workflow.OutcomeSucceeded }, 20*time.Second, 500*time.Millisecond)
+	require.NotNil(t, res.Progress)
+	require.Equal(t, workflow.MetricReading{Query: `canary_success_ratio{app="shop"}`, Value: "0.99", Condition: ">=0.95", Met: true,
+		Since: res.Progress.Metric.Since}, *res.Progress.Metric)
+
+	ratio.Store("0.5")
+	require.Eventually(t, func() bool { res = check("bad"); return res.Outcome == workflow.OutcomeFail }, 20*time.Second, 500*time.Millisecond)
+	require.Contains(t, res.Message, `canary_success_ratio{app="shop"} is 0.5, not >=0.95, for`)
+	require.Equal(t, "0.5", res.Progress.Metric.Value)
+	require.False(t, res.Progress.Metric.Met)
 }
