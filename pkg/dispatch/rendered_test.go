@@ -44,7 +44,9 @@ func TestRenderedSize(t *testing.T) {
 	var objects []RenderedObject
 	for _, sp := range plan.Steps {
 		desired, _, err := DesiredObjects(DesiredOptions{App: AppRef{Name: "many", Namespace: "shop"}, Plan: plan, Step: sp, Revision: "many-v1",
-			Normalize: func(m map[string]any) (*unstructured.Unstructured, error) { return &unstructured.Unstructured{Object: m}, nil }})
+			Normalize: func(m map[string]any) (*unstructured.Unstructured, error) {
+				return &unstructured.Unstructured{Object: m}, nil
+			}})
 		require.NoError(t, err)
 		for _, d := range desired {
 			require.Equal(t, "many-v1", d.Object.GetAnnotations()[v1beta1.AnnotationAppRevision])
