@@ -53,7 +53,8 @@ spec:
 // cluster after it is never touched, and onFailure: rollback returns the changed clusters to
 // revision 1's objects. Nothing is tried again afterwards; `ferry status` shows each cluster.
 // Revision 3 is guarded by rollback.onUnhealthyWithin: when a cluster's pods fail after it
-// succeeded, that cluster alone returns to what it ran before and the workflow fails.
+// succeeded, that cluster alone returns to what it ran before and the workflow fails. Revision 4
+// reaches every cluster, but a gate after it fails: every cluster returns to what it ran.
 func TestProgressiveRollout(t *testing.T) {
 	f := startFleet(t,
 		testenv.ClusterSpec{Name: "c1"}, testenv.ClusterSpec{Name: "c2"},
@@ -180,6 +181,28 @@ func TestProgressiveRollout(t *testing.T) {
 	}
 	require.Equal(t, v1beta1.ApplicationWorkflowFailed, app.Status.Phase)
 	f.worksStayFor(5*time.Second, workName, clusters...)
+
+	// Revision 4 reaches every cluster, then a gate after it fails (a metric check whose
+	// Prometheus is not allowed): rollback on failure returns every cluster to what it ran.
+	f.sick["c2"].Store(false)
+	gated := strings.Replace(fmt.Sprintf(fleetRollout, "4"), "          onFailure: rollback\n", `          onFailure: rollback
+      - name: canary-analysis
+        type: check-metrics
+        properties: {query: "sum(up)", condition: ">=1", metricEndpoint: "http://prometheus.invalid:9090"}
+`, 1)
+	f.applyApp(gated)
+	app = f.waitApp("shop", "web", "the gate to fail and the rollback", func(a *v1beta1.Application) bool {
+		return a.Status.Workflow.AppRevision == "web-v4" && a.Status.Workflow.Phase == string(workflow.PhaseFailed) &&
+			a.Status.Workflow.Steps[0].Reason == workflow.ReasonRolledBack
+	})
+	step = app.Status.Workflow.Steps[0].StepStatus
+	require.Contains(t, step.Message, `the workflow failed (step "canary-analysis" failed`)
+	require.Contains(t, step.Message, "rolled back c1 to web-v3, c2 to web-v1, c3 to web-v3, c4 to web-v3")
+	for c, want := range map[string]string{"c1": "web:3", "c2": "web:1", "c3": "web:3", "c4": "web:3"} {
+		require.Eventually(t, func() bool { return image(f.deployment(c, "shop", "web")) == want }, 30*time.Second, 200*time.Millisecond,
+			"%s returns to %s", c, want)
+	}
+	f.worksStayFor(3*time.Second, workName, clusters...)
 }
 
 // worksStayFor checks that the named ManifestWorks are not written (their generation stays) for

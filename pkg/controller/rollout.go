@@ -231,11 +231,13 @@ func (r *ApplicationReconciler) runningRevision(ctx context.Context, run *appRun
 	return RevisionName(run.app.Name, newest), nil
 }
 
-// guardRollouts watches the clusters of deploy steps with rollback.onUnhealthyWithin: one that
-// turns unhealthy within that window after it succeeded goes back to the revision it ran before
-// (as that revision rendered it). The step then fails with reason RolledBack, which ends the
-// workflow as failed: the revision is not delivered there again until the spec changes or
-// someone restarts the workflow. While a window is open the app is checked again when it ends.
+// guardRollouts rolls back what deploy steps asked to: with rollback.onUnhealthyWithin, a
+// cluster that turns unhealthy within that window after it succeeded goes back to the revision
+// it ran before (as that revision rendered it), and the step and the workflow fail; with
+// rollback on failure, once the workflow failed (the step's own timeout, a later gate), every
+// cluster the step changed goes back. The step's reason is then RolledBack: the revision is not
+// delivered there again until the spec changes or someone restarts the workflow. While a window
+// is open the app is checked again when it ends.
 func (r *ApplicationReconciler) guardRollouts(ctx context.Context, run *appRun) error {
 	ws := run.app.Status.Workflow
 	if ws == nil || ws.AppRevision != run.revName || run.plan == nil || run.plan.Workflow == nil {
@@ -251,22 +253,44 @@ func (r *ApplicationReconciler) guardRollouts(ctx context.Context, run *appRun) 
 			continue
 		}
 		o, err := workflow.ParseDeployOptions(s.Properties)
-		if err != nil || o.RollbackOnUnhealthyWithin == 0 {
+		if err != nil || (!o.RollbackOnFailure && o.RollbackOnUnhealthyWithin == 0) {
 			continue
 		}
 		st := stepStatus(ws, s.Name)
 		sp, ok := run.stepPlan(s.Name)
-		if st == nil || !ok || st.Phase != string(workflow.StepSucceeded) || st.Progress == nil {
+		if st == nil || !ok || st.Progress == nil || st.Progress.RolledBack != "" {
 			continue
 		}
-		if err := r.guardStep(ctx, run, ws, st, sp, o.RollbackOnUnhealthyWithin); err != nil {
-			return err
+		switch {
+		case o.RollbackOnFailure && ws.Phase == string(workflow.PhaseFailed):
+			r.rollBackAfterFailure(ctx, run, ws, st, sp)
+		case o.RollbackOnUnhealthyWithin > 0 && st.Phase == string(workflow.StepSucceeded):
+			r.guardStep(ctx, run, ws, st, sp, o.RollbackOnUnhealthyWithin)
 		}
 	}
 	return nil
 }
 
-func (r *ApplicationReconciler) guardStep(ctx context.Context, run *appRun, ws *v1beta1.WorkflowStatus, st *v1beta1.StepStatus, sp appfile.StepPlan, window time.Duration) error {
+// rollBackAfterFailure returns the clusters a deploy step with rollback on failure changed once
+// the workflow failed for another reason than its rollout stopping: its own timeout, or a later
+// gate (a check-metrics step, say) that failed. The step is marked failed with reason RolledBack.
+func (r *ApplicationReconciler) rollBackAfterFailure(ctx context.Context, run *appRun, ws *v1beta1.WorkflowStatus, st *v1beta1.StepStatus, sp appfile.StepPlan) {
+	d := &deployer{r: r, run: run}
+	progress := appworkflow.ProgressState(st.Progress)
+	reason := workflow.ReasonRolledBack
+	summary, err := d.rollBack(ctx, sp, progress, run.now, nil)
+	if err != nil {
+		reason, summary = workflow.ReasonRollbackFailed, "the rollback failed: "+err.Error()
+	}
+	progress.RolledBack = summary
+	message := fmt.Sprintf("the workflow failed (%s); %s", ws.Message, summary)
+	st.Phase, st.Reason, st.Message, st.Progress = string(workflow.StepFailed), reason, truncate(message), appworkflow.ProgressStatus(progress)
+	r.event(run, "Warning", reason, fmt.Sprintf("step %s: %s", sp.Name, message))
+}
+
+// guardStep returns the clusters of a succeeded step that turned unhealthy within window of
+// succeeding, and fails the step and the workflow.
+func (r *ApplicationReconciler) guardStep(ctx context.Context, run *appRun, ws *v1beta1.WorkflowStatus, st *v1beta1.StepStatus, sp appfile.StepPlan, window time.Duration) {
 	d := &deployer{r: r, run: run}
 	turned := map[string]bool{}
 	var why []string
@@ -286,7 +310,7 @@ func (r *ApplicationReconciler) guardStep(ctx context.Context, run *appRun, ws *
 		run.after(end.Sub(run.now))
 	}
 	if len(turned) == 0 {
-		return nil
+		return
 	}
 	progress := appworkflow.ProgressState(st.Progress)
 	reason := workflow.ReasonRolledBack
@@ -302,7 +326,6 @@ func (r *ApplicationReconciler) guardStep(ctx context.Context, run *appRun, ws *
 	ws.Phase, ws.Message = string(workflow.PhaseFailed), fmt.Sprintf("step %q failed (%s): %s", sp.Name, reason, truncate(message))
 	r.event(run, "Warning", reason, fmt.Sprintf("step %s: %s", sp.Name, message))
 	run.condition(v1beta1.ConditionWorkflowFinished, false, v1beta1.ReasonWorkflow+phaseReason(v1beta1.ApplicationPhase(ws.Phase)), ws.Message)
-	return nil
 }
 
 // stepStatus finds a step's status, top-level or in a step group.

@@ -237,14 +237,14 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 }
 
 // deployTimeout is the default timeout of a deploy step that sets none: the default plus its
-// healthyFor, and none when it rolls out (progressively, or to roll back), as progressDeadline
-// bounds each cluster instead (a rollout over many clusters takes as long as it takes).
+// healthyFor, and none for a progressive rollout, whose progressDeadline bounds each cluster
+// instead (a rollout over many clusters takes as long as it takes).
 func deployTimeout(props map[string]any, def time.Duration) time.Duration {
 	o, err := ParseDeployOptions(props)
 	switch {
 	case err != nil:
 		return def
-	case o.Rollout != nil:
+	case o.Rollout != nil && o.Rollout.Progressing():
 		return 0
 	}
 	return def + o.HealthyFor
