@@ -40,6 +40,18 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 			return d.Object.GetKind() == "ManifestWork" && !only(d.Object.GetNamespace())
 		})
 	}
+	if run.exact != nil {
+		// Definitions changed while the workflow runs: managed clusters get what the
+		// revision rendered (hub objects render anew).
+		for i, d := range desired {
+			if d.Object.GetKind() != "ManifestWork" {
+				continue
+			}
+			if u, ok := run.exactObject(sp.Name, d.Object); ok {
+				desired[i].Object = u
+			}
+		}
+	}
 	conflicts := make([]string, len(desired))
 	errs := make([]error, len(desired))
 	results := make([]dispatch.ApplyResult, len(desired))

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,6 +106,9 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 	if latest != nil && latest.RevisionHash == hash {
 		return nil
 	}
+	if exact, err := r.keepDelivering(ctx, run, latest); err != nil || exact {
+		return err
+	}
 	next := int64(1)
 	if latest != nil {
 		next = latest.Revision + 1
@@ -182,6 +186,57 @@ func (r *ApplicationReconciler) newRevision(ctx context.Context, run *appRun, n 
 	}
 	rev.Spec.Rendered = rendered
 	return rev
+}
+
+// keepDelivering decides that a change of definitions alone does not make a new revision while
+// the latest revision's workflow runs and has delivered something: what reaches prod is what
+// staging got. The revision's ManifestWorks are then delivered as it rendered them (run.exact);
+// once its workflow has ended, the next reconcile makes a new revision with the new
+// definitions, which starts the workflow again. A spec change always makes a new revision at
+// once.
+func (r *ApplicationReconciler) keepDelivering(ctx context.Context, run *appRun, latest *v1beta1.Revision) (bool, error) {
+	ws := run.app.Status.Workflow
+	if latest == nil || ws == nil || ws.AppRevision != latest.Name || ws.Finished || len(succeededDeploySteps(ws, run.plan)) == 0 {
+		// Nothing of the revision has been delivered and verified yet (a definition fixed for
+		// an app stuck at its first step takes effect at once).
+		return false, nil
+	}
+	rev := &v1beta1.ApplicationRevision{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: run.app.Namespace, Name: latest.Name}, rev); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if rev.Spec.Rendered == nil {
+		return false, nil // made by an older Ferry: nothing to deliver exactly
+	}
+	defs := make([]appfile.DefinitionRef, 0, len(rev.Spec.Definitions))
+	for _, d := range rev.Spec.Definitions {
+		defs = append(defs, appfile.DefinitionRef{Kind: d.Kind, Name: d.Name, Hash: d.Hash})
+	}
+	sameSpec, err := appfile.RevisionHash(run.source, defs)
+	if err != nil || sameSpec != latest.RevisionHash {
+		return false, err
+	}
+	objects, err := dispatch.DecodeRendered(rev.Spec.Rendered)
+	if err != nil {
+		return false, fmt.Errorf("revision %s: %w", rev.Name, err)
+	}
+	run.exact = objects
+	ctrl.LoggerFrom(ctx).V(1).Info("definitions changed while the workflow runs: delivering what the revision rendered", "revision", rev.Name)
+	return true, nil
+}
+
+// exactObject is what the revision rendered for a ManifestWork, when run.exact holds it.
+func (run *appRun) exactObject(step string, work *unstructured.Unstructured) (*unstructured.Unstructured, bool) {
+	for _, o := range run.exact {
+		if o.Step != step || o.Cluster != work.GetNamespace() {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: o.Object}
+		if u.GetKind() == "ManifestWork" && u.GetName() == work.GetName() {
+			return u.DeepCopy(), true
+		}
+	}
+	return nil, false
 }
 
 // rendered is what the plan delivers, every delivery step on every target, compressed.

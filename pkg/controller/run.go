@@ -35,6 +35,9 @@ type appRun struct {
 	// revision is the name and number of the revision being delivered.
 	revName string
 	revNum  int64
+	// exact, when set, is what the revision rendered: definitions changed while its workflow
+	// runs, and its ManifestWorks are delivered as they were rendered, not as now.
+	exact []dispatch.RenderedObject
 
 	// applied are the deploy steps applied in this reconcile; keepState skips them.
 	applied map[string]bool
