@@ -56,7 +56,13 @@ type fleet struct {
 // controller has only the rights the shipped RBAC gives it.
 func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 	t.Helper()
-	env := testenv.StartForTest(t, clusters...)
+	return startFleetWith(t, testenv.Options{Clusters: clusters})
+}
+
+// startFleetWith is startFleet with more test environment options (OCM's placement controller).
+func startFleetWith(t *testing.T, opts testenv.Options) *fleet {
+	t.Helper()
+	env := testenv.StartForTestWith(t, opts)
 	hub, err := ferryscheme.NewClient(env.Hub.Config)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -141,6 +141,9 @@ type StepPlan struct {
 	Auto bool
 	// Targets are the (cluster, namespace) pairs the step deploys to.
 	Targets []TargetPlan
+	// Waiting says why the targets are not all known yet (an OCM Placement not decided yet);
+	// the step waits meanwhile.
+	Waiting string
 }
 
 // TargetPlan is what one step deploys to one cluster and namespace.

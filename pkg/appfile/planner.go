@@ -186,7 +186,7 @@ func (p *Planner) Plan(ctx context.Context, af *Appfile, opts PlanOptions) (*Pla
 	}
 	r.renderAll(jobs)
 	for _, st := range layout {
-		sp := StepPlan{Name: st.step.name, Auto: st.step.auto}
+		sp := StepPlan{Name: st.step.name, Auto: st.step.auto, Waiting: r.waiting(st.step)}
 		for i, t := range st.targets {
 			tp := TargetPlan{Cluster: t.cluster.Name, Namespace: t.namespace, Group: t.group, GroupIndex: t.groupIndex}
 			for _, j := range st.jobs[i] {

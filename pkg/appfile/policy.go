@@ -65,8 +65,23 @@ type topologySpec struct {
 	Clusters             []string          `json:"clusters,omitempty"`
 	ClusterLabelSelector map[string]string `json:"clusterLabelSelector,omitempty"`
 	ClusterSelector      map[string]string `json:"clusterSelector,omitempty"`
-	Namespace            string            `json:"namespace,omitempty"`
-	AllowEmpty           bool              `json:"allowEmpty,omitempty"`
+	// Placement names an OCM Placement whose decisions are the targets (Ferry extension).
+	Placement  *placementRef `json:"placement,omitempty"`
+	Namespace  string        `json:"namespace,omitempty"`
+	AllowEmpty bool          `json:"allowEmpty,omitempty"`
+
+	// decided is what the Placement decided, by cluster; waiting says why there is nothing
+	// yet. Both are filled when the policy is resolved.
+	decided map[string]Decision
+	order   []Decision
+	waiting string
+}
+
+// placementRef names an OCM Placement; with Spec, the topology policy renders it.
+type placementRef struct {
+	Name      string         `json:"name"`
+	Namespace string         `json:"namespace,omitempty"`
+	Spec      map[string]any `json:"spec,omitempty"`
 }
 
 // overrideSpec are the properties of an override policy.
@@ -135,6 +150,7 @@ func (r *run) resolvePolicies() {
 				continue
 			}
 			r.checkTopology(pol, subject, path+".properties")
+			r.addPolicyObjects(key, res) // an inline Placement
 		case PolicyOverride:
 			pol.override = &overrideSpec{}
 			if err := decodeInto(props, pol.override); err != nil {
@@ -243,6 +259,8 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 		selector = spec.ClusterSelector
 	}
 	switch {
+	case spec.Placement != nil:
+		return r.placed(pol)
 	case len(spec.Clusters) > 0:
 		var missing []string
 		for _, name := range spec.Clusters {
@@ -271,6 +289,62 @@ func (r *run) selectClusters(pol *policy) ([]Cluster, error) {
 		return nil, fmt.Errorf("no cluster matches clusterLabelSelector %s; set allowEmpty: true to allow that", formatLabels(selector))
 	}
 	return out, nil
+}
+
+// placed is what a topology policy's OCM Placement decided, in decision group order. No
+// decision yet is no target (the deploy steps using the policy wait, see StepPlan.Waiting),
+// not an error: the placement controller decides within moments of the Placement's creation.
+func (r *run) placed(pol *policy) ([]Cluster, error) {
+	spec := pol.topology
+	ref := spec.Placement
+	switch {
+	case len(spec.Clusters) > 0 || spec.ClusterLabelSelector != nil || spec.ClusterSelector != nil:
+		return nil, errors.New("placement chooses the clusters: leave out clusters and clusterLabelSelector")
+	case ref.Name == "":
+		return nil, errors.New("placement.name: the Placement's name is required")
+	case r.p.src.Placements == nil:
+		return nil, fmt.Errorf("placement %q: its decisions are read from the hub; offline, preview with clusters or clusterLabelSelector instead", ref.Name)
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = r.namespace
+	}
+	if spec.decided != nil || spec.waiting != "" {
+		return r.decidedClusters(spec), nil // resolved once per plan
+	}
+	decisions, decided, err := r.p.src.Placements.Decisions(r.ctx, ns, ref.Name)
+	if err != nil {
+		if r.sourceErr == nil {
+			r.sourceErr = fmt.Errorf("read the decisions of placement %s/%s: %w", ns, ref.Name, err)
+		}
+		return nil, nil
+	}
+	spec.decided = map[string]Decision{}
+	if !decided {
+		spec.waiting = fmt.Sprintf("waiting for OCM to decide placement %s/%s", ns, ref.Name)
+		return nil, nil
+	}
+	for _, d := range decisions {
+		if _, ok := r.clusters[d.Cluster]; ok {
+			spec.decided[d.Cluster] = d
+		}
+	}
+	spec.order = decisions
+	if len(spec.decided) == 0 && !spec.AllowEmpty {
+		spec.waiting = fmt.Sprintf("placement %s/%s decided no cluster", ns, ref.Name)
+	}
+	return r.decidedClusters(spec), nil
+}
+
+// decidedClusters are the clusters a placement decided, in decision order.
+func (r *run) decidedClusters(spec *topologySpec) []Cluster {
+	var out []Cluster
+	for _, d := range spec.order {
+		if _, ok := spec.decided[d.Cluster]; ok {
+			out = append(out, r.clusters[d.Cluster])
+		}
+	}
+	return out
 }
 
 // topologies resolves each topology policy to its placements, in the order written.

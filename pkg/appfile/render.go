@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -19,6 +20,21 @@ type target struct {
 	// step's topology policies: a rollout's decision group.
 	group      string
 	groupIndex int
+}
+
+// groupsPerPolicy spaces the group indexes of a step's topology policies, so that a Placement's
+// decision groups keep their order within their policy's.
+const groupsPerPolicy = 1000
+
+// waiting says why a step's targets are not all known yet: a Placement not decided yet.
+func (r *run) waiting(s deployStep) string {
+	var out []string
+	for _, pol := range s.policies {
+		if pol.topology != nil && pol.topology.waiting != "" {
+			out = append(out, pol.topology.waiting)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // targets resolves the topology policies of a step; without one, the step deploys to the hub.
@@ -44,10 +60,22 @@ func (r *run) targets(s deployStep) []target {
 		}
 		for _, c := range clusters {
 			key := c.Name + "/" + ns
-			if !seen[key] {
-				seen[key] = true
-				out = append(out, target{cluster: c, namespace: ns, group: pol.name, groupIndex: topologies - 1})
+			if seen[key] {
+				continue
 			}
+			seen[key] = true
+			t := target{cluster: c, namespace: ns, group: pol.name, groupIndex: (topologies - 1) * groupsPerPolicy}
+			if d, ok := pol.topology.decided[c.Name]; ok {
+				// A Placement's decision groups are the policy's groups, in their order.
+				t.groupIndex += d.GroupIndex
+				switch {
+				case d.Group != "":
+					t.group = d.Group
+				case d.GroupIndex > 0:
+					t.group = fmt.Sprintf("%s-%d", pol.name, d.GroupIndex)
+				}
+			}
+			out = append(out, t)
 		}
 	}
 	if topologies == 0 {

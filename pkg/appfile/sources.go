@@ -19,6 +19,23 @@ type Sources struct {
 	// Objects reads objects that templates ask for (ref-objects). Without it, such templates
 	// fail with a message saying how to give them.
 	Objects ObjectReader
+	// Placements reads OCM PlacementDecisions for topology policies that name a Placement.
+	// Without it (offline), such a policy is an error saying so.
+	Placements PlacementSource
+}
+
+// PlacementSource reads the decisions of an OCM Placement: the clusters it chose, in decision
+// group order. decided is false while the placement controller has made no PlacementDecision
+// for it yet (or the Placement does not exist).
+type PlacementSource interface {
+	Decisions(ctx context.Context, namespace, placement string) (decisions []Decision, decided bool, err error)
+}
+
+// Decision is one cluster a Placement chose, with its decision group.
+type Decision struct {
+	Cluster    string
+	Group      string
+	GroupIndex int
 }
 
 // DefinitionSource resolves type names for an Application in a namespace; *definition.Registry

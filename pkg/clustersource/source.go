@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/version"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	clusterv1beta1 "open-cluster-management.io/api/cluster/v1beta1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/pkg/appfile"
@@ -62,6 +64,7 @@ func New(o Options) appfile.Sources {
 		Clusters:    c,
 		Versions:    c,
 		Objects:     &objects{reader: o.APIReader},
+		Placements:  placements{reader: o.Reader},
 	}
 }
 
@@ -199,4 +202,43 @@ func objectName(u *unstructured.Unstructured) string {
 		return u.GetName()
 	}
 	return u.GetNamespace() + "/" + u.GetName()
+}
+
+// placements reads PlacementDecisions, usually from the controller's cache.
+type placements struct{ reader client.Reader }
+
+// Decisions implements appfile.PlacementSource: the clusters of every PlacementDecision of the
+// Placement, in decision group order (and the placement controller's order within a group).
+func (p placements) Decisions(ctx context.Context, namespace, placement string) ([]appfile.Decision, bool, error) {
+	var list clusterv1beta1.PlacementDecisionList
+	err := p.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{clusterv1beta1.PlacementLabel: placement})
+	if meta.IsNoMatchError(err) {
+		return nil, false, fmt.Errorf("the hub does not serve OCM PlacementDecisions: install OCM's cluster manager")
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list.Items) == 0 {
+		return nil, false, nil
+	}
+	index := func(d clusterv1beta1.PlacementDecision) int {
+		n, err := strconv.Atoi(d.Labels[clusterv1beta1.DecisionGroupIndexLabel])
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	sort.SliceStable(list.Items, func(i, j int) bool {
+		if a, b := index(list.Items[i]), index(list.Items[j]); a != b {
+			return a < b
+		}
+		return list.Items[i].Name < list.Items[j].Name
+	})
+	var out []appfile.Decision
+	for _, d := range list.Items {
+		for _, cd := range d.Status.Decisions {
+			out = append(out, appfile.Decision{Cluster: cd.ClusterName, Group: d.Labels[clusterv1beta1.DecisionGroupNameLabel], GroupIndex: index(d)})
+		}
+	}
+	return out, true, nil
 }

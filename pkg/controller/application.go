@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	clusterv1beta1 "open-cluster-management.io/api/cluster/v1beta1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -63,6 +64,8 @@ type ApplicationReconciler struct {
 	// noClusters is set when the hub does not serve ManagedClusters: asking would cost a
 	// discovery request every time.
 	noClusters bool
+	// noPlacements is set when the hub does not serve OCM PlacementDecisions.
+	noPlacements bool
 
 	// ownWrites holds the resourceVersion of the status this reconciler last wrote per app, so
 	// the watch event of its own write does not trigger another reconcile.
@@ -111,6 +114,10 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A cluster that joins, is relabelled or changes availability changes what topologies
 		// select and what health reports.
 		b = b.Watches(&clusterv1.ManagedCluster{}, handler.EnqueueRequestsFromMapFunc(r.appsWithTopology))
+	}
+	if !r.noPlacements {
+		// A Placement that decides anew moves the apps that follow it.
+		b = b.Watches(&clusterv1beta1.PlacementDecision{}, handler.EnqueueRequestsFromMapFunc(r.appsWithTopology))
 	}
 	var err error
 	r.ctrl, err = b.
@@ -288,7 +295,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}{
 		{"render", r.render}, {"revision", r.ensureRevision}, {"policies", r.applyPolicyObjects}, {"workflow", r.runWorkflow},
 		{"rollback guard", r.guardRollouts}, {"keep state", r.keepState},
-		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage},
+		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage}, {"clusters left", r.collectLeftClusters},
 	} {
 		err := step.run(ctx, run)
 		log.V(1).Info("reconcile step", "step", step.name, "revision", run.revName, "stopped", errors.Is(err, errStop), "error", err)

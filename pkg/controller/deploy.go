@@ -133,6 +133,9 @@ func (d *deployer) Deploy(ctx context.Context, req workflow.DeployRequest) (work
 	if !ok {
 		return workflow.DeployResult{}, fmt.Errorf("no plan for step %q: an apply-component step must name its component in its properties, not take it from an input", req.Step)
 	}
+	if sp.Waiting != "" {
+		return workflow.DeployResult{Message: sp.Waiting}, nil
+	}
 	if req.Rollout != nil && managedTargets(sp) {
 		return d.roll(ctx, sp, req)
 	}

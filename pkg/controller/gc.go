@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/appview"
 	"github.com/ferryhq/ferry/pkg/dispatch"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
@@ -105,6 +106,78 @@ func (r *ApplicationReconciler) oldTrackers(ctx context.Context, run *appRun, fr
 		}
 	}
 	return old, nil
+}
+
+// collectLeftClusters lets go of the ManifestWorks of managed clusters that no delivery step of
+// the current revision targets any more — an OCM Placement decided otherwise, a cluster was
+// relabelled out of a selector — once the workflow has succeeded, as garbage collection does
+// between revisions: their objects leave those clusters with the ManifestWorks, and the
+// tracker forgets them once they are gone. Clusters that are still targeted are not touched.
+func (r *ApplicationReconciler) collectLeftClusters(ctx context.Context, run *appRun) error {
+	ws := run.app.Status.Workflow
+	if ws == nil || ws.AppRevision != run.revName || workflow.Phase(ws.Phase) != workflow.PhaseSucceeded || run.plan == nil {
+		return nil
+	}
+	trackers, err := r.trackers.List(ctx, run.ref, false)
+	if err != nil {
+		return err
+	}
+	targeted := map[string]bool{}
+	for _, sp := range run.plan.Steps {
+		for _, t := range sp.Targets {
+			targeted[t.Cluster] = true
+		}
+	}
+	left := map[string]bool{}
+	var works []v1beta1.ManagedResource
+	for _, rt := range trackers {
+		if rt.Spec.ApplicationRevision != run.revNum {
+			continue
+		}
+		for _, res := range rt.Spec.ManagedResources {
+			if res.Kind == "ManifestWork" && appview.ClusterName(res.Cluster) == appfile.LocalCluster && !targeted[res.Namespace] &&
+				res.Component == "" && run.deliveryWork(res.Name) {
+				works = append(works, res)
+				left[res.Namespace] = true
+			}
+		}
+	}
+	if len(works) == 0 {
+		return nil
+	}
+	var pending []string
+	for _, res := range works {
+		gone, err := r.collect(ctx, run, res)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			pending = append(pending, fmt.Sprintf("%s %s/%s", res.Kind, res.Namespace, res.Name))
+		}
+	}
+	if len(pending) > 0 {
+		run.condition(v1beta1.ConditionGarbageCollected, false, v1beta1.ReasonCollecting, "waiting for "+summarize(pending))
+		run.after(requeueSoon)
+		return nil
+	}
+	return r.trackers.Forget(ctx, run.ref, run.revNum, func(res v1beta1.ManagedResource) bool {
+		return (res.Kind == "ManifestWork" && left[res.Namespace] && appview.ClusterName(res.Cluster) == appfile.LocalCluster) || left[res.Cluster]
+	})
+}
+
+// deliveryWork reports whether a ManifestWork name is one Ferry gives a delivery step's work
+// (not one an app's component creates on the hub).
+func (run *appRun) deliveryWork(name string) bool {
+	for _, sp := range run.plan.Steps {
+		base := dispatch.WorkName(run.app.Name, run.app.Namespace, sp.Name, 0)
+		if name == base {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(name, base+"-"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // collectedAtThisGeneration reports whether an earlier reconcile of this generation found

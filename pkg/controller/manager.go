@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	clusterv1beta1 "open-cluster-management.io/api/cluster/v1beta1"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
@@ -180,12 +181,20 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	}
 	// ManagedClusters carry no app labels; cache all of them, when OCM is installed on the hub
 	// (the cache refuses kinds the hub does not serve; install OCM first, or restart).
-	served, err := servesManagedClusters(cfg)
+	served, err := serves(cfg, clusterv1.GroupVersion.String(), "ManagedCluster")
 	if err != nil {
 		return nil, nil, err
 	}
 	if served {
 		byObject[&clusterv1.ManagedCluster{}] = all
+	}
+	// PlacementDecisions carry no app labels either: topology policies name their Placements.
+	placementsServed, err := serves(cfg, clusterv1beta1.GroupVersion.String(), "PlacementDecision")
+	if err != nil {
+		return nil, nil, err
+	}
+	if placementsServed {
+		byObject[&clusterv1beta1.PlacementDecision{}] = all
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -228,7 +237,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	sources := clustersource.New(clustersource.Options{Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Version: dc,
 		SystemNamespace: o.Reconciler.withDefaults().SystemNamespace, NoManagedClusters: !served})
 	r := NewApplicationReconciler(mgr, sources, o.Reconciler)
-	r.noClusters = !served
+	r.noClusters, r.noPlacements = !served, !placementsServed
 	if err := mgr.AddHealthzCheck("workers", r.stalled); err != nil {
 		return nil, nil, err
 	}
@@ -276,21 +285,21 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, *ApplicationR
 	return mgr, r, nil
 }
 
-// servesManagedClusters reports whether the hub serves OCM's ManagedCluster kind.
-func servesManagedClusters(cfg *rest.Config) (bool, error) {
+// serves reports whether the hub serves a kind in a group version (OCM's, which may be missing).
+func serves(cfg *rest.Config, groupVersion, kind string) (bool, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return false, err
 	}
-	resources, err := dc.ServerResourcesForGroupVersion(clusterv1.GroupVersion.String())
+	resources, err := dc.ServerResourcesForGroupVersion(groupVersion)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("discover %s: %w", clusterv1.GroupVersion, err)
+		return false, fmt.Errorf("discover %s: %w", groupVersion, err)
 	}
 	for _, r := range resources.APIResources {
-		if r.Kind == "ManagedCluster" {
+		if r.Kind == kind {
 			return true, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"slices"
 	"context"
 	"fmt"
 	"sort"
@@ -162,6 +163,23 @@ func (t *Trackers) Get(ctx context.Context, app AppRef, revision int64) (rt *v1b
 		return nil, false, fmt.Errorf("read resource tracker %s: %w", TrackerName(app, revision), err)
 	}
 	return rt, true, nil
+}
+
+// Forget removes the records drop matches from a revision's tracker: objects collected within
+// the revision (a cluster no step targets any more).
+func (t *Trackers) Forget(ctx context.Context, app AppRef, revision int64, drop func(v1beta1.ManagedResource) bool) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rt := &v1beta1.ResourceTracker{}
+		if err := t.reader().Get(ctx, client.ObjectKey{Name: TrackerName(app, revision)}, rt); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		kept := slices.DeleteFunc(slices.Clone(rt.Spec.ManagedResources), drop)
+		if len(kept) == len(rt.Spec.ManagedResources) {
+			return nil
+		}
+		rt.Spec.ManagedResources = kept
+		return t.Client.Update(ctx, rt)
+	})
 }
 
 // Delete removes one tracker; a missing one is fine.

@@ -33,6 +33,8 @@ type Binaries struct {
 	KubeControllerManager string
 	Etcd                  string
 	WorkAgent             string
+	// Placement is OCM's placement controller, which turns Placements into PlacementDecisions.
+	Placement string
 	// OCMAPIDir is the open-cluster-management.io/api module, which holds the OCM CRDs.
 	OCMAPIDir string
 }
@@ -52,7 +54,7 @@ var buildLDFlags = "-s -w -X k8s.io/component-base/version.gitVersion=" + Kubern
 
 // buildPackages are built from hack/tools; each lands as the last element of its path.
 var buildPackages = []string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager",
-	"./cmd/etcd", "open-cluster-management.io/ocm/cmd/work"}
+	"./cmd/etcd", "open-cluster-management.io/ocm/cmd/work", "open-cluster-management.io/ocm/cmd/placement"}
 
 func (o *BuildOptions) defaults() error {
 	if o.RepoRoot == "" {
@@ -115,7 +117,7 @@ func FindBinaries(opts BuildOptions) (*Binaries, bool, error) {
 		return nil, false, err
 	}
 	b := binariesIn(filepath.Join(opts.CacheDir, key))
-	for _, f := range []string{b.KubeAPIServer, b.KubeControllerManager, b.Etcd, b.WorkAgent} {
+	for _, f := range []string{b.KubeAPIServer, b.KubeControllerManager, b.Etcd, b.WorkAgent, b.Placement} {
 		if _, err := os.Stat(f); err != nil {
 			return b, false, nil
 		}
@@ -125,11 +127,11 @@ func FindBinaries(opts BuildOptions) (*Binaries, bool, error) {
 
 func binariesIn(dir string) *Binaries {
 	return &Binaries{Dir: dir, KubeAPIServer: filepath.Join(dir, "kube-apiserver"), KubeControllerManager: filepath.Join(dir, "kube-controller-manager"),
-		Etcd: filepath.Join(dir, "etcd"), WorkAgent: filepath.Join(dir, "work")}
+		Etcd: filepath.Join(dir, "etcd"), WorkAgent: filepath.Join(dir, "work"), Placement: filepath.Join(dir, "placement")}
 }
 
-// EnsureBinaries builds kube-apiserver, kube-controller-manager, etcd and the OCM work agent
-// from hack/tools unless they
+// EnsureBinaries builds kube-apiserver, kube-controller-manager, etcd, the OCM work agent and
+// OCM's placement controller from hack/tools unless they
 // are already in the cache, and locates the OCM CRDs. Concurrent callers (parallel test
 // packages) wait for one build.
 func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
@@ -167,7 +169,7 @@ func build(ctx context.Context, opts BuildOptions, toolsDir, dest string) error 
 	if err := os.RemoveAll(partial); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Log, "testenv: building kube-apiserver and kube-controller-manager %s, etcd and the OCM work agent into %s\n", KubernetesVersion, dest)
+	fmt.Fprintf(opts.Log, "testenv: building kube-apiserver and kube-controller-manager %s, etcd, the OCM work agent and placement controller into %s\n", KubernetesVersion, dest)
 	fmt.Fprintf(opts.Log, "testenv: the first build downloads ~350 MB of modules and takes 7-9 minutes on 2 cores; later runs reuse it\n")
 	args := append([]string{"build", "-trimpath", "-ldflags", buildLDFlags, "-o", partial + string(filepath.Separator)}, buildPackages...)
 	cmd := exec.CommandContext(ctx, "go", args...)

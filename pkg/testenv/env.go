@@ -42,6 +42,10 @@ type Options struct {
 	Detach bool
 	// StatusSyncInterval is how often work agents report status back; 1s when zero.
 	StatusSyncInterval time.Duration
+	// Placement runs OCM's placement controller on the hub, with every managed cluster in the
+	// ManagedClusterSet "default" (ClusterSetDefault). A Placement's namespace still needs a
+	// ManagedClusterSetBinding, as on a real hub.
+	Placement bool
 }
 
 // Cluster is a running cluster.

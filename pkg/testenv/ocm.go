@@ -64,6 +64,11 @@ func (e *Env) setUpOCM(ctx context.Context) error {
 	if err := InstallCRDs(ctx, hub, e.opts.Binaries.OCMAPIDir, hubCRDs); err != nil {
 		return fmt.Errorf("hub: %w", err)
 	}
+	if e.opts.Placement {
+		if err := e.startPlacement(ctx, hub); err != nil {
+			return err
+		}
+	}
 	errs := make([]error, len(e.Managed))
 	var wg sync.WaitGroup
 	for i, c := range e.Managed {
@@ -102,7 +107,14 @@ func (e *Env) joinCluster(ctx context.Context, hub client.Client, c *Cluster) er
 	mc.SetAPIVersion("cluster.open-cluster-management.io/v1")
 	mc.SetKind("ManagedCluster")
 	mc.SetName(c.Name)
-	mc.SetLabels(c.Labels)
+	labels := map[string]string{}
+	for k, v := range c.Labels {
+		labels[k] = v
+	}
+	if e.opts.Placement {
+		labels[ClusterSetLabel] = ClusterSetDefault
+	}
+	mc.SetLabels(labels)
 	_ = unstructured.SetNestedField(mc.Object, true, "spec", "hubAcceptsClient")
 	if err := hub.Create(ctx, mc); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create ManagedCluster %s: %w", c.Name, err)
@@ -111,6 +123,46 @@ func (e *Env) joinCluster(ctx context.Context, hub client.Client, c *Cluster) er
 		return err
 	}
 	return probe(ctx, hub, spoke, c.Name)
+}
+
+// The ManagedClusterSet every managed cluster joins when Options.Placement is set, and OCM's
+// label that puts a cluster in a set.
+const (
+	ClusterSetDefault = "default"
+	ClusterSetLabel   = "cluster.open-cluster-management.io/clusterset"
+)
+
+// startPlacement creates the cluster set and starts OCM's placement controller on the hub.
+func (e *Env) startPlacement(ctx context.Context, hub client.Client) error {
+	const ns = "open-cluster-management-hub"
+	if err := createNamespace(ctx, hub, ns); err != nil {
+		return err
+	}
+	set := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cluster.open-cluster-management.io/v1beta2", "kind": "ManagedClusterSet",
+		"metadata": map[string]any{"name": ClusterSetDefault},
+		"spec":     map[string]any{"clusterSelector": map[string]any{"selectorType": "ExclusiveClusterSetLabel"}},
+	}}
+	if err := hub.Create(ctx, set); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ManagedClusterSet %s: %w", ClusterSetDefault, err)
+	}
+	dir, err := dirOf(e.Dir, "placement")
+	if err != nil {
+		return err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return err
+	}
+	p, err := startProcess(e.Dir, "placement", e.opts.Binaries.Placement, []string{
+		"controller", "--kubeconfig=" + e.Hub.Kubeconfig, "--namespace=" + ns,
+		fmt.Sprintf("--listen=127.0.0.1:%d", port), "--disable-leader-election",
+	}, []string{"TMPDIR=" + dir}, e.opts.Detach)
+	if err != nil {
+		return err
+	}
+	e.track(p)
+	return nil
 }
 
 func (e *Env) startAgent(c *Cluster) error {

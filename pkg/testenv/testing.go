@@ -90,10 +90,17 @@ func FreePortForTest(t testing.TB) int {
 // fails.
 func StartForTest(t testing.TB, clusters ...ClusterSpec) *Env {
 	t.Helper()
+	return StartForTestWith(t, Options{Clusters: clusters})
+}
+
+// StartForTestWith is StartForTest with more options (Binaries and Log are filled in).
+func StartForTestWith(t testing.TB, opts Options) *Env {
+	t.Helper()
 	bins := RequireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env, err := Start(ctx, Options{Clusters: clusters, Binaries: bins, Log: testLog{t}})
+	opts.Binaries, opts.Log = bins, testLog{t}
+	env, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("start test environment: %v", err)
 	}
