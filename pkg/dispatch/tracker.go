@@ -1,9 +1,9 @@
 package dispatch
 
 import (
-	"slices"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
