@@ -201,7 +201,7 @@ func TestParseErrors(t *testing.T) {
 		{map[string]any{"type": "Progressive", "progressive": map[string]any{"progressDeadline": "soon"}}, `rolloutStrategy.progressive.progressDeadline: "soon" is not a duration`},
 		{map[string]any{"type": "Progressive", "progressive": map[string]any{"maxConcurrency": "half"}}, `rolloutStrategy.progressive.maxConcurrency: "half" is neither a number nor a percentage`},
 		{map[string]any{"type": "Progressive", "progressive": map[string]any{"minSuccessTime": "5 seconds"}}, `rolloutStrategy: `},
-		{map[string]any{"type": "Progressive", "progresive": map[string]any{}}, `unknown field "progresive"`},
+		{map[string]any{"type": "Progressive", "stages": map[string]any{}}, `unknown field "stages"`},
 	} {
 		_, err := Parse(tc.raw)
 		require.ErrorContains(t, err, tc.want, "%v", tc.raw)
