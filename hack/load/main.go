@@ -57,18 +57,19 @@ import (
 )
 
 type options struct {
-	apps         int
-	concurrency  int
-	steady       time.Duration
-	resync       time.Duration
-	timeout      time.Duration
-	qps          int
-	memLimit     string
-	cgroupMemory string
-	clusters     int
-	replicas     int
-	defChange    int
-	killOne      bool
+	apps          int
+	concurrency   int
+	steady        time.Duration
+	resync        time.Duration
+	timeout       time.Duration
+	qps           int
+	memLimit      string
+	cgroupMemory  string
+	clusters      int
+	replicas      int
+	defChange     int
+	killOne       bool
+	rolloutGroups int
 }
 
 func main() {
@@ -85,7 +86,12 @@ func main() {
 	flag.IntVar(&o.replicas, "replicas", 1, "controller replicas; more than one runs them sharded (--shards N --shard-id i)")
 	flag.IntVar(&o.defChange, "definition-change", 0, "percent of apps whose worker uses its own copy of the worker definition, which is changed once all run; reports how long until all of them have a new revision")
 	flag.BoolVar(&o.killOne, "kill-one", false, "with several replicas: SIGKILL replica 0 once all run and report how long until its apps run on the others")
+	flag.IntVar(&o.rolloutGroups, "rollout-groups", 0, "with -clusters: roll every app out group by group (ProgressivePerGroup) over this many groups of clusters, the tool playing the work agents, and report the hub's time per group transition and API requests per cluster")
 	flag.Parse()
+	if o.rolloutGroups > 0 && (o.clusters == 0 || o.clusters%o.rolloutGroups != 0) {
+		fmt.Fprintln(os.Stderr, "load: -rollout-groups needs -clusters, a multiple of it")
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -202,7 +208,7 @@ func run(o options) error {
 		}
 	}
 	if o.clusters > 0 {
-		if err := makeClusters(ctx, cfg, c, bins, o.clusters); err != nil {
+		if err := makeClusters(ctx, cfg, c, bins, o.clusters, o.rolloutGroups); err != nil {
 			return err
 		}
 	}
@@ -239,6 +245,9 @@ func run(o options) error {
 	apiCPU0 := cpuOf(apiserver) + cpuOf(etcd)
 	if err := createApps(ctx, c, o); err != nil {
 		return err
+	}
+	if o.rolloutGroups > 0 {
+		return measureRollout(ctx, c, o, start, ctls[0].metrics)
 	}
 	if o.clusters > 0 {
 		return measureDispatch(ctx, c, o, start, ctls[0].metrics, ctls[0].pid)
@@ -358,12 +367,15 @@ func appFor(i int, o options) *v1beta1.Application {
 	if fanOut {
 		app.Spec.Policies = []v1beta1.AppPolicy{{Name: "fleet", Type: "topology", Properties: raw(`{"clusterLabelSelector":{"load":"yes"}}`)}}
 	}
+	if o.rolloutGroups > 0 {
+		rolloutPolicies(app, o.rolloutGroups)
+	}
 	return app
 }
 
-// makeClusters creates ManagedClusters labelled load=yes and their namespaces; no agent runs,
-// so this measures the hub side of dispatch only.
-func makeClusters(ctx context.Context, cfg *rest.Config, c client.Client, bins *testenv.Binaries, n int) error {
+// makeClusters creates ManagedClusters labelled load=yes (and, with groups, load-group=gNN in
+// groups of n/groups) and their namespaces; no agent runs, so this measures the hub side only.
+func makeClusters(ctx context.Context, cfg *rest.Config, c client.Client, bins *testenv.Binaries, n, groups int) error {
 	crds, err := testenv.NewClient(cfg)
 	if err != nil {
 		return err
@@ -376,7 +388,11 @@ func makeClusters(ctx context.Context, cfg *rest.Config, c client.Client, bins *
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 			return err
 		}
-		mc := &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"load": "yes"}},
+		labels := map[string]string{"load": "yes"}
+		if groups > 0 {
+			labels[groupOf] = fmt.Sprintf("g%02d", i/(n/groups))
+		}
+		mc := &clusterv1.ManagedCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 			Spec: clusterv1.ManagedClusterSpec{HubAcceptsClient: true}}
 		if err := c.Create(ctx, mc); err != nil {
 			return err

@@ -66,7 +66,7 @@ func (d *deployer) roll(ctx context.Context, sp appfile.StepPlan, req workflow.D
 	}
 	retry, err := d.apply(ctx, sp, req.Parallelism, func(cluster string) bool { return apply[cluster] })
 	if err != nil {
-		return workflow.DeployResult{}, err
+		return workflow.DeployResult{Progress: progress}, err
 	}
 	if len(res.Start) > 0 {
 		d.r.event(d.run, "Normal", v1beta1.ReasonRollout, fmt.Sprintf("step %s: %s gets %s", sp.Name, strings.Join(res.Start, ", "), d.run.revName))

@@ -215,7 +215,8 @@ func (d DeployExecutor) Execute(ctx context.Context, in StepInput) (Result, erro
 	res, err := d.Deployer.Deploy(ctx, DeployRequest{Step: in.Step.Name, Policies: o.Policies, Parallelism: o.Parallelism,
 		Rollout: o.Rollout, RollbackOnFailure: o.RollbackOnFailure, Progress: in.Progress, Now: in.Now})
 	if err != nil {
-		return Result{}, err
+		// Keep what the rollout found (which clusters it changed, from what) for the retry.
+		return Result{Outcome: OutcomeFail, Reason: ReasonFailed, Message: err.Error(), Progress: res.Progress}, nil
 	}
 	progress := res.Progress
 	if progress == nil {
