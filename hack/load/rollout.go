@@ -79,7 +79,8 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the rollout did not finish: %d of %d ManifestWorks after %s", len(works.Items), o.apps*o.clusters, time.Since(start))
+			return fmt.Errorf("the rollout did not finish: %d of %d ManifestWorks after %s; %s", len(works.Items), o.apps*o.clusters,
+				time.Since(start), stepMessages(c))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -161,6 +162,10 @@ func reportApplied(ctx context.Context, c client.Client, w *workv1.ManifestWork)
 					if v, ok := values[p.Name]; ok {
 						feedback = append(feedback, workv1.FeedbackValue{Name: p.Name, Value: workv1.FieldValue{Type: workv1.Integer, Integer: &v}})
 					}
+					if p.Name == "metadata.uid" { // the object exists
+						uid := fmt.Sprintf("%s-%s-%d", w.Namespace, obj.Metadata.Name, i)
+						feedback = append(feedback, workv1.FeedbackValue{Name: p.Name, Value: workv1.FieldValue{Type: workv1.String, String: &uid}})
+					}
 				}
 			}
 		}
@@ -173,4 +178,21 @@ func reportApplied(ctx context.Context, c client.Client, w *workv1.ManifestWork)
 		})
 	}
 	return c.Status().Update(ctx, w)
+}
+
+// stepMessages says where the apps' workflows are (for a rollout that does not finish).
+func stepMessages(c client.Client) string {
+	var apps v1beta1.ApplicationList
+	if err := c.List(context.Background(), &apps); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, a := range apps.Items {
+		if ws := a.Status.Workflow; ws != nil {
+			for _, s := range ws.Steps {
+				out = append(out, fmt.Sprintf("%s step %s: %s %s", a.Name, s.Name, s.Phase, s.Message))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
 }
