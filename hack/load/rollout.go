@@ -37,9 +37,9 @@ func rolloutPolicies(app *v1beta1.Application, groups int) {
 }
 
 // measureRollout plays every cluster's work agent — a ManifestWork is reported applied, and its
-// workloads ready, as soon as it appears or changes — and measures, for each group after the
-// first, how long the hub takes from the moment the last cluster of the group before is
-// reported healthy to the moment the group's first ManifestWork is written. It ends with the
+// workloads ready, as soon as it appears or changes — and measures, for each app and each group
+// after the first, how long the hub takes from the moment the last cluster of the app's group
+// before is reported healthy to the moment the app's first ManifestWork of the group is written. It ends with the
 // controller's API requests per cluster.
 func measureRollout(ctx context.Context, c client.Client, o options, start time.Time, metricsAddr string) error {
 	perGroup := o.clusters / o.rolloutGroups
@@ -49,8 +49,12 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 		return i / perGroup
 	}
 	req0, _ := scrape(metricsAddr, "rest_client_requests_total")
-	firstWrite := map[int]time.Time{}
-	lastHealthy := map[int]time.Time{}
+	type appGroup struct {
+		app   string
+		group int
+	}
+	firstWrite := map[appGroup]time.Time{}
+	lastHealthy := map[appGroup]time.Time{}
 	reported := map[string]int64{} // work → generation reported
 	for {
 		var works workv1.ManifestWorkList
@@ -60,7 +64,7 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 		now := time.Now()
 		for i := range works.Items {
 			w := &works.Items[i]
-			g := groupOfCluster(w.Namespace)
+			g := appGroup{app: w.Labels[v1beta1.LabelAppName], group: groupOfCluster(w.Namespace)}
 			if _, ok := firstWrite[g]; !ok {
 				firstWrite[g] = now
 			}
@@ -87,8 +91,10 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 	total := time.Since(start)
 	req1, _ := scrape(metricsAddr, "rest_client_requests_total")
 	var gaps []time.Duration
-	for g := 1; g < o.rolloutGroups; g++ {
-		gaps = append(gaps, firstWrite[g].Sub(lastHealthy[g-1]))
+	for g := range firstWrite {
+		if g.group > 0 {
+			gaps = append(gaps, firstWrite[g].Sub(lastHealthy[appGroup{app: g.app, group: g.group - 1}]))
+		}
 	}
 	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
 	var sum time.Duration
