@@ -58,6 +58,10 @@ type stepRow struct {
 	Started, Ended time.Time
 	Took           string
 	Attempts       int
+	// Rollout is where each cluster of a progressive deploy step is; Metric a metric check's
+	// last reading.
+	Rollout []v1beta1.ClusterRollout
+	Metric  *v1beta1.MetricReading
 }
 
 type matrix struct {
@@ -167,6 +171,9 @@ func stepRows(app *v1beta1.Application) []stepRow {
 		}
 		if st.LastExecuteTime != nil {
 			row.Ended = st.LastExecuteTime.Time
+		}
+		if st.Progress != nil {
+			row.Rollout, row.Metric = st.Progress.Rollout, st.Progress.Metric
 		}
 		if !row.Started.IsZero() && !row.Ended.IsZero() && !row.Ended.Before(row.Started) {
 			row.Took = row.Ended.Sub(row.Started).Round(time.Millisecond).String()

@@ -65,6 +65,12 @@ var funcs = template.FuncMap{
 // the only sign: the phase is always written out too.
 func phaseClass(phase string) string {
 	switch phase {
+	case "Succeeded":
+		return "ok"
+	case "Failed", "RolledBack":
+		return "bad"
+	case "Progressing", "Pending":
+		return "wait"
 	case "running", "succeeded", "healthy", "enabled", "available", "exists", "applied":
 		return "ok"
 	case "workflowFailed", "failed", "unhealthy", "workflowTerminated", "terminated", "not healthy", "degraded", "unavailable", "missing", "not applied":

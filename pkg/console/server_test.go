@@ -361,3 +361,27 @@ func TestConsoleRevisionDiff(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 	require.Contains(t, body, `keeps no revision &#34;app-v9&#34;`)
 }
+
+// TestConsoleShowsRollout: the application page shows where each cluster of a progressive
+// deploy step is, and a metric check's last reading.
+func TestConsoleShowsRollout(t *testing.T) {
+	h := startHub(t)
+	status := suspendedAt("approve")
+	now := metav1.Now()
+	prod := &status.Workflow.Steps[2].StepStatus
+	prod.Phase, prod.Message = "running", "1/3 clusters succeeded; changing eu-2 (healthy for 2s of 5s); 1 waiting"
+	prod.Progress = &v1beta1.StepProgress{Rollout: []v1beta1.ClusterRollout{
+		{Cluster: "eu-1", Group: "canary", Phase: "Succeeded", Started: &now, From: "app-v1", Message: "healthy for 5s"},
+		{Cluster: "eu-2", Group: "fleet", Phase: "Progressing", Started: &now, From: "app-v1", Message: "healthy for 2s of 5s"},
+		{Cluster: "us-1", Group: "fleet", Phase: "Pending"}}}
+	deploy := &status.Workflow.Steps[0].StepStatus
+	deploy.Progress = &v1beta1.StepProgress{Metric: &v1beta1.MetricReading{Query: "sum(up)", Value: "3", Condition: ">=1", Met: true}}
+	h.app(t, "ns", "app", nil, nil, status)
+	_, s := serve(t, h.env.Config, Options{})
+	code, body := s.get("/apps/ns/app")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `<li data-cluster="eu-1"><span class="chip ok">eu-1 · canary · Succeeded</span> from app-v1: healthy for 5s</li>`)
+	require.Contains(t, body, `<li data-cluster="eu-2"><span class="chip wait">eu-2 · fleet · Progressing</span> from app-v1: healthy for 2s of 5s</li>`)
+	require.Contains(t, body, `<li data-cluster="us-1"><span class="chip wait">us-1 · fleet · Pending</span></li>`)
+	require.Contains(t, body, `<p class="metric" data-metric-met="true">sum(up) = 3 (&gt;=1 holds)</p>`)
+}
