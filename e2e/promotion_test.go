@@ -56,7 +56,8 @@ spec:
 // TestExactPromotion: a definition changed on the hub while a promotion waits for approval does
 // not change what the promotion delivers — prod gets exactly what staging got (revision 1 as it
 // rendered). Once that workflow has ended, the new definition makes revision 2, which starts the
-// promotion again from staging.
+// promotion again from staging. A rollback then delivers revision 1's objects as they were
+// rendered, not a new render with the changed definition.
 func TestExactPromotion(t *testing.T) {
 	f := startFleet(t,
 		testenv.ClusterSpec{Name: "staging", Labels: map[string]string{"env": "staging"}},
@@ -88,6 +89,25 @@ func TestExactPromotion(t *testing.T) {
 	})
 	require.Equal(t, "a", f.flavour("prod"), "prod got exactly what staging got")
 	require.Equal(t, "b", f.flavour("staging"), "revision 2 starts again from staging")
+
+	// Roll back: revision 3 delivers what revision 1 rendered, although the definition on the
+	// hub now renders b.
+	key := client.ObjectKey{Namespace: "shop", Name: "promoted"}
+	to, err := appworkflow.Rollback(ctx, f.hub, key)
+	require.NoError(t, err)
+	require.Equal(t, "promoted-v1", to)
+	f.waitApp("shop", "promoted", "the rollback's approval", func(a *v1beta1.Application) bool {
+		return a.Status.Phase == v1beta1.ApplicationWorkflowSuspending && a.Status.LatestRevision.Name == "promoted-v3"
+	})
+	rev := &v1beta1.ApplicationRevision{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "promoted-v3"}, rev))
+	require.Equal(t, "promoted-v1", rev.Annotations[v1beta1.AnnotationRenderedFrom])
+	require.Eventually(t, func() bool { return f.flavour("staging") == "a" }, 30*time.Second, 200*time.Millisecond,
+		"staging gets revision 1's objects back, not a new render")
+	require.NoError(t, appworkflow.Control(ctx, f.hub, key, appworkflow.CommandResume, "", "", time.Now()))
+	f.waitApp("shop", "promoted", "the rollback delivered", phase(v1beta1.ApplicationRunning))
+	require.Equal(t, "a", f.flavour("prod"))
+	require.Equal(t, "a", f.flavour("staging"))
 }
 
 // flavour reads the settings ConfigMap's flavour on a spoke.

@@ -26,6 +26,13 @@ const (
 	// AnnotationAppRevision names, on a ManifestWork, the ApplicationRevision whose objects it
 	// holds (KubeVela's key for the same fact): which revision runs on which cluster.
 	AnnotationAppRevision = "app.oam.dev/appRevision"
+	// AnnotationRollbackTo, set by `ferry workflow rollback` with the spec of the revision it
+	// names, makes the new revision deliver that revision's rendered objects as they were,
+	// whatever the definitions say now. It is honoured only while the spec is that revision's.
+	AnnotationRollbackTo = "app.oam.dev/rollback-to"
+	// AnnotationRenderedFrom, on an ApplicationRevision, names the revision whose rendered
+	// objects it delivers (a rollback).
+	AnnotationRenderedFrom = "app.oam.dev/rendered-from"
 	// AnnotationPublishVersion freezes a workflow run to a published version.
 	AnnotationPublishVersion = "app.oam.dev/publishVersion"
 	// AnnotationRestartWorkflow schedules a finished workflow to run again, as KubeVela's

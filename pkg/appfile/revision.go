@@ -31,7 +31,9 @@ func RevisionHash(app *v1beta1.Application, defs []DefinitionRef) (string, error
 		Spec           v1beta1.ApplicationSpec `json:"spec"`
 		PublishVersion string                  `json:"publishVersion,omitempty"`
 		Definitions    []DefinitionRef         `json:"definitions"`
-	}{app.Spec, app.Annotations[v1beta1.AnnotationPublishVersion], defs})
+		// RollbackTo makes a rollback a new revision even when only definitions differ.
+		RollbackTo string `json:"rollbackTo,omitempty"`
+	}{app.Spec, app.Annotations[v1beta1.AnnotationPublishVersion], defs, app.Annotations[v1beta1.AnnotationRollbackTo]})
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,7 +40,30 @@ func (r *ApplicationReconciler) render(ctx context.Context, run *appRun) error {
 	if err := r.plan(ctx, run); err != nil {
 		return err
 	}
+	if latest != nil {
+		if err := r.loadRenderedFrom(ctx, run, latest.Name); err != nil {
+			return err
+		}
+	}
 	run.condition(v1beta1.ConditionRendered, true, v1beta1.ReasonRendered, "the application renders")
+	return nil
+}
+
+// loadRenderedFrom makes a revision that a rollback made deliver the objects it took over
+// (run.exact): what the revision it returned to rendered.
+func (r *ApplicationReconciler) loadRenderedFrom(ctx context.Context, run *appRun, name string) error {
+	rev := &v1beta1.ApplicationRevision{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: run.app.Namespace, Name: name}, rev); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if rev.Annotations[v1beta1.AnnotationRenderedFrom] == "" || rev.Spec.Rendered == nil {
+		return nil
+	}
+	objects, err := dispatch.DecodeRendered(rev.Spec.Rendered)
+	if err != nil {
+		return fmt.Errorf("revision %s: %w", rev.Name, err)
+	}
+	run.exact = objects
 	return nil
 }
 
@@ -114,6 +138,7 @@ func (r *ApplicationReconciler) ensureRevision(ctx context.Context, run *appRun)
 		next = latest.Revision + 1
 	}
 	created := true
+	run.exact = nil // what the latest revision delivers is not the new one's
 	for attempt := 0; ; attempt++ {
 		// Render as this revision (context.appRevision), so that what it keeps is what it
 		// delivers.
@@ -179,6 +204,15 @@ func (r *ApplicationReconciler) newRevision(ctx context.Context, run *appRun, n 
 	for _, d := range run.plan.Definitions {
 		rev.Spec.Definitions = append(rev.Spec.Definitions, v1beta1.DefinitionSnapshot{Kind: d.Kind, Name: d.Name, Hash: d.Hash})
 	}
+	if from, ok := r.rollbackSource(ctx, run); ok {
+		// A rollback: deliver what the revision it returns to rendered, exactly.
+		rev.Annotations = map[string]string{v1beta1.AnnotationRenderedFrom: from.Name}
+		rev.Spec.Rendered = from.Spec.Rendered.DeepCopy()
+		if objects, err := dispatch.DecodeRendered(rev.Spec.Rendered); err == nil {
+			run.exact = objects
+		}
+		return rev
+	}
 	rendered, err := r.rendered(run)
 	if err != nil {
 		// The revision still works; only a rollback to it cannot be exact.
@@ -186,6 +220,23 @@ func (r *ApplicationReconciler) newRevision(ctx context.Context, run *appRun, n 
 	}
 	rev.Spec.Rendered = rendered
 	return rev
+}
+
+// rollbackSource is the revision a rollback annotation names, when the app's spec is still that
+// revision's and it kept what it rendered.
+func (r *ApplicationReconciler) rollbackSource(ctx context.Context, run *appRun) (*v1beta1.ApplicationRevision, bool) {
+	name := run.app.Annotations[v1beta1.AnnotationRollbackTo]
+	if name == "" {
+		return nil, false
+	}
+	from := &v1beta1.ApplicationRevision{}
+	if err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: run.app.Namespace, Name: name}, from); err != nil || from.Spec.Rendered == nil {
+		return nil, false
+	}
+	if !apiequality.Semantic.DeepEqual(from.Spec.Application, run.source.Spec) {
+		return nil, false // the spec moved on since the rollback
+	}
+	return from, true
 }
 
 // keepDelivering decides that a change of definitions alone does not make a new revision while

@@ -114,12 +114,14 @@ func Rollback(ctx context.Context, c client.Client, key client.ObjectKey) (strin
 			return err
 		}
 		app.Spec = *prev.Spec.Application.DeepCopy()
+		if app.Annotations == nil {
+			app.Annotations = map[string]string{}
+		}
 		if prev.Spec.PublishVersion != "" {
-			if app.Annotations == nil {
-				app.Annotations = map[string]string{}
-			}
 			app.Annotations[v1beta1.AnnotationPublishVersion] = prev.Spec.PublishVersion
 		}
+		// Deliver what that revision rendered, not a new render with today's definitions.
+		app.Annotations[v1beta1.AnnotationRollbackTo] = prev.Name
 		return c.Update(ctx, app)
 	})
 	return prev.Name, err
