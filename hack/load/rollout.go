@@ -84,7 +84,7 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the rollout did not finish: %d of %d ManifestWorks after %s; %s", len(works.Items), o.apps*o.clusters,
-				time.Since(start), stepMessages(c))
+				time.Since(start), stepMessages(context.WithoutCancel(ctx), c))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -187,9 +187,9 @@ func reportApplied(ctx context.Context, c client.Client, w *workv1.ManifestWork)
 }
 
 // stepMessages says where the apps' workflows are (for a rollout that does not finish).
-func stepMessages(c client.Client) string {
+func stepMessages(ctx context.Context, c client.Client) string {
 	var apps v1beta1.ApplicationList
-	if err := c.List(context.Background(), &apps); err != nil {
+	if err := c.List(ctx, &apps); err != nil {
 		return err.Error()
 	}
 	var out []string

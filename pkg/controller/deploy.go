@@ -41,8 +41,8 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 		})
 	}
 	if run.exact != nil {
-		// Definitions changed while the workflow runs: managed clusters get what the
-		// revision rendered (hub objects render anew).
+		// Definitions changed while the workflow runs, or the revision is a rollback's:
+		// managed clusters get what was rendered then (hub objects render anew).
 		for i, d := range desired {
 			if d.Object.GetKind() != "ManifestWork" {
 				continue

@@ -95,7 +95,7 @@ func (r *ApplicationReconciler) collectGarbage(ctx context.Context, run *appRun)
 // Application writes, see cacheBehind), so the latest revision in the status is what is
 // delivered.
 func (r *ApplicationReconciler) oldTrackers(ctx context.Context, run *appRun, fresh bool) ([]int64, error) {
-	trackers, err := r.trackers.List(ctx, run.ref, fresh)
+	trackers, err := r.listTrackers(ctx, run, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (r *ApplicationReconciler) collectLeftClusters(ctx context.Context, run *ap
 	if ws == nil || ws.AppRevision != run.revName || workflow.Phase(ws.Phase) != workflow.PhaseSucceeded || run.plan == nil {
 		return nil
 	}
-	trackers, err := r.trackers.List(ctx, run.ref, false)
+	trackers, err := r.listTrackers(ctx, run, false)
 	if err != nil {
 		return err
 	}
@@ -178,6 +178,22 @@ func (run *appRun) deliveryWork(name string) bool {
 		}
 	}
 	return false
+}
+
+// listTrackers lists the app's trackers: fresh from the API server, or from the cache once per
+// reconcile.
+func (r *ApplicationReconciler) listTrackers(ctx context.Context, run *appRun, fresh bool) ([]v1beta1.ResourceTracker, error) {
+	if fresh {
+		return r.trackers.List(ctx, run.ref, true)
+	}
+	if run.trackers == nil {
+		list, err := r.trackers.List(ctx, run.ref, false)
+		if err != nil {
+			return nil, err
+		}
+		run.trackers = list
+	}
+	return run.trackers, nil
 }
 
 // collectedAtThisGeneration reports whether an earlier reconcile of this generation found

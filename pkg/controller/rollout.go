@@ -208,7 +208,7 @@ func (r *ApplicationReconciler) runningRevision(ctx context.Context, run *appRun
 	if rev := work.Annotations[v1beta1.AnnotationAppRevision]; rev != "" {
 		return rev, nil
 	}
-	trackers, err := r.trackers.List(ctx, run.ref, false)
+	trackers, err := r.listTrackers(ctx, run, false)
 	if err != nil {
 		return "", err
 	}

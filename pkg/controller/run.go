@@ -49,6 +49,9 @@ type appRun struct {
 	// absent holds, by objectKey, the objects read in this reconcile that did not exist (or
 	// were not the app's to see in the cache): one appearing unsettles the app.
 	absent map[string]bool
+	// trackers caches the app's resource trackers as the cache lists them, once per reconcile
+	// (nil: not listed yet).
+	trackers []v1beta1.ResourceTracker
 	// health caches component status by component/cluster/namespace.
 	health map[string]v1beta1.ApplicationComponentStatus
 	// works caches ManifestWorks by step/cluster for this reconcile.
