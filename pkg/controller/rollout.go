@@ -84,7 +84,7 @@ func (d *deployer) roll(ctx context.Context, sp appfile.StepPlan, req workflow.D
 	if req.RollbackOnFailure {
 		summary, err := d.rollBack(ctx, sp, progress, req.Now, nil)
 		if err != nil {
-			return workflow.DeployResult{}, fmt.Errorf("%s; rollback: %w", message, err)
+			return workflow.DeployResult{Progress: progress}, fmt.Errorf("%s; rollback: %w", message, err)
 		}
 		progress.RolledBack = summary
 		message += "; " + summary
