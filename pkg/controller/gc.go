@@ -124,6 +124,11 @@ func (r *ApplicationReconciler) collectLeftClusters(ctx context.Context, run *ap
 	}
 	targeted := map[string]bool{}
 	for _, sp := range run.plan.Steps {
+		if sp.Waiting != "" {
+			// A Placement without decisions (not decided yet, deleted, none made): that is
+			// no reason to take the app off the clusters it runs on.
+			return nil
+		}
 		for _, t := range sp.Targets {
 			targeted[t.Cluster] = true
 		}
