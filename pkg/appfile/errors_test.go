@@ -72,6 +72,17 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "deploy properties the schema cannot check",
+			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
+				"  workflow:\n    steps:\n" +
+				"      - {name: s1, type: deploy, properties: {rolloutStrategy: {type: Progressive, progressive: {maxConcurrency: half}}}}\n" +
+				"      - {name: s2, type: deploy, properties: {rolloutStrategy: {type: ProgressivePerGroup, progressivePerGroup: {progressDeadline: soon}}}}\n",
+			want: []string{
+				`app.yaml:10:46: step "s1" (deploy): rolloutStrategy.progressive.maxConcurrency: "half" is neither a number nor a percentage such as 25%`,
+				`app.yaml:11:46: step "s2" (deploy): rolloutStrategy.progressivePerGroup.progressDeadline: "soon" is not a duration such as 90s, 10m or None`,
+			},
+		},
+		{
 			name: "deprecated delivery steps naming what does not exist",
 			yaml: appHeader + "  components:\n    - {name: web, type: webservice, properties: {image: nginx}}\n" +
 				"  policies:\n    - {name: e, type: env-binding, properties: {envs: [{name: qa}]}}\n" +

@@ -65,7 +65,13 @@ func (r *run) validateWorkflow() {
 				fromInputs = append(fromInputs, in.ParameterKey)
 			}
 		}
-		_, _ = r.validateParameters(def, props, r.stepContext(s), s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
+		_, ok := r.validateParameters(def, props, r.stepContext(s), s.Path+".properties", workflow.StepSubject(s.Name, s.Type), fromInputs...)
+		if ok && s.Type == workflow.TypeDeploy {
+			// What the schema cannot say: durations, rollout strategies, percentages.
+			if _, err := workflow.ParseDeployOptions(props); err != nil {
+				r.addError(r.af.Where(s.Path+".properties"), workflow.StepSubject(s.Name, s.Type), err.Error())
+			}
+		}
 	})
 }
 
