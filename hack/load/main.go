@@ -247,7 +247,7 @@ func run(o options) error {
 		return err
 	}
 	if o.rolloutGroups > 0 {
-		return measureRollout(ctx, c, o, start, ctls[0].metrics)
+		return measureRollout(ctx, cfg, c, o, start, ctls[0].metrics)
 	}
 	if o.clusters > 0 {
 		return measureDispatch(ctx, c, o, start, ctls[0].metrics, ctls[0].pid)

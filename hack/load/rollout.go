@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,7 +45,7 @@ func rolloutPolicies(app *v1beta1.Application, groups int) {
 // after the first, how long the hub takes from the moment the last cluster of the app's group
 // before is reported healthy to the moment the app's first ManifestWork of the group is written. It ends with the
 // controller's API requests per cluster.
-func measureRollout(ctx context.Context, c client.Client, o options, start time.Time, metricsAddr string) error {
+func measureRollout(ctx context.Context, cfg *rest.Config, c client.Client, o options, start time.Time, metricsAddr string) error {
 	perGroup := o.clusters / o.rolloutGroups
 	groupOfCluster := func(ns string) int {
 		var i int
@@ -56,36 +60,52 @@ func measureRollout(ctx context.Context, c client.Client, o options, start time.
 	firstWrite := map[appGroup]time.Time{}
 	lastHealthy := map[appGroup]time.Time{}
 	reported := map[string]int64{} // work → generation reported
-	for {
-		var works workv1.ManifestWorkList
-		if err := c.List(ctx, &works); err != nil {
-			return err
-		}
-		now := time.Now()
-		for i := range works.Items {
-			w := &works.Items[i]
+	// A watch, as an agent has: polling 1,000 ManifestWorks would take the cores the controller
+	// is measured on.
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: c.Scheme()})
+	if err != nil {
+		return err
+	}
+	watcher, err := wc.Watch(ctx, &workv1.ManifestWorkList{})
+	if err != nil {
+		return err
+	}
+	defer watcher.Stop()
+	want := o.apps * o.clusters
+	check := time.NewTicker(250 * time.Millisecond)
+	defer check.Stop()
+	for finished := false; !finished; {
+		select {
+		case ev, ok := <-watcher.ResultChan():
+			if !ok {
+				return errors.New("the ManifestWork watch ended")
+			}
+			w, isWork := ev.Object.(*workv1.ManifestWork)
+			if !isWork || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+				continue
+			}
 			g := appGroup{app: w.Labels[v1beta1.LabelAppName], group: groupOfCluster(w.Namespace)}
 			if _, ok := firstWrite[g]; !ok {
-				firstWrite[g] = now
+				firstWrite[g] = time.Now()
 			}
 			key := w.Namespace + "/" + w.Name
 			if reported[key] == w.Generation {
 				continue
 			}
-			if err := reportApplied(ctx, c, w); err != nil {
+			err := reportApplied(ctx, c, w)
+			if apierrors.IsConflict(err) {
+				continue // a newer version is on its way
+			}
+			if err != nil {
 				return fmt.Errorf("report %s: %w", key, err)
 			}
 			reported[key] = w.Generation
 			lastHealthy[g] = time.Now()
-		}
-		if len(works.Items) == o.apps*o.clusters && done(ctx, c) {
-			break
-		}
-		select {
+		case <-check.C:
+			finished = len(reported) == want && done(ctx, c)
 		case <-ctx.Done():
-			return fmt.Errorf("the rollout did not finish: %d of %d ManifestWorks after %s; %s", len(works.Items), o.apps*o.clusters,
+			return fmt.Errorf("the rollout did not finish: %d of %d ManifestWorks reported after %s; %s", len(reported), want,
 				time.Since(start), stepMessages(context.WithoutCancel(ctx), c))
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	total := time.Since(start)
