@@ -43,7 +43,7 @@ func (e *Engine) Prerender(ctx Context, steps []ChainStep) {
 		return
 	}
 	first := steps[0].Template
-	key, keyed := chainKey(first, steps[0].Parameter, first.reads.trim(ctx))
+	key, keyed := chainKey(first, steps[0].Parameter, first.reads.narrow(ctx))
 	if keyed && e.chainExceeded(key) {
 		return // this chain exceeded its budget before: its renders go one by one
 	}
@@ -126,7 +126,7 @@ func serveChain(e *Engine, req *Request, resp *Response) error {
 				ctx.Outputs[o.Name] = o.Object
 			}
 		}
-		key, keyed := chainKey(t, params, t.reads.trim(ctx))
+		key, keyed := chainKey(t, params, t.reads.narrow(ctx))
 		res, err := t.Render(Input{Parameter: params, Context: ctx})
 		if err != nil || !keyed {
 			if i == 0 {

@@ -75,25 +75,33 @@ func ParseClusterVersion(gitVersion, platform string) (ClusterVersion, error) {
 	return ClusterVersion{Major: major, Minor: minor, GitVersion: gitVersion, Platform: platform}, nil
 }
 
-// contextReads records which large context values a template reads.
+// contextReads records which context fields a template reads.
 type contextReads struct {
 	output, outputs, components bool
+	// whole is set when the template uses context other than as context.<field>; fields
+	// are the names it reads as context.<field> otherwise.
+	whole  bool
+	fields map[string]bool
 }
 
 // wholeContext matches `context` used other than as context.<field>, e.g. `_ctx: context`.
 var wholeContext = regexp.MustCompile(`\bcontext\b\s*([^.\s:]|$)`)
 
+// contextField matches a read of one context field, e.g. context.appName.
+var contextField = regexp.MustCompile(`\bcontext\.([A-Za-z_$][A-Za-z0-9_$]*)`)
+
 // scanContextReads looks at a template's text once, at compile time. A textual check errs on
 // the safe side: a template that mentions a field, or uses context as a whole, gets it.
 func scanContextReads(text string) contextReads {
 	if wholeContext.MatchString(text) {
-		return contextReads{output: true, outputs: true, components: true}
+		return contextReads{output: true, outputs: true, components: true, whole: true}
 	}
-	return contextReads{
-		output:     strings.Contains(text, "context.output"),
-		outputs:    strings.Contains(text, "context.outputs"),
-		components: strings.Contains(text, "context.components"),
+	r := contextReads{fields: map[string]bool{}}
+	for _, m := range contextField.FindAllStringSubmatch(text, -1) {
+		r.fields[m[1]] = true
 	}
+	r.output, r.outputs, r.components = r.fields["output"], r.fields["outputs"], r.fields["components"]
+	return r
 }
 
 // trim drops the large context values the template does not read.
@@ -106,6 +114,45 @@ func (r contextReads) trim(c Context) Context {
 	}
 	if !r.components {
 		c.Components = nil
+	}
+	return c
+}
+
+// narrow keeps only the context fields the template reads; the others are left empty. A
+// render's result depends on nothing else, so its memo key does not either: a trait that
+// never looks at the component's name (scaler, sidecar) renders once for every component
+// with the same properties, and a template is filled with less.
+func (r contextReads) narrow(c Context) Context {
+	c = r.trim(c)
+	if r.whole {
+		return c
+	}
+	keep := func(field string, clear func()) {
+		if !r.fields[field] {
+			clear()
+		}
+	}
+	keep("name", func() { c.Name = "" })
+	keep("appName", func() { c.AppName = "" })
+	keep("namespace", func() { c.Namespace = "" })
+	keep("cluster", func() { c.Cluster = "" })
+	keep("appRevision", func() { c.AppRevision = "" })
+	keep("appRevisionNum", func() { c.AppRevisionNum = 0 })
+	keep("revision", func() { c.Revision = "" })
+	keep("appLabels", func() { c.AppLabels = nil })
+	keep("appAnnotations", func() { c.AppAnnotations = nil })
+	keep("workflowName", func() { c.WorkflowName = "" })
+	keep("publishVersion", func() { c.PublishVersion = "" })
+	keep("clusterVersion", func() { c.ClusterVersion = ClusterVersion{} })
+	keep("replicaKey", func() { c.ReplicaKey = "" })
+	if len(c.Extra) > 0 {
+		extra := make(map[string]any, len(c.Extra))
+		for k, v := range c.Extra {
+			if r.fields[k] {
+				extra[k] = v
+			}
+		}
+		c.Extra = extra
 	}
 	return c
 }

@@ -237,7 +237,13 @@ func TestRenderMemoReturnsIndependentCopies(t *testing.T) {
 	in.Context.Cluster = "eu-1"
 	_, err = tmpl.Render(in)
 	require.NoError(t, err)
+	require.Equal(t, 1, e.Stats().Evaluations, "the template does not read context.cluster: the same render")
+
+	in.Context.Name = "api"
+	other, err := tmpl.Render(in)
+	require.NoError(t, err)
 	require.Equal(t, 2, e.Stats().Evaluations, "another input is evaluated, not memoized")
+	require.Equal(t, "api", other.Output["metadata"].(map[string]any)["name"])
 
 	off := NewEngine(Options{MaxResults: -1})
 	tmpl, err = off.Compile(Source{Name: "webservice", Filename: "webservice.cue", Text: deploymentTemplate})
@@ -587,4 +593,43 @@ func fieldErrorLines(t *testing.T, err error, keep func(FieldError) bool) []stri
 		}
 	}
 	return lines
+}
+
+// TestContextNarrowedToWhatTheTemplateReads: a template is filled, and its render keyed, with
+// the context fields it reads; one that uses context as a whole gets all of them.
+func TestContextNarrowedToWhatTheTemplateReads(t *testing.T) {
+	full := Context{
+		Name: "web", AppName: "shop", Namespace: "prod", Cluster: "eu-1", AppRevision: "shop-v2",
+		AppRevisionNum: 2, AppLabels: map[string]string{"team": "a"}, ReplicaKey: "r1",
+		ClusterVersion: ClusterVersion{Major: "1", Minor: 30},
+		Output:         map[string]any{"kind": "Deployment"},
+		Extra:          map[string]any{"stepName": "deploy", "references": []any{}},
+	}
+	cases := []struct {
+		name     string
+		template string
+		want     Context
+	}{
+		{"reads nothing", `patch: spec: replicas: parameter.replicas`, Context{Extra: map[string]any{}}},
+		{"reads fields", `name: context.name + "-" + context.appLabels["team"]
+steps: "\(context.stepName)"
+minor: context.clusterVersion.minor`, Context{
+			Name: "web", AppLabels: map[string]string{"team": "a"}, ClusterVersion: ClusterVersion{Major: "1", Minor: 30},
+			Extra: map[string]any{"stepName": "deploy"},
+		}},
+		{"reads the workload", `image: context.output.spec.image`, Context{Output: map[string]any{"kind": "Deployment"}, Extra: map[string]any{}}},
+		{"uses context whole", `_ctx: context
+name: _ctx.name`, Context{
+			Name: "web", AppName: "shop", Namespace: "prod", Cluster: "eu-1", AppRevision: "shop-v2",
+			AppRevisionNum: 2, AppLabels: map[string]string{"team": "a"}, ReplicaKey: "r1",
+			ClusterVersion: ClusterVersion{Major: "1", Minor: 30},
+			Output:         map[string]any{"kind": "Deployment"},
+			Extra:          map[string]any{"stepName": "deploy", "references": []any{}},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, scanContextReads(c.template).narrow(full))
+		})
+	}
 }

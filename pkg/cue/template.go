@@ -26,9 +26,10 @@ type Template struct {
 	// (`[...{...}]`): worked out once, not on every render.
 	patchAnnotations annotations
 	eachPaths        []string
-	// reads says which large context values the template reads; only those are filled in, so
-	// render cost stays linear in components and traits that never look at the workload do
-	// not pay for encoding it.
+	// reads says which context fields the template reads; only those are filled in and
+	// keyed, so render cost stays linear in components, traits that never look at the
+	// workload do not pay for encoding it, and renders that differ only in fields the
+	// template ignores share a memo entry.
 	reads contextReads
 }
 
@@ -101,7 +102,7 @@ func (t *Template) Render(in Input) (*Result, error) {
 	if params == nil {
 		params = map[string]any{}
 	}
-	ctx := t.reads.trim(in.Context)
+	ctx := t.reads.narrow(in.Context)
 	key, keyed := memoKey(t, params, ctx)
 	if keyed {
 		if res, ok := t.engine.recall(key); ok {

@@ -3,6 +3,7 @@ package definition
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,6 +40,11 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 			require.NoError(t, err, d.Name)
 		}
 		require.Equal(t, names, got, kind)
+		require.Equal(t, names, r.names(kind), kind)
+		for _, name := range names {
+			_, err := r.Get(kind, name)
+			require.NoError(t, err, name)
+		}
 	}
 	web, err := r.Get(KindComponent, "webservice")
 	require.NoError(t, err)
@@ -47,6 +53,39 @@ func TestBuiltinLibraryLoadsAndCompiles(t *testing.T) {
 	scaler, err := r.Get(KindTrait, "scaler")
 	require.NoError(t, err)
 	require.Equal(t, []string{"deployments.apps", "statefulsets.apps"}, scaler.AppliesToWorkloads)
+}
+
+// TestBuiltinFiles: a built-in file must hold the one definition its name and folder say,
+// since the registry knows built-in names before it parses them.
+func TestBuiltinFiles(t *testing.T) {
+	_, err := parseBuiltin(KindTrait, "scaler", "traits/scaler.cue")
+	require.NoError(t, err)
+	_, err = parseBuiltin(KindTrait, "scaler", "traits/labels.cue")
+	require.EqualError(t, err, "load built-in definition scaler: definitions/traits/labels.cue must hold one trait named scaler")
+	_, err = parseBuiltin(KindComponent, "scaler", "traits/scaler.cue")
+	require.ErrorContains(t, err, "must hold one component named scaler")
+}
+
+// TestBuiltinParsedOnceWhenAskedTogether: renders on every core ask for the same built-in
+// definition at once; it is parsed once and they all get it.
+func TestBuiltinParsedOnceWhenAskedTogether(t *testing.T) {
+	r, err := Builtin()
+	require.NoError(t, err)
+	got := make([]*Definition, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			d, err := r.Get(KindComponent, "webservice")
+			if err == nil {
+				got[i] = d
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range got {
+		require.Same(t, got[0], d)
+	}
+	require.NotNil(t, got[0])
 }
 
 func TestGetSuggestsTheClosestName(t *testing.T) {
