@@ -243,6 +243,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// replica, which must be the only one working on them. This replica stops soon.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	if res, ok := r.settledInCache(ctx, req.NamespacedName, start); ok {
+		return res, nil
+	}
 	app := &v1beta1.Application{}
 	if err := r.client.Get(ctx, req.NamespacedName, app); err != nil {
 		r.ownWrites.Delete(req.NamespacedName)

@@ -90,14 +90,20 @@ func (run *appRun) after(d time.Duration) {
 // sooner than the resync interval (sooner while unhealthy), else the resync interval. The
 // resync is spread by up to 10% so that apps created together do not come back together.
 func (run *appRun) result() ctrl.Result {
-	interval := run.r.opts.ResyncInterval
-	if run.app.Status.Phase == v1beta1.ApplicationUnhealthy {
-		interval = min(interval, run.r.opts.UnhealthyRecheck)
+	return run.r.resultFor(run.app, run.requeue)
+}
+
+// resultFor is result for an app and the wait its reconcile asked for (0: none).
+func (r *ApplicationReconciler) resultFor(app *v1beta1.Application, requeue time.Duration) ctrl.Result {
+	interval := r.opts.ResyncInterval
+	if app.Status.Phase == v1beta1.ApplicationUnhealthy {
+		interval = min(interval, r.opts.UnhealthyRecheck)
 	}
-	if run.requeue > 0 && run.requeue <= interval {
-		return ctrl.Result{RequeueAfter: run.requeue}
+	if requeue > 0 && requeue <= interval {
+		return ctrl.Result{RequeueAfter: requeue}
 	}
-	spread := time.Duration(fnv32(run.ref.String())%100) * interval / 1000
+	ref := dispatch.AppRef{Name: app.Name, Namespace: app.Namespace}
+	spread := time.Duration(fnv32(ref.String())%100) * interval / 1000
 	return ctrl.Result{RequeueAfter: interval + spread}
 }
 

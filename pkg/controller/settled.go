@@ -5,18 +5,21 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/shard"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
@@ -171,4 +174,43 @@ func (r *ApplicationReconciler) cachedResourceVersion(ctx context.Context, gvk s
 
 func objectKey(u *unstructured.Unstructured) string {
 	return strings.Join([]string{u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName()}, "|")
+}
+
+// settledInCache answers the check of a settled app from the Application in the cache, read
+// in place: no copy of it (twice: the client's Get and the run's own) and no run are made.
+// Most reconciles of a settled fleet are these resync checks, and the copies were most of
+// their CPU and garbage. Anything else (not settled, paused, being deleted, a status of its
+// own not seen yet) takes the full path.
+func (r *ApplicationReconciler) settledInCache(ctx context.Context, key types.NamespacedName, start time.Time) (ctrl.Result, bool) {
+	app, ok := r.cachedApplication(ctx, key)
+	if !ok || app.Annotations[v1beta1.AnnotationPause] == "true" || !app.DeletionTimestamp.IsZero() ||
+		r.cacheBehind(app) || !r.stillSettled(ctx, app) {
+		return ctrl.Result{}, false
+	}
+	r.metrics.settled.Inc()
+	if r.opts.Observe != nil {
+		r.opts.Observe(Observation{App: key, Shard: app.Labels[shard.Label], Start: start, End: r.opts.Now()})
+	}
+	return r.resultFor(app, 0), true
+}
+
+// cachedApplication returns the cache's own Application object. It must not be changed.
+func (r *ApplicationReconciler) cachedApplication(ctx context.Context, key types.NamespacedName) (*v1beta1.Application, bool) {
+	if r.cache == nil {
+		return nil, false
+	}
+	inf, err := r.cache.GetInformer(ctx, &v1beta1.Application{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, false
+	}
+	indexed, isIndexed := inf.(interface{ GetIndexer() toolscache.Indexer })
+	if !isIndexed {
+		return nil, false
+	}
+	obj, exists, err := indexed.GetIndexer().GetByKey(key.Namespace + "/" + key.Name)
+	if err != nil || !exists {
+		return nil, false
+	}
+	app, ok := obj.(*v1beta1.Application)
+	return app, ok
 }
