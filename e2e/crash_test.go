@@ -43,7 +43,7 @@ func TestKillDashNineNeverSendsTwice(t *testing.T) {
 	defer receiver.Close()
 
 	start := func() *exec.Cmd {
-		return startController(t, bin, env.Hub.Kubeconfig, "--http-allowed-hosts", "127.0.0.1")
+		return startController(t, bin, env.Hub.Kubeconfig, "--http-allowed-hosts", "127.0.0.1", "--egress-allowed-networks", "127.0.0.1")
 	}
 	kill := func(cmd *exec.Cmd) { killController(t, cmd) }
 

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -16,6 +15,7 @@ import (
 	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/cue/sandbox"
+	"github.com/ferryhq/ferry/pkg/egress"
 	"github.com/ferryhq/ferry/pkg/memlimit"
 	"github.com/ferryhq/ferry/pkg/shard"
 )
@@ -28,6 +28,7 @@ func main() {
 		kubeconfig string
 		kubeCtx    string
 		hosts      string
+		networks   string
 		memFrac    float64
 		evalMemory string
 	)
@@ -46,7 +47,8 @@ func main() {
 	fs.DurationVar(&o.Reconciler.ResyncInterval, "resync-interval", 5*time.Minute, "how often settled Applications are checked for drift")
 	fs.IntVar(&o.Reconciler.RevisionHistoryLimit, "revision-history-limit", 2, "ApplicationRevisions kept per Application")
 	fs.StringVar(&o.Reconciler.SystemNamespace, "system-namespace", "ferry-system", "namespace of the definitions every namespace sees")
-	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix) workflow steps may send HTTP requests to")
+	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix, or *) workflow steps may send HTTP requests and mail to; a namespace's "+egress.ConfigMapName+" ConfigMap (key hosts) narrows it for its Applications")
+	fs.StringVar(&networks, "egress-allowed-networks", "", "comma-separated loopback, link-local, private or shared networks (CIDRs) workflow steps may reach; any other such address is refused after name resolution, whatever the host")
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
 	fs.DurationVar(&o.Reconciler.StallTimeout, "stall-timeout", 10*time.Minute, "a reconcile running longer makes /healthz and /readyz fail: the worker is stuck")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
@@ -76,8 +78,10 @@ func main() {
 	}
 	o.Webhook.ManageCert = true
 	o.QPS = float32(qps)
-	if hosts != "" {
-		o.Reconciler.HTTP.AllowedHosts = strings.Split(hosts, ",")
+	o.Reconciler.HTTP.AllowedHosts = egress.ParseHosts(hosts)
+	if o.Reconciler.HTTP.AllowedNetworks, err = egress.ParseNetworks(networks); err != nil {
+		fmt.Fprintf(os.Stderr, "ferry-controller: --egress-allowed-networks: %v\n", err)
+		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")

@@ -93,7 +93,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 4
 	}
 	if o.Mailer == nil {
-		o.Mailer = cuestep.SMTPMailer{}
+		o.Mailer = cuestep.SMTPMailer{Egress: o.HTTP.Egress()}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

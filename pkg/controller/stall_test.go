@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,6 +18,10 @@ import (
 	"github.com/ferryhq/ferry/pkg/testenv"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
 )
+
+// loopback lets the controller's workflow steps reach the tests' servers on 127.0.0.1, which
+// its egress policy refuses by default.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
 // TestProbesReportAStuckWorker: while a reconcile runs longer than the stall timeout (here a
 // request step waiting on a slow server), /healthz and /readyz fail naming the app; once it
@@ -33,7 +38,7 @@ func TestProbesReportAStuckWorker(t *testing.T) {
 	u, _ := url.Parse(server.URL)
 	probes := fmt.Sprintf("127.0.0.1:%d", testenv.FreePortForTest(t))
 	mgr, _, err := controller.NewManager(h.cfg, controller.ManagerOptions{ProbeAddr: probes, Reconciler: controller.Options{
-		StallTimeout: time.Second, HTTP: cuestep.HTTPOptions{AllowedHosts: []string{u.Hostname()}, Timeout: time.Minute}}})
+		StallTimeout: time.Second, HTTP: cuestep.HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback, Timeout: time.Minute}}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

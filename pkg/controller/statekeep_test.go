@@ -78,7 +78,7 @@ func TestControllerRestartsMidWorkflow(t *testing.T) {
 	}))
 	defer server.Close()
 	u, _ := url.Parse(server.URL)
-	opts := controller.Options{HTTP: cuestep.HTTPOptions{AllowedHosts: []string{u.Hostname()}}}
+	opts := controller.Options{HTTP: cuestep.HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback}}
 
 	stop := h.startController(opts)
 	h.apply(fmt.Sprintf(`

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/egress"
 	"github.com/ferryhq/ferry/pkg/workflow"
 	"github.com/ferryhq/ferry/pkg/workflow/appworkflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
@@ -117,8 +120,14 @@ func (r *ApplicationReconciler) executors(ctx context.Context, run *appRun, spec
 	for _, typ := range workflow.PlannedTypes() {
 		out[typ] = workflow.PlannedExecutor{Deployer: d}
 	}
-	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(r.opts.HTTP),
-		Mailer: r.opts.Mailer, Ledger: wc, Topology: planTopology{plan: run.plan}, Deployer: d, Restarter: restarter{r: r, run: run}}
+	httpOpts, mailer := r.opts.HTTP, r.opts.Mailer
+	httpOpts.NamespaceHosts = r.namespaceEgress(run.app.Namespace)
+	if m, ok := mailer.(cuestep.SMTPMailer); ok {
+		m.NamespaceHosts = httpOpts.NamespaceHosts
+		mailer = m
+	}
+	opts := cuestep.Options{Engine: r.opts.Engine, Kube: &hubKube{r: r, run: run}, HTTP: cuestep.NewHTTP(httpOpts),
+		Mailer: mailer, Ledger: wc, Topology: planTopology{plan: run.plan}, Deployer: d, Restarter: restarter{r: r, run: run}}
 	var add func(steps []workflow.Step)
 	add = func(steps []workflow.Step) {
 		for _, s := range steps {
@@ -219,4 +228,22 @@ func (s restarter) ScheduleRestart(ctx context.Context, value string) error {
 	}
 	s.run.app.Annotations[v1beta1.AnnotationRestartWorkflow] = value
 	return nil
+}
+
+// namespaceEgress returns what reads a namespace's own outbound allow-list: the hosts of its
+// ferry-egress ConfigMap, which narrow the controller's list for the Applications there
+// (ok false when the namespace has none). It is read from the API server when a step first
+// sends something, not cached: the controller does not watch every ConfigMap.
+func (r *ApplicationReconciler) namespaceEgress(namespace string) func(ctx context.Context) ([]string, bool, error) {
+	return func(ctx context.Context) ([]string, bool, error) {
+		cm := &corev1.ConfigMap{}
+		err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: egress.ConfigMapName}, cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, false, nil
+		case err != nil:
+			return nil, false, err
+		}
+		return egress.ParseHosts(cm.Data["hosts"]), true, nil
+	}
 }

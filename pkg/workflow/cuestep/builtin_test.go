@@ -144,7 +144,7 @@ func TestBuiltinStepDefinitions(t *testing.T) {
 				f.kube.objects["/"+k[1:]] = v
 			}
 			e, err := New(def, Options{Kube: f.kube, Mailer: f.mailer, Components: f.components,
-				HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{host.Hostname()}})})
+				HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{host.Hostname()}, AllowedNetworks: loopback})})
 			require.NoError(t, err)
 			res := execute(t, e, tt.props, tt.step+"-r0-a0", false)
 			require.Equal(t, tt.want, res.Outcome, res.Message)

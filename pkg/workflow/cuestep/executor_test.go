@@ -196,7 +196,7 @@ template: {
 	parameter: url: string
 }`)
 	ledger := &MemoryLedger{}
-	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}}), Ledger: ledger})
+	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback}), Ledger: ledger})
 	require.NoError(t, err)
 	props := map[string]any{"url": server.URL}
 	require.Equal(t, workflow.OutcomeSucceeded, execute(t, e, props, "notify-r0-a0", false).Outcome)
@@ -219,7 +219,7 @@ template: {
 	require.NoError(t, err)
 	res = execute(t, denied, props, "x", false)
 	require.Equal(t, workflow.OutcomeFail, res.Outcome)
-	require.Contains(t, res.Message, "not in the workflow HTTP allow-list")
+	require.Contains(t, res.Message, "127.0.0.1: host is not on the outbound allow-list (the controller's --http-allowed-hosts)")
 }
 
 func TestControlActions(t *testing.T) {

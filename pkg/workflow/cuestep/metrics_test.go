@@ -47,7 +47,7 @@ func TestCheckMetricsAgainstPrometheus(t *testing.T) {
 	require.NoError(t, err)
 	def, err := reg.Get(definition.KindWorkflowStep, "check-metrics")
 	require.NoError(t, err)
-	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}})})
+	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback})})
 	require.NoError(t, err)
 	at := func(props map[string]any, id string, now time.Time) workflow.Result {
 		t.Helper()
@@ -108,7 +108,7 @@ func TestCheckMetricsOnAnExporter(t *testing.T) {
 	require.NoError(t, err)
 	def, err := reg.Get(definition.KindWorkflowStep, "check-metrics")
 	require.NoError(t, err)
-	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}})})
+	e, err := New(def, Options{HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback})})
 	require.NoError(t, err)
 	props := map[string]any{"query": `canary_success_ratio{app="shop"}`, "metricEndpoint": prom, "condition": ">=0.95",
 		"duration": "3s", "failDuration": "3s"}

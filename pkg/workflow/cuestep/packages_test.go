@@ -58,7 +58,7 @@ template: {
 		note: builtin.#Message & {$params: message: "no secret; status \(get.$returns.statusCode), seen \(get.$returns.header["X-Seen"][0])"}
 	}
 	parameter: {name: string, url: string}
-}`), Options{Kube: kube, HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}})})
+}`), Options{Kube: kube, HTTP: NewHTTP(HTTPOptions{AllowedHosts: []string{u.Hostname()}, AllowedNetworks: loopback})})
 	require.NoError(t, err)
 	props := map[string]any{"name": "cm", "url": server.URL}
 

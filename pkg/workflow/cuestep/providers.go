@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/smtp"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferryhq/ferry/pkg/egress"
 )
 
 // Kube applies, reads, lists and deletes objects on a cluster ("" is the hub).
@@ -113,6 +116,14 @@ func (l *MemoryLedger) Put(_ context.Context, key, value string) error {
 type HTTPOptions struct {
 	// AllowedHosts are host names (or *.suffix patterns) requests may go to; none allows none.
 	AllowedHosts []string
+	// AllowedNetworks are the loopback, link-local, private, shared or multicast networks
+	// requests may reach; every other address of those kinds is refused after the name is
+	// resolved (see package egress).
+	AllowedNetworks []netip.Prefix
+	// NamespaceHosts, when set, returns the Application namespace's own host list (ok false
+	// when it has none); a host must then be on both lists. It is asked once, at the first
+	// request.
+	NamespaceHosts func(ctx context.Context) (hosts []string, ok bool, err error)
 	// Timeout bounds each call that sets no timeout of its own; 10s when zero. MaxTimeout bounds
 	// the ones that do; 1m when zero.
 	Timeout, MaxTimeout time.Duration
@@ -120,7 +131,13 @@ type HTTPOptions struct {
 	MaxBody int64
 }
 
-// NewHTTP returns an HTTP provider that only calls allowed hosts.
+// Egress returns the outbound policy of the options, without the namespace's list.
+func (o HTTPOptions) Egress() egress.Policy {
+	return egress.Policy{Hosts: o.AllowedHosts, Networks: o.AllowedNetworks}
+}
+
+// NewHTTP returns an HTTP provider that only calls allowed hosts at allowed addresses, every
+// redirect checked again, with bounded time and response size.
 func NewHTTP(opts HTTPOptions) HTTP {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second
@@ -131,29 +148,78 @@ func NewHTTP(opts HTTPOptions) HTTP {
 	if opts.MaxBody == 0 {
 		opts.MaxBody = 1 << 20
 	}
-	return &httpProvider{opts: opts, client: &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if !hostAllowed(opts.AllowedHosts, req.URL.Hostname()) {
-			return fmt.Errorf("redirect to %s: host not allowed", req.URL.Hostname())
-		}
-		return nil
-	}}}
+	p := &httpProvider{opts: opts}
+	p.client = &http.Client{
+		// No proxy from the environment: the address checked must be the one connected to.
+		// One connection per request: nothing idles after the step.
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         opts.Egress().Dialer(opts.Timeout).DialContext,
+			TLSHandshakeTimeout: opts.Timeout,
+			DisableKeepAlives:   true,
+			ForceAttemptHTTP2:   true,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			policy, err := p.policy(req.Context())
+			if err != nil {
+				return err
+			}
+			if err := policy.CheckHost(req.URL.Hostname()); err != nil {
+				return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+			}
+			return nil
+		},
+	}
+	return p
 }
 
 type httpProvider struct {
 	opts   HTTPOptions
 	client *http.Client
+
+	once      sync.Once
+	egress    egress.Policy
+	egressErr error
+}
+
+// policy is the controller's policy narrowed by the namespace's list, read once.
+func (p *httpProvider) policy(ctx context.Context) (egress.Policy, error) {
+	p.once.Do(func() { p.egress, p.egressErr = narrow(ctx, p.opts.Egress(), p.opts.NamespaceHosts) })
+	return p.egress, p.egressErr
+}
+
+// narrow narrows a policy by the namespace's host list, when there is one.
+func narrow(ctx context.Context, policy egress.Policy, namespaceHosts func(context.Context) ([]string, bool, error)) (egress.Policy, error) {
+	if namespaceHosts == nil {
+		return policy, nil
+	}
+	hosts, ok, err := namespaceHosts(ctx)
+	switch {
+	case err != nil:
+		return policy, fmt.Errorf("read the namespace's outbound allow-list (ConfigMap %s): %w", egress.ConfigMapName, err)
+	case ok:
+		return policy.Narrow(hosts), nil
+	}
+	return policy, nil
 }
 
 // ErrHostNotAllowed is returned for requests to hosts outside the allow-list.
-var ErrHostNotAllowed = errors.New("host is not in the workflow HTTP allow-list")
+var ErrHostNotAllowed = egress.ErrHostNotAllowed
 
 func (p *httpProvider) Do(ctx context.Context, r HTTPRequest) (HTTPResponse, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return HTTPResponse{}, fmt.Errorf("url %q: need an http or https URL", r.URL)
 	}
-	if !hostAllowed(p.opts.AllowedHosts, u.Hostname()) {
-		return HTTPResponse{}, fmt.Errorf("%s: %w", u.Hostname(), ErrHostNotAllowed)
+	policy, err := p.policy(ctx)
+	if err != nil {
+		return HTTPResponse{}, err
+	}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return HTTPResponse{}, err
 	}
 	timeout := r.Timeout
 	if timeout == 0 {
@@ -182,27 +248,22 @@ func (p *httpProvider) Do(ctx context.Context, r HTTPRequest) (HTTPResponse, err
 	return HTTPResponse{StatusCode: resp.StatusCode, Body: string(body), Header: resp.Header}, nil
 }
 
-func hostAllowed(allowed []string, host string) bool {
-	for _, a := range allowed {
-		if a == "*" || strings.EqualFold(a, host) {
-			return true
-		}
-		if suffix, ok := strings.CutPrefix(a, "*."); ok && strings.HasSuffix(strings.ToLower(host), "."+strings.ToLower(suffix)) {
-			return true
-		}
-	}
-	return false
+// SMTPMailer sends mail with net/smtp, PLAIN authentication when a password is given, to
+// hosts and addresses its policy allows (checked as for HTTP: the host on the allow-list, the
+// address it resolves to when connecting).
+type SMTPMailer struct {
+	Egress egress.Policy
+	// NamespaceHosts, when set, returns the Application namespace's own host list (ok false
+	// when it has none); the mail host must then be on both lists.
+	NamespaceHosts func(ctx context.Context) (hosts []string, ok bool, err error)
 }
-
-// SMTPMailer sends mail with net/smtp, PLAIN authentication when a password is given.
-type SMTPMailer struct{}
 
 // smtpTimeout bounds a mail exchange whose context sets no deadline.
 const smtpTimeout = 30 * time.Second
 
 // Send sends one mail, within ctx's deadline (30s when it has none): a server that does not
 // answer fails the step instead of holding a worker.
-func (SMTPMailer) Send(ctx context.Context, m Mail) error {
+func (s SMTPMailer) Send(ctx context.Context, m Mail) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, smtpTimeout)
@@ -210,7 +271,11 @@ func (SMTPMailer) Send(ctx context.Context, m Mail) error {
 	}
 	deadline, _ := ctx.Deadline()
 	addr := net.JoinHostPort(m.Host, fmt.Sprint(m.Port))
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	policy, err := narrow(ctx, s.Egress, s.NamespaceHosts)
+	if err != nil {
+		return err
+	}
+	conn, err := policy.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", addr, err)
 	}

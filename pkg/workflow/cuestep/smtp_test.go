@@ -4,12 +4,22 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/pkg/egress"
 )
+
+// loopback lets tests reach their servers on 127.0.0.1, which the egress policy refuses by
+// default.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
+// loopbackMailer sends to the tests' SMTP servers on loopback.
+var loopbackMailer = SMTPMailer{Egress: egress.Policy{Hosts: []string{"127.0.0.1"}, Networks: loopback}}
 
 // fakeSMTP accepts one plain SMTP session on loopback and returns what it was sent.
 func fakeSMTP(t *testing.T) (host string, port int, got chan string) {
@@ -63,7 +73,7 @@ func fakeSMTP(t *testing.T) (host string, port int, got chan string) {
 
 func TestSMTPMailerSendsOverSMTP(t *testing.T) {
 	host, port, got := fakeSMTP(t)
-	err := SMTPMailer{}.Send(context.Background(), Mail{From: "ferry@example.com", FromAlias: "Ferry", Host: host, Port: port,
+	err := loopbackMailer.Send(context.Background(), Mail{From: "ferry@example.com", FromAlias: "Ferry", Host: host, Port: port,
 		To: []string{"ops@example.com"}, Subject: "shop is live", Body: "all green"})
 	require.NoError(t, err)
 	transcript := <-got
@@ -93,7 +103,7 @@ func TestSMTPMailerGivesUpOnASilentServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = SMTPMailer{}.Send(ctx, Mail{From: "ferry@example.com", Host: addr.IP.String(), Port: addr.Port, To: []string{"ops@example.com"}})
+	err = loopbackMailer.Send(ctx, Mail{From: "ferry@example.com", Host: addr.IP.String(), Port: addr.Port, To: []string{"ops@example.com"}})
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 20*time.Second, "bounded by the context (300ms), not by the server")
 }
