@@ -132,6 +132,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// elected.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Concurrency, SkipNameValidation: ptrBool(true),
 			NeedLeaderElection: ptrBool(r.opts.Shard == nil)}).
+		WithLogConstructor(reconcileLogger(mgr.GetLogger())).
 		Named("application").
 		Build(r)
 	return err
