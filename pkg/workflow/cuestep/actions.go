@@ -216,7 +216,7 @@ func (r *run) http(ctx context.Context, a cue.Action) (workflow.Result, bool) {
 		out, err = r.guarded(ctx, a, send)
 	}
 	if err != nil {
-		return fail("%s: %s %s: %v", a.Path, req.Method, req.URL, err)
+		return fail("%s: %s %s: %v", a.Path, req.Method, RedactURL(req.URL), err)
 	}
 	r.fill(a, "response", out)
 	return workflow.Result{}, false

@@ -93,3 +93,29 @@ func TestSMTPRefusesInternalDestinations(t *testing.T) {
 	}}.Send(context.Background(), m)
 	require.ErrorContains(t, err, "ferry-egress")
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.slack.com/services/T000/B000/XXXX":       "https://hooks.slack.com/…",
+		"https://oapi.dingtalk.com/robot/send?access_token=abc": "https://oapi.dingtalk.com/…",
+		"http://user:pass@example.com:8080/":                    "http://example.com:8080",
+		"https://example.com":                                   "https://example.com",
+		"not a url with a secret":                               "(a URL)",
+	} {
+		require.Equal(t, want, RedactURL(in), in)
+	}
+}
+
+// TestHTTPErrorsDoNotRepeatTheURL: a failed request says where it went, not the path or
+// query, which may hold a webhook's token.
+func TestHTTPErrorsDoNotRepeatTheURL(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: the connection is refused
+	p := NewHTTP(HTTPOptions{AllowedHosts: []string{"127.0.0.1"}, AllowedNetworks: loopback})
+	_, err = p.Do(context.Background(), HTTPRequest{Method: http.MethodPost, URL: "http://" + addr + "/hooks/SECRET-TOKEN?key=SECRET-KEY"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "SECRET")
+	require.Contains(t, err.Error(), "http://"+addr+"/…")
+}

@@ -168,7 +168,7 @@ func NewHTTP(opts HTTPOptions) HTTP {
 				return err
 			}
 			if err := policy.CheckHost(req.URL.Hostname()); err != nil {
-				return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), err)
+				return fmt.Errorf("redirect to %s: %w", RedactURL(req.URL.String()), err)
 			}
 			return nil
 		},
@@ -206,13 +206,29 @@ func narrow(ctx context.Context, policy egress.Policy, namespaceHosts func(conte
 	return policy, nil
 }
 
+// RedactURL shows where a URL points without what may be a secret in it: a webhook URL
+// from a Secret usually carries its token in the path (Slack, DingTalk, Lark) or the query, so
+// only the scheme and host are kept, e.g. https://hooks.slack.com/… for
+// https://hooks.slack.com/services/T000/B000/XXXX.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(a URL)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		out += "/…"
+	}
+	return out
+}
+
 // ErrHostNotAllowed is returned for requests to hosts outside the allow-list.
 var ErrHostNotAllowed = egress.ErrHostNotAllowed
 
 func (p *httpProvider) Do(ctx context.Context, r HTTPRequest) (HTTPResponse, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return HTTPResponse{}, fmt.Errorf("url %q: need an http or https URL", r.URL)
+		return HTTPResponse{}, fmt.Errorf("%s: need an http or https URL", RedactURL(r.URL))
 	}
 	policy, err := p.policy(ctx)
 	if err != nil {
@@ -238,6 +254,12 @@ func (p *httpProvider) Do(ctx context.Context, r HTTPRequest) (HTTPResponse, err
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
+		// The client's error repeats the URL, whose path or query may be a secret (a Slack
+		// webhook's token): say where without it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return HTTPResponse{}, fmt.Errorf("%s %s: %w", ue.Op, RedactURL(ue.URL), ue.Err)
+		}
 		return HTTPResponse{}, err
 	}
 	defer resp.Body.Close()
