@@ -150,16 +150,8 @@ func (r *ApplicationReconciler) cachedResourceVersion(ctx context.Context, gvk s
 	if err != nil {
 		return "", false
 	}
-	indexed, isIndexed := inf.(interface{ GetIndexer() toolscache.Indexer })
-	if !isIndexed {
-		return "", false
-	}
-	key := name
-	if namespace != "" {
-		key = namespace + "/" + name
-	}
-	obj, exists, err := indexed.GetIndexer().GetByKey(key)
-	if err != nil {
+	obj, exists, ok := inCache(inf, namespace, name)
+	if !ok {
 		return "", false
 	}
 	if !exists {
@@ -203,14 +195,25 @@ func (r *ApplicationReconciler) cachedApplication(ctx context.Context, key types
 	if err != nil {
 		return nil, false
 	}
-	indexed, isIndexed := inf.(interface{ GetIndexer() toolscache.Indexer })
-	if !isIndexed {
-		return nil, false
-	}
-	obj, exists, err := indexed.GetIndexer().GetByKey(key.Namespace + "/" + key.Name)
-	if err != nil || !exists {
+	obj, exists, ok := inCache(inf, key.Namespace, key.Name)
+	if !ok || !exists {
 		return nil, false
 	}
 	app, ok := obj.(*v1beta1.Application)
 	return app, ok
+}
+
+// inCache looks an object up in an informer's store without copying it; ok is false when the
+// store cannot be read.
+func inCache(inf cache.Informer, namespace, name string) (obj any, exists, ok bool) {
+	indexed, isIndexed := inf.(interface{ GetIndexer() toolscache.Indexer })
+	if !isIndexed {
+		return nil, false, false
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	obj, exists, err := indexed.GetIndexer().GetByKey(key)
+	return obj, exists, err == nil
 }

@@ -212,33 +212,6 @@ func (r *Registry) names(kind Kind) []string {
 	return names
 }
 
-// LoadFS loads every .cue, .yaml and .yml file of a file system, recursively.
-func (r *Registry) LoadFS(fsys fs.FS, builtin bool) error {
-	var files []definitionFile
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !isDefinitionFile(p) {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		name := p
-		if builtin {
-			name = path.Join("definitions", p)
-		}
-		files = append(files, definitionFile{name: name, data: data})
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return r.addFiles(files, builtin)
-}
-
 // LoadDir loads the definitions of a directory (recursively) or of a single file. They override
 // definitions already in the registry.
 func (r *Registry) LoadDir(dir string) error {
