@@ -41,6 +41,14 @@ const (
 	AnnotationRestartWorkflow = "app.oam.dev/restart-workflow"
 	// AnnotationPause pauses reconciliation of an Application when "true".
 	AnnotationPause = "controller.core.oam.dev/pause"
+	// AnnotationUsername records, at admission, the user who created the Application or last
+	// changed its spec (KubeVela's key). The controller acts on the hub as this user.
+	AnnotationUsername = "app.oam.dev/username"
+	// AnnotationGroup records that user's groups, comma-separated (KubeVela's key).
+	AnnotationGroup = "app.oam.dev/group"
+	// AnnotationServiceAccountName names a ServiceAccount in the Application's namespace to act
+	// as instead of its writer (KubeVela's key); the writer must be allowed to impersonate it.
+	AnnotationServiceAccountName = "app.oam.dev/service-account-name"
 )
 
 // Application is the one object an application team writes: its components, each with a type

@@ -49,6 +49,8 @@ func main() {
 	fs.StringVar(&o.Reconciler.SystemNamespace, "system-namespace", "ferry-system", "namespace of the definitions every namespace sees")
 	fs.StringVar(&hosts, "http-allowed-hosts", "", "comma-separated hosts (or *.suffix, or *) workflow steps may send HTTP requests and mail to; a namespace's "+egress.ConfigMapName+" ConfigMap (key hosts) narrows it for its Applications")
 	fs.StringVar(&networks, "egress-allowed-networks", "", "comma-separated loopback, link-local, private or shared networks (CIDRs) workflow steps may reach; any other such address is refused after name resolution, whatever the host")
+	fs.BoolVar(&o.Reconciler.Impersonate, "impersonate", true, "act on the hub as each Application's writer (recorded at admission in app.oam.dev/username and app.oam.dev/group) or the ServiceAccount it names (app.oam.dev/service-account-name), so RBAC decides what an app may do; false: every app acts with the controller's rights (single-tenant hubs)")
+	fs.StringVar(&o.Reconciler.Executor, "executor-service-account", controller.DefaultExecutor, "ServiceAccount every ManifestWork names as its executor, in the app's namespace on the managed cluster: the work agent applies an app's objects only as far as it may there (empty: with the agent's own rights)")
 	fs.DurationVar(&o.Reconciler.Workflow.DefaultTimeout, "default-step-timeout", 30*time.Minute, "timeout of workflow steps that set none")
 	fs.DurationVar(&o.Reconciler.StallTimeout, "stall-timeout", 10*time.Minute, "a reconcile running longer makes /healthz and /readyz fail: the worker is stuck")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 0, "port of the validating admission webhook (0 turns it off)")
@@ -90,6 +92,7 @@ func main() {
 	} else {
 		log.Info(res.String())
 	}
+	log.Info("tenancy", "impersonate", o.Reconciler.Impersonate, "executorServiceAccount", o.Reconciler.Executor)
 	if err := run(kubeconfig, kubeCtx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-controller:", err)
 		os.Exit(1)

@@ -13,6 +13,7 @@ import (
 )
 
 type installOptions struct {
+	impersonate  bool
 	kube         kubeFlags
 	noController bool
 	namespace    string
@@ -40,6 +41,7 @@ and add --webhook-url https://HOST:PORT to keep admission on, served by
 	cmd.Flags().StringVar(&o.namespace, "system-namespace", install.DefaultNamespace, "namespace of the controller and the built-in definitions")
 	cmd.Flags().StringVar(&o.image, "image", "", "controller image (default: the released one)")
 	cmd.Flags().StringVar(&o.webhookURL, "webhook-url", "", "with --no-controller: register the admission webhook at https://HOST:PORT, served by a controller outside the cluster")
+	cmd.Flags().BoolVar(&o.impersonate, "impersonate", true, "each Application acts on the hub as its writer, recorded by the admission webhook (false: single-tenant, every app acts with the controller's rights, which then include writing what apps deploy)")
 	return cmd
 }
 
@@ -51,7 +53,10 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 	if o.webhookURL != "" && !o.noController {
 		return usageError{errors.New("--webhook-url is for a controller outside the cluster: give it with --no-controller")}
 	}
-	objs, err := install.Objects(install.Options{Namespace: o.namespace, Controller: !o.noController, Image: o.image, WebhookURL: o.webhookURL})
+	// Without admission nobody's identity is recorded: only a single-tenant controller can run.
+	single := !o.impersonate || (o.noController && o.webhookURL == "")
+	objs, err := install.Objects(install.Options{Namespace: o.namespace, Controller: !o.noController, Image: o.image,
+		WebhookURL: o.webhookURL, SingleTenant: single})
 	if err != nil {
 		return err
 	}
@@ -66,15 +71,24 @@ func runInstall(ctx context.Context, s streams, o *installOptions) error {
 	}
 	fmt.Fprintf(s.out, "Installed %d CRDs and %d definitions in %s", counts["CustomResourceDefinition"],
 		counts["ComponentDefinition"]+counts["TraitDefinition"]+counts["PolicyDefinition"]+counts["WorkflowStepDefinition"], o.namespace)
+	flag := ""
+	if !o.impersonate {
+		flag = " --impersonate=false"
+	}
 	switch {
 	case o.noController && o.webhookURL != "":
 		u, _ := url.Parse(o.webhookURL)
-		fmt.Fprintf(s.out, ", and the admission webhook at %s. Run the controller with: ferry-controller --kubeconfig FILE --webhook-host %s --webhook-port %s\n",
-			o.webhookURL, u.Hostname(), u.Port())
+		fmt.Fprintf(s.out, ", and the admission webhook at %s. Run the controller with: ferry-controller --kubeconfig FILE --webhook-host %s --webhook-port %s%s\n",
+			o.webhookURL, u.Hostname(), u.Port(), flag)
 	case o.noController:
-		fmt.Fprintln(s.out, ". Run the controller with: ferry-controller --kubeconfig FILE")
+		fmt.Fprintln(s.out, ". Run the controller with: ferry-controller --kubeconfig FILE --impersonate=false")
 	default:
 		fmt.Fprintln(s.out, ", and the controller.")
+	}
+	if single {
+		fmt.Fprintln(s.out, "Tenancy: single-tenant. Every Application acts with the controller's rights on the hub: give Application write access only to people you trust with them.")
+	} else {
+		fmt.Fprintf(s.out, "Tenancy: impersonation on. Each Application acts on the hub as its writer (or the ServiceAccount it names), so RBAC decides what it may do; on managed clusters its objects are applied as ServiceAccount %s of its namespace (grant it rights there).\n", install.DefaultExecutor)
 	}
 	return nil
 }

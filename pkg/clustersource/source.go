@@ -20,6 +20,7 @@ import (
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/definition"
+	"github.com/ferryhq/ferry/pkg/identity"
 )
 
 // ServerVersion tells the hub's version; a discovery client implements it.
@@ -143,7 +144,8 @@ func (c *clusters) hubVersion() (cue.ClusterVersion, error) {
 	return v, nil
 }
 
-// objects reads the objects ref-objects components name.
+// objects reads the objects ref-objects components name, as the identity the plan is made for
+// when the context carries its reader (identity.WithReader).
 type objects struct {
 	reader client.Reader
 }
@@ -158,7 +160,7 @@ func (o *objects) Read(ctx context.Context, cluster string, ref map[string]any) 
 	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(u.GroupVersionKind())
-	err := o.reader.Get(ctx, client.ObjectKey{Namespace: u.GetNamespace(), Name: u.GetName()}, live)
+	err := identity.ReaderFrom(ctx, o.reader).Get(ctx, client.ObjectKey{Namespace: u.GetNamespace(), Name: u.GetName()}, live)
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("%s %s not found on the hub", u.GetKind(), objectName(u))
 	}
@@ -180,7 +182,7 @@ func (o *objects) List(ctx context.Context, cluster string, ref map[string]any, 
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(u.GroupVersionKind().GroupVersion().WithKind(u.GetKind() + "List"))
-	err := o.reader.List(ctx, list, client.InNamespace(u.GetNamespace()), client.MatchingLabels(labels))
+	err := identity.ReaderFrom(ctx, o.reader).List(ctx, list, client.InNamespace(u.GetNamespace()), client.MatchingLabels(labels))
 	if meta.IsNoMatchError(err) {
 		return nil, fmt.Errorf("%s: the hub does not serve kind %s in %s", u.GetKind(), u.GetKind(), u.GetAPIVersion())
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/identity"
 	"github.com/ferryhq/ferry/pkg/shard"
 )
 
@@ -49,9 +50,11 @@ type ApplicationReconciler struct {
 	admission *appfile.Planner
 	sources   appfile.Sources
 	hub       *dispatch.Hub
-	access    *access
-	trackers  *dispatch.Trackers
-	metrics   *metrics
+	// identities builds clients that act as an app's identity (Options.Impersonate).
+	identities *identity.Clients
+	access     *access
+	trackers   *dispatch.Trackers
+	metrics    *metrics
 
 	// ctrl and cache let the reconciler watch the kinds apps deploy, once it has applied one:
 	// a change to an owned object (its status, a hand edit, a deletion) brings its app back.
@@ -90,12 +93,13 @@ func NewApplicationReconciler(mgr ctrl.Manager, sources appfile.Sources, opts Op
 	return &ApplicationReconciler{
 		access: acc, closeEngines: closeEngines,
 		client: c, apiReader: mgr.GetAPIReader(), recorder: mgr.GetEventRecorderFor("ferry"), opts: opts,
-		planner:   appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
-		admission: appfile.NewPlanner(sources, appfile.Options{Engine: opts.AdmissionEngine}),
-		sources:   sources,
-		hub:       dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Cacheable: acc.canWatch}),
-		trackers:  &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
-		metrics:   newMetrics(c),
+		planner:    appfile.NewPlanner(sources, appfile.Options{Engine: opts.Engine}),
+		admission:  appfile.NewPlanner(sources, appfile.Options{Engine: opts.AdmissionEngine}),
+		sources:    sources,
+		hub:        dispatch.NewHub(dispatch.HubOptions{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Cacheable: acc.canWatch}),
+		trackers:   &dispatch.Trackers{Client: c, Reader: mgr.GetAPIReader()},
+		identities: identity.NewClients(identity.ClientsOptions{Config: mgr.GetConfig(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}),
+		metrics:    newMetrics(c),
 	}
 }
 
@@ -286,6 +290,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 		r.rememberSettled(ctx, run, err)
 	}()
+	if ctx, err = r.actAs(ctx, run); err != nil {
+		return ctrl.Result{}, err
+	}
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, run)
 	}
@@ -297,7 +304,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		name string
 		run  func(context.Context, *appRun) error
 	}{
-		{"render", r.render}, {"revision", r.ensureRevision}, {"policies", r.applyPolicyObjects}, {"workflow", r.runWorkflow},
+		{"identity", r.checkIdentity}, {"render", r.render}, {"revision", r.ensureRevision}, {"policies", r.applyPolicyObjects}, {"workflow", r.runWorkflow},
 		{"rollback guard", r.guardRollouts}, {"keep state", r.keepState},
 		{"health", r.evaluateHealth}, {"garbage collection", r.collectGarbage}, {"clusters left", r.collectLeftClusters},
 	} {

@@ -28,7 +28,7 @@ var errRemoteCluster = errors.New("this step reaches only the hub (cluster \"loc
 // With only set, the objects for other clusters are recorded but not applied: a rollout has
 // not reached those clusters, which keep what they run.
 func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int, only func(cluster string) bool) ([]string, error) {
-	desired, records, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName})
+	desired, records, err := dispatch.DesiredObjects(r.desiredOptions(run, sp))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,11 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := r.hub.Apply(ctx, run.ref, d.Object, d.Policy)
+			hub := run.hub
+			if d.Delivery {
+				hub = r.hub // Ferry's own ManifestWork; its executor bounds what it does
+			}
+			res, err := hub.Apply(ctx, run.ref, d.Object, d.Policy)
 			results[i] = res
 			switch {
 			case dispatch.IsConflict(err):
@@ -119,6 +123,12 @@ func delivers(plan *appfile.Plan, s v1beta1.StepStatus) bool {
 
 // defaultParallelism is how many objects re-applying finished steps writes at once.
 const defaultParallelism = 5
+
+// desiredOptions say how a deploy step's objects are made, for applying and for comparing.
+func (r *ApplicationReconciler) desiredOptions(run *appRun, sp appfile.StepPlan) dispatch.DesiredOptions {
+	return dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName,
+		Executor: r.opts.Executor}
+}
 
 // deployer runs deploy steps on the hub.
 type deployer struct {

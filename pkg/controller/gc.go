@@ -246,7 +246,11 @@ func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1
 	if res.Cluster != "" && res.Cluster != appfile.LocalCluster {
 		return true, nil
 	}
-	gone, err := r.hub.Collect(ctx, run.ref, res)
+	hub := run.hub
+	if dispatch.IsDeliveryWork(run.ref, res) {
+		hub = r.hub // Ferry's own ManifestWork
+	}
+	gone, err := hub.Collect(ctx, run.ref, res)
 	if apierrors.IsForbidden(err) {
 		// Waiting would hold the app (and its deletion) until someone changes the RBAC: let go.
 		r.event(run, "Warning", v1beta1.ReasonCollectForbidden, fmt.Sprintf("%s %s/%s left in place: the controller is not allowed to delete it: %v",

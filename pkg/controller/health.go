@@ -91,7 +91,7 @@ func (r *ApplicationReconciler) liveObject(ctx context.Context, run *appRun, obj
 		}
 		return live.Object, nil
 	}
-	live, err := r.hub.Get(ctx, u.GroupVersionKind(), u.GetNamespace(), u.GetName())
+	live, err := run.hub.Get(ctx, u.GroupVersionKind(), u.GetNamespace(), u.GetName())
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dispatch.Describe(u), err)
 	}

@@ -51,7 +51,7 @@ func (k *hubKube) Apply(ctx context.Context, cluster string, obj map[string]any)
 	if err := k.r.trackers.Record(ctx, k.run.ref, k.run.revNum, []v1beta1.ManagedResource{res}); err != nil {
 		return nil, err
 	}
-	if _, err := k.r.hub.Apply(ctx, k.run.ref, u, appfile.ObjectPolicy{}); err != nil {
+	if _, err := k.run.hub.Apply(ctx, k.run.ref, u, appfile.ObjectPolicy{}); err != nil {
 		return nil, err
 	}
 	return k.Read(ctx, cluster, u.Object)
@@ -75,7 +75,7 @@ func (k *hubKube) Read(ctx context.Context, cluster string, obj map[string]any) 
 	if ns == "" && isNamespaced(k.r, u) {
 		ns = k.run.app.Namespace
 	}
-	if err := k.r.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: u.GetName()}, live); err != nil {
+	if err := k.run.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: u.GetName()}, live); err != nil {
 		return nil, err
 	}
 	return live.Object, nil
@@ -88,7 +88,7 @@ func (k *hubKube) List(ctx context.Context, cluster, apiVersion, kind, namespace
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind+"List"))
-	if err := k.r.apiReader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
+	if err := k.run.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
 		return nil, err
 	}
 	out := make([]map[string]any, 0, len(list.Items))
@@ -108,6 +108,6 @@ func (k *hubKube) Delete(ctx context.Context, cluster string, obj map[string]any
 	if ns == "" && isNamespaced(k.r, u) {
 		ns = k.run.app.Namespace
 	}
-	_, err := k.r.hub.Collect(ctx, k.run.ref, v1beta1.ManagedResource{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: ns, Name: u.GetName()})
+	_, err := k.run.hub.Collect(ctx, k.run.ref, v1beta1.ManagedResource{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: ns, Name: u.GetName()})
 	return err
 }

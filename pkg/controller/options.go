@@ -7,10 +7,15 @@ import (
 
 	"github.com/ferryhq/ferry/pkg/cue"
 	"github.com/ferryhq/ferry/pkg/cue/sandbox"
+	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/shard"
 	"github.com/ferryhq/ferry/pkg/workflow"
 	"github.com/ferryhq/ferry/pkg/workflow/cuestep"
 )
+
+// DefaultExecutor is the ServiceAccount ferry-controller names as every ManifestWork's
+// executor unless told otherwise: ferry-tenant in the app's namespace on each managed cluster.
+const DefaultExecutor = install.DefaultExecutor
 
 // Options configure the Application reconciler.
 type Options struct {
@@ -60,6 +65,19 @@ type Options struct {
 	// Shard, when set, is the shard this replica holds: it reconciles only while the shard's
 	// lease is current (the manager caches only the shard's Applications).
 	Shard *shard.Member
+	// Impersonate makes everything done for an Application on the hub — reads while rendering
+	// (ref-objects) and in steps, applies, deletions, step actions — act as the app's identity
+	// (package identity): its writer as admission recorded them, or the ServiceAccount it
+	// names. The API server's RBAC then decides what an app may do. Ferry's bookkeeping
+	// (revisions, trackers, status, workflow context) stays with the controller's identity. An
+	// app without a recorded identity is not delivered. Off, every app acts with the
+	// controller's rights: for single-tenant hubs.
+	Impersonate bool
+	// Executor, when set, names the ServiceAccount that ManifestWorks name as their executor:
+	// on each managed cluster the work agent applies an app's objects only as far as that
+	// ServiceAccount, in the app's namespace there, may (OCM executor validation). Empty: the
+	// agent applies with its own rights.
+	Executor string
 	// Observe, when set, is told of every reconcile of an Application that exists, when it
 	// ended: for tracing, and for tests that check two replicas never overlap.
 	Observe func(Observation)

@@ -294,7 +294,7 @@ func (run *appRun) exactObject(step string, work *unstructured.Unstructured) (*u
 func (r *ApplicationReconciler) rendered(run *appRun) (*v1beta1.RenderedObjects, error) {
 	var objects []dispatch.RenderedObject
 	for _, sp := range run.plan.Steps {
-		desired, _, err := dispatch.DesiredObjects(dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName})
+		desired, _, err := dispatch.DesiredObjects(r.desiredOptions(run, sp))
 		if err != nil {
 			return nil, err
 		}

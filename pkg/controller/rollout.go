@@ -148,7 +148,7 @@ func (d *deployer) rollBack(ctx context.Context, sp appfile.StepPlan, progress *
 			return "", fmt.Errorf("cluster %s: %w", c.Cluster, err)
 		}
 		for _, obj := range objects {
-			if _, err := d.r.hub.Apply(ctx, d.run.ref, &unstructured.Unstructured{Object: obj}, appfile.ObjectPolicy{}); err != nil {
+			if _, err := d.r.hub.Apply(ctx, d.run.ref, &unstructured.Unstructured{Object: obj}, appfile.ObjectPolicy{}); err != nil { // ManifestWorks: Ferry's own
 				return "", fmt.Errorf("cluster %s: re-deliver %s: %w", c.Cluster, c.From, err)
 			}
 			d.run.worksWritten[c.Cluster] = true

@@ -11,11 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	workv1 "open-cluster-management.io/api/work/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
 	"github.com/ferryhq/ferry/pkg/definition"
 	"github.com/ferryhq/ferry/pkg/dispatch"
+	"github.com/ferryhq/ferry/pkg/identity"
 	"github.com/ferryhq/ferry/pkg/workflow"
 )
 
@@ -60,13 +62,18 @@ type appRun struct {
 	worksWritten map[string]bool
 	// unavailable names the managed clusters that are not available, with why.
 	unavailable map[string]string
+	// hub applies, reads and deletes the app's objects, and reader reads for its steps: as
+	// the app's identity with Options.Impersonate (see actAs).
+	hub      *dispatch.Hub
+	reader   client.Reader
+	identity identity.Identity
 	// requeue is the soonest time the app must be looked at again; zero: the resync interval.
 	requeue time.Duration
 }
 
 func newAppRun(r *ApplicationReconciler, app *v1beta1.Application) *appRun {
 	return &appRun{
-		r: r, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
+		r: r, hub: r.hub, reader: r.apiReader, app: app.DeepCopy(), orig: app, ref: dispatch.AppRef{Name: app.Name, Namespace: app.Namespace},
 		now: r.opts.Now(), source: app,
 		applied: map[string]bool{}, live: map[string]*unstructured.Unstructured{}, absent: map[string]bool{},
 		health: map[string]v1beta1.ApplicationComponentStatus{}, works: map[string][]workv1.ManifestWork{},

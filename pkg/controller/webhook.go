@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
+	"github.com/ferryhq/ferry/pkg/identity"
 )
 
 // ValidatePath is where the API server sends Applications to validate.
@@ -22,6 +23,9 @@ const ValidatePath = "/validate-core-oam-dev-v1beta1-application"
 // gives. Applications being deleted, and updates that only touch metadata, pass.
 type applicationValidator struct {
 	planner *appfile.Planner
+	// identities, when set, make the plan's reads (ref-objects) act as the requester: an app
+	// cannot be checked against objects its writer may not read.
+	identities *identity.Clients
 }
 
 func (v *applicationValidator) ValidateCreate(ctx context.Context, obj runtime.Object) (admission.Warnings, error) {
@@ -57,6 +61,13 @@ func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Applic
 	if app.Namespace == "" {
 		app.Namespace = "default"
 	}
+	if req, err := admission.RequestFromContext(ctx); err == nil && v.identities != nil {
+		c, err := v.identities.For(identity.Identity{User: req.UserInfo.Username, Groups: req.UserInfo.Groups})
+		if err != nil {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("application %q cannot be checked now: %v", app.Name, err))
+		}
+		ctx = identity.WithReader(ctx, c)
+	}
 	plan, err := v.planner.Plan(ctx, appfile.FromApplication(app), appfile.PlanOptions{AppRevision: RevisionName(app.Name, 0)})
 	if err != nil {
 		var problems appfile.ErrorList
@@ -70,10 +81,15 @@ func (v *applicationValidator) validate(ctx context.Context, app *v1beta1.Applic
 
 // setupWebhook serves the validating webhook on the manager's webhook server.
 func setupWebhook(mgr ctrl.Manager, r *ApplicationReconciler) error {
-	if err := ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).
-		WithValidator(&applicationValidator{planner: r.admission}).Complete(); err != nil {
+	v := &applicationValidator{planner: r.admission}
+	if r.opts.Impersonate {
+		v.identities = r.identities
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr).For(&v1beta1.Application{}).WithValidator(v).Complete(); err != nil {
 		return err
 	}
+	mgr.GetWebhookServer().Register(IdentityPath, &admission.Webhook{Handler: &identityRecorder{
+		decoder: admission.NewDecoder(mgr.GetScheme()), client: mgr.GetClient()}})
 	mgr.GetWebhookServer().Register(ApprovalPath, &admission.Webhook{Handler: &approvalValidator{
 		decoder: admission.NewDecoder(mgr.GetScheme()), recorder: mgr.GetEventRecorderFor("ferry")}})
 	return nil

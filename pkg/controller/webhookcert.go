@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,6 +36,9 @@ import (
 const (
 	// WebhookConfigName is the ValidatingWebhookConfiguration `ferry install` creates.
 	WebhookConfigName = "ferry-application-validation"
+	// IdentityWebhookConfigName is the MutatingWebhookConfiguration `ferry install` creates:
+	// it records who writes each Application.
+	IdentityWebhookConfigName = "ferry-application-identity"
 	// WebhookServiceName is the Service in front of the in-cluster controller's webhook.
 	WebhookServiceName = "ferry-webhook"
 	// WebhookCertSecretName is the Secret holding the webhook's CA and serving certificate, in
@@ -61,7 +65,7 @@ type WebhookCertOptions struct {
 
 // EnsureWebhookCert makes sure the Secret WebhookCertSecretName holds a CA and a serving
 // certificate valid for the Service (and Host), writes the certificate into Dir, and puts the
-// CA into the ValidatingWebhookConfiguration, so the API server trusts every replica. A
+// CA into the webhook configurations, so the API server trusts every replica. A
 // replica that finds a good certificate uses it; two starting at once agree on the one created
 // first.
 func EnsureWebhookCert(ctx context.Context, c client.Client, o WebhookCertOptions) error {
@@ -88,33 +92,70 @@ func EnsureWebhookCert(ctx context.Context, c client.Client, o WebhookCertOption
 		}
 	}
 	caPEM := secret.Data["ca.crt"]
-	return retry.OnError(retry.DefaultRetry, func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }, func() error {
-		cfg := &admissionv1.ValidatingWebhookConfiguration{}
-		err := c.Get(ctx, client.ObjectKey{Name: WebhookConfigName}, cfg)
-		if apierrors.IsNotFound(err) {
-			return recreateWebhookConfig(ctx, c, o, caPEM)
-		}
+	for _, cfg := range webhookConfigs {
+		err := retry.OnError(retry.DefaultRetry, func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }, func() error {
+			return injectCA(ctx, c, o, cfg, caPEM)
+		})
 		if err != nil {
-			return fmt.Errorf("read %s: %w", WebhookConfigName, err)
+			return err
 		}
-		changed := false
-		for i := range cfg.Webhooks {
-			if string(cfg.Webhooks[i].ClientConfig.CABundle) != string(caPEM) {
-				cfg.Webhooks[i].ClientConfig.CABundle = caPEM
-				changed = true
-			}
+	}
+	return nil
+}
+
+// webhookConfig names one webhook configuration `ferry install` creates.
+type webhookConfig struct {
+	kind, name string
+}
+
+// webhookConfigs are the configurations whose webhooks the controller serves.
+var webhookConfigs = []webhookConfig{
+	{"ValidatingWebhookConfiguration", WebhookConfigName},
+	{"MutatingWebhookConfiguration", IdentityWebhookConfigName},
+}
+
+// injectCA puts caPEM into every webhook of a configuration, recreating it when it was deleted.
+func injectCA(ctx context.Context, c client.Client, o WebhookCertOptions, wc webhookConfig, caPEM []byte) error {
+	cfg := &unstructured.Unstructured{}
+	cfg.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind(wc.kind))
+	err := c.Get(ctx, client.ObjectKey{Name: wc.name}, cfg)
+	if apierrors.IsNotFound(err) {
+		return recreateWebhookConfig(ctx, c, o, wc, caPEM)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", wc.kind, wc.name, err)
+	}
+	if !setCABundle(cfg, caPEM) {
+		return nil
+	}
+	return c.Update(ctx, cfg)
+}
+
+// setCABundle sets caBundle in each webhook; false when all had it already.
+func setCABundle(cfg *unstructured.Unstructured, caPEM []byte) bool {
+	want := base64.StdEncoding.EncodeToString(caPEM)
+	webhooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
+	changed := false
+	for _, w := range webhooks {
+		wm, ok := w.(map[string]any)
+		if !ok {
+			continue
 		}
-		if !changed {
-			return nil
+		if cur, _, _ := unstructured.NestedString(wm, "clientConfig", "caBundle"); cur != want {
+			_ = unstructured.SetNestedField(wm, want, "clientConfig", "caBundle")
+			changed = true
 		}
-		return c.Update(ctx, cfg)
-	})
+	}
+	if changed {
+		_ = unstructured.SetNestedSlice(cfg.Object, webhooks, "webhooks")
+	}
+	return changed
 }
 
 // recreateWebhookConfig puts back a deleted webhook configuration, as `ferry install` made it:
 // calling https://Host:Port when the controller runs outside the cluster (Host set), else the
 // Service in the namespace.
-func recreateWebhookConfig(ctx context.Context, c client.Client, o WebhookCertOptions, caPEM []byte) error {
+func recreateWebhookConfig(ctx context.Context, c client.Client, o WebhookCertOptions, wc webhookConfig, caPEM []byte) error {
 	opts := install.Options{Namespace: o.Namespace, Controller: o.Host == ""}
 	if o.Host != "" {
 		opts.WebhookURL = "https://" + net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
@@ -124,20 +165,14 @@ func recreateWebhookConfig(ctx context.Context, c client.Client, o WebhookCertOp
 		return err
 	}
 	for _, h := range hooks {
-		if h.GetName() != WebhookConfigName {
+		if h.GetName() != wc.name || h.GetKind() != wc.kind {
 			continue
 		}
-		cfg := &admissionv1.ValidatingWebhookConfiguration{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(h.Object, cfg); err != nil {
-			return err
-		}
-		for i := range cfg.Webhooks {
-			cfg.Webhooks[i].ClientConfig.CABundle = caPEM
-		}
-		ctrl.LoggerFrom(ctx).Info("the admission webhook configuration was deleted: recreating it", "name", WebhookConfigName)
-		return c.Create(ctx, cfg)
+		setCABundle(h, caPEM)
+		ctrl.LoggerFrom(ctx).Info("the admission webhook configuration was deleted: recreating it", "kind", wc.kind, "name", wc.name)
+		return c.Create(ctx, h)
 	}
-	return fmt.Errorf("no webhook configuration %s to recreate", WebhookConfigName)
+	return fmt.Errorf("no webhook configuration %s %s to recreate", wc.kind, wc.name)
 }
 
 // ensureCertSecret returns the certificate Secret, creating or renewing it when it does not

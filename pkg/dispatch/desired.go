@@ -17,6 +17,10 @@ type Desired struct {
 	Object   *unstructured.Unstructured
 	Resource v1beta1.ManagedResource
 	Policy   appfile.ObjectPolicy
+	// Delivery is set on the ManifestWorks Ferry makes to deliver to a managed cluster: Ferry's
+	// own objects, applied with the controller's identity (what they do on the cluster is
+	// bounded by their executor), unlike the objects the app renders.
+	Delivery bool
 }
 
 // DesiredOptions say what a deploy step's objects are made from.
@@ -29,6 +33,9 @@ type DesiredOptions struct {
 	// Revision, when set, is written on each ManifestWork (AnnotationAppRevision): which
 	// revision each cluster runs is then read off its ManifestWork.
 	Revision string
+	// Executor, when set, names the ServiceAccount in the app's namespace on each managed
+	// cluster that its work agent applies the app's objects as (ManifestWork executor).
+	Executor string
 }
 
 // DesiredObjects turns a deploy step's targets into the objects the hub applies: the objects
@@ -82,6 +89,7 @@ func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 	}
 	works, err := BuildManifestWorks(WorkOptions{
 		App: o.App.Name, AppNamespace: o.App.Namespace, Cluster: t.Cluster, Step: o.Step.Name, Manifests: manifests,
+		Executor: o.Executor,
 		Policy: func(m appfile.Manifest) ObjectPolicy {
 			if m.Component == "" {
 				return ObjectPolicy{Orphan: true}
@@ -117,7 +125,7 @@ func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 			annotations[v1beta1.AnnotationAppRevision] = o.Revision
 			u.SetAnnotations(annotations)
 		}
-		out = append(out, Desired{Object: u, Resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
+		out = append(out, Desired{Object: u, Delivery: true, Resource: v1beta1.ManagedResource{Cluster: appfile.LocalCluster,
 			APIVersion: workv1.GroupVersion.String(), Kind: "ManifestWork", Namespace: t.Cluster, Name: w.Name}})
 	}
 	return out, nil

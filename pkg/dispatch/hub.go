@@ -38,6 +38,9 @@ type HubOptions struct {
 	// of a kind the caller may not list and watch never syncs, and a read from it waits
 	// forever: such kinds are read from APIReader.
 	Cacheable func(ctx context.Context, gvk schema.GroupVersionKind) bool
+	// Writer creates, changes and deletes objects; Client when nil. A Hub acting as an
+	// Application's identity (As) writes through a client that impersonates it.
+	Writer client.Client
 }
 
 // Hub applies objects to the hub cluster ("local") and collects them, never touching an
@@ -54,6 +57,18 @@ func NewHub(opts HubOptions) *Hub {
 	if opts.APIReader == nil {
 		opts.APIReader = opts.Client
 	}
+	if opts.Writer == nil {
+		opts.Writer = opts.Client
+	}
+	return &Hub{opts: opts}
+}
+
+// As returns a Hub that writes, and reads what is not in the cache, through c: a client that
+// impersonates an Application's identity, so that the API server's RBAC decides what the app
+// may change. Reads of cached kinds stay with the cache; they only decide what to write.
+func (h *Hub) As(c client.Client) *Hub {
+	opts := h.opts
+	opts.Writer, opts.APIReader = c, c
 	return &Hub{opts: opts}
 }
 
@@ -271,7 +286,7 @@ func (h *Hub) apply(ctx context.Context, app AppRef, desired *unstructured.Unstr
 			if dryRun {
 				return change, nil
 			}
-			err := h.opts.Client.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+			err := h.opts.Writer.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 			if err != nil && !apierrors.IsNotFound(err) {
 				return change, fmt.Errorf("delete %s to recreate it: %w", name, err)
 			}
@@ -290,13 +305,13 @@ func (h *Hub) apply(ctx context.Context, app AppRef, desired *unstructured.Unstr
 	}
 	if pol.Replace && live != nil {
 		desired.SetResourceVersion(live.GetResourceVersion())
-		if err := h.opts.Client.Update(ctx, desired, append(updateOpts, client.FieldOwner(h.opts.FieldManager))...); err != nil {
+		if err := h.opts.Writer.Update(ctx, desired, append(updateOpts, client.FieldOwner(h.opts.FieldManager))...); err != nil {
 			return change, fmt.Errorf("replace %s: %w", name, err)
 		}
 		change.Result, change.After = Updated, desired
 		return change, nil
 	}
-	if err := h.opts.Client.Patch(ctx, desired, client.Apply, append(opts, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership)...); err != nil {
+	if err := h.opts.Writer.Patch(ctx, desired, client.Apply, append(opts, client.FieldOwner(h.opts.FieldManager), client.ForceOwnership)...); err != nil {
 		return change, fmt.Errorf("apply %s: %w", name, err)
 	}
 	change.Result, change.After = Updated, desired
@@ -322,7 +337,7 @@ func (h *Hub) checkOwner(ctx context.Context, app AppRef, desired, live *unstruc
 		}
 		joined := live.DeepCopy()
 		setAnnotation(joined, v1beta1.AnnotationSharedBy, addSharer(sharedBy, app))
-		if err := h.opts.Client.Patch(ctx, joined, client.MergeFrom(live), opts...); err != nil {
+		if err := h.opts.Writer.Patch(ctx, joined, client.MergeFrom(live), opts...); err != nil {
 			return "", true, fmt.Errorf("join the sharers of %s: %w", name, err)
 		}
 		return Sharing, true, nil
@@ -359,7 +374,7 @@ func (h *Hub) Collect(ctx context.Context, app AppRef, r v1beta1.ManagedResource
 		if sharedBy != "" && len(others) != len(sharers(sharedBy)) {
 			patch := client.MergeFrom(live.DeepCopy())
 			setAnnotation(live, v1beta1.AnnotationSharedBy, strings.Join(others, ","))
-			if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+			if err := h.opts.Writer.Patch(ctx, live, patch); err != nil {
 				return false, fmt.Errorf("leave the sharers of %s: %w", name, err)
 			}
 		}
@@ -372,7 +387,7 @@ func (h *Hub) Collect(ctx context.Context, app AppRef, r v1beta1.ManagedResource
 		labels[v1beta1.LabelAppName], labels[v1beta1.LabelAppNamespace] = next, ns
 		live.SetLabels(labels)
 		setAnnotation(live, v1beta1.AnnotationSharedBy, strings.Join(others, ","))
-		if err := h.opts.Client.Patch(ctx, live, patch); err != nil {
+		if err := h.opts.Writer.Patch(ctx, live, patch); err != nil {
 			return false, fmt.Errorf("hand %s to Application %s: %w", name, others[0], err)
 		}
 		return true, nil
@@ -380,7 +395,7 @@ func (h *Hub) Collect(ctx context.Context, app AppRef, r v1beta1.ManagedResource
 	if live.GetDeletionTimestamp() != nil {
 		return false, nil
 	}
-	err = h.opts.Client.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	err = h.opts.Writer.Delete(ctx, live, client.Preconditions{UID: ptr(live.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return false, fmt.Errorf("delete %s: %w", name, err)
 	}

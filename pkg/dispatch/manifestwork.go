@@ -52,6 +52,10 @@ type WorkOptions struct {
 	HealthPolicy func(appfile.Manifest) string
 	// MaxBytes bounds the manifests of one ManifestWork; 450 KiB when zero.
 	MaxBytes int
+	// Executor, when set, is the ServiceAccount in AppNamespace on the managed cluster that the
+	// work agent checks the objects against before it applies them (spec.executor): the app
+	// may do there only what that ServiceAccount may.
+	Executor string
 }
 
 // WorkName is the name of the index-th ManifestWork of an Application's deploy step: stable, a
@@ -149,7 +153,25 @@ func newWork(o WorkOptions, index int) *workv1.ManifestWork {
 	if o.Step != "" {
 		w.Labels[LabelStep] = o.Step
 	}
+	if o.Executor != "" {
+		w.Spec.Executor = &workv1.ManifestWorkExecutor{Subject: workv1.ManifestWorkExecutorSubject{
+			Type: workv1.ExecutorSubjectTypeServiceAccount,
+			ServiceAccount: &workv1.ManifestWorkSubjectServiceAccount{Namespace: o.AppNamespace, Name: o.Executor}}}
+	}
 	return w
+}
+
+// IsDeliveryWork reports whether a tracked object is a ManifestWork Ferry made to deliver app
+// to a managed cluster (named by WorkName), not one the app renders on the hub.
+func IsDeliveryWork(app AppRef, r v1beta1.ManagedResource) bool {
+	if r.Kind != "ManifestWork" || r.Component != "" || r.Trait != "" || r.APIVersion != workv1.GroupVersion.String() {
+		return false
+	}
+	base := WorkName(app.Name, app.Namespace, "", 0)
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	return strings.HasPrefix(r.Name, base)
 }
 
 // identifier is how ManifestWork configuration names an object: group, plural resource, name,

@@ -49,7 +49,19 @@ type Options struct {
 	// --webhook-port PORT` serves it, and installs the controller's ServiceAccount and RBAC
 	// for it to run as.
 	WebhookURL string
+	// SingleTenant installs for a controller run with --impersonate=false: every Application
+	// acts with the controller's identity, which gets the rights to write what apps deploy
+	// (ClusterRole SingleTenantRole). Without it the controller acts as each app's writer and
+	// writes nothing of theirs with its own identity.
+	SingleTenant bool
 }
+
+// DefaultExecutor is the ServiceAccount that ManifestWorks name as their executor, in the app's
+// namespace on each managed cluster, unless the controller is told otherwise.
+const DefaultExecutor = "ferry-tenant"
+
+// SingleTenantRole is the ClusterRole (and binding) a single-tenant install adds.
+const SingleTenantRole = "ferry-controller-single-tenant"
 
 // Objects returns what to apply, in order: namespace, CRDs, definitions, then the controller.
 func Objects(o Options) ([]*unstructured.Unstructured, error) {
@@ -74,6 +86,9 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !o.SingleTenant {
+			ctl = slices.DeleteFunc(ctl, func(obj *unstructured.Unstructured) bool { return obj.GetName() == SingleTenantRole })
+		}
 		if !o.Controller {
 			// A controller outside the cluster gets its identity and rights (run it with a
 			// token of ServiceAccount ferry-controller), not the Deployment and Service.
@@ -85,12 +100,18 @@ func Objects(o Options) ([]*unstructured.Unstructured, error) {
 			if obj.GetNamespace() != "" {
 				obj.SetNamespace(o.Namespace)
 			}
-			if obj.GetKind() == "ClusterRoleBinding" {
+			if obj.GetKind() == "ClusterRoleBinding" || obj.GetKind() == "RoleBinding" {
 				subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
 				for _, s := range subjects {
 					s.(map[string]any)["namespace"] = o.Namespace
 				}
 				_ = unstructured.SetNestedSlice(obj.Object, subjects, "subjects")
+			}
+			if obj.GetKind() == "Deployment" && o.SingleTenant {
+				containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+				args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+				containers[0].(map[string]any)["args"] = toAny(append(args, "--impersonate=false"))
+				_ = unstructured.SetNestedSlice(obj.Object, containers, "spec", "template", "spec", "containers")
 			}
 			if obj.GetKind() == "Deployment" && o.Image != "" {
 				containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
@@ -268,4 +289,12 @@ func Uninstall(ctx context.Context, c client.Client, o Options) error {
 		}
 	}
 	return nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
