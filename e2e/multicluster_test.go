@@ -60,7 +60,16 @@ func startFleet(t *testing.T, clusters ...testenv.ClusterSpec) *fleet {
 }
 
 // startFleetWith is startFleet with more test environment options (OCM's placement controller).
+// Every managed cluster trusts every executor (testenv.TrustServiceAccounts): tenancy is
+// tested with startTenantFleet.
 func startFleetWith(t *testing.T, opts testenv.Options) *fleet {
+	t.Helper()
+	return startFleetTrusting(t, opts, true)
+}
+
+// startFleetTrusting is startFleetWith; with trust false the managed clusters grant executors
+// nothing, and tests grant what tenants may do.
+func startFleetTrusting(t *testing.T, opts testenv.Options, trust bool) *fleet {
 	t.Helper()
 	env := testenv.StartForTestWith(t, opts)
 	hub, err := ferryscheme.NewClient(env.Hub.Config)
@@ -75,6 +84,9 @@ func startFleetWith(t *testing.T, opts testenv.Options) *fleet {
 	for _, c := range env.Managed {
 		spoke, err := ferryscheme.NewClient(c.Config)
 		require.NoError(t, err)
+		if trust {
+			require.NoError(t, testenv.TrustServiceAccounts(ctx, spoke))
+		}
 		f.spokes[c.Name] = spoke
 		sick := &atomic.Bool{}
 		f.sick[c.Name] = sick
@@ -86,7 +98,9 @@ func startFleetWith(t *testing.T, opts testenv.Options) *fleet {
 		done := make(chan error, 1)
 		go func() {
 			done <- controller.Run(ctx, cfg, controller.ManagerOptions{
-				Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second},
+				// As ferry-controller runs by default: each app acts as its writer, and its
+				// ManifestWorks name an executor.
+				Reconciler: controller.Options{UnhealthyRecheck: 2 * time.Second, Impersonate: true, Executor: controller.DefaultExecutor},
 				Webhook:    controller.WebhookOptions{Host: "127.0.0.1", Port: port, ManageCert: true}})
 		}()
 		var once sync.Once

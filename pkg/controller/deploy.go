@@ -180,8 +180,12 @@ func (d *deployer) apply(ctx context.Context, sp appfile.StepPlan, parallelism i
 	}
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			// Trying again changes nothing until someone changes the controller's RBAC.
-			err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
+			// Trying again changes nothing until someone changes the RBAC.
+			if d.run.identity.IsZero() {
+				err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
+			} else {
+				err = fmt.Errorf("the app acts as %s, who is not allowed to apply it (the writer's RBAC decides what an app may do): %w", d.run.identity.User, err)
+			}
 			d.run.condition(v1beta1.ConditionApplied, false, v1beta1.ReasonApplyFailed, err.Error())
 			return "", err
 		}

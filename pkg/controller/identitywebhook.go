@@ -31,8 +31,6 @@ type identityRecorder struct {
 	client client.Client
 }
 
-var identityKeys = []string{v1beta1.AnnotationUsername, v1beta1.AnnotationGroup, v1beta1.AnnotationServiceAccountName}
-
 func (m *identityRecorder) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
@@ -54,19 +52,21 @@ func (m *identityRecorder) Handle(ctx context.Context, req admission.Request) ad
 		return admission.Denied(err.Error())
 	}
 	specChanged := req.Operation == admissionv1.Create || !equality.Semantic.DeepEqual(old.Spec, app.Spec)
-	touched := false
-	for _, k := range identityKeys {
-		if app.Annotations[k] != old.Annotations[k] {
-			touched = true
+	// setsOwn: the request writes its own identity into the annotations (CheckRecord let it).
+	setsOwn := false
+	for _, k := range []string{v1beta1.AnnotationUsername, v1beta1.AnnotationGroup} {
+		if v, ok := app.Annotations[k]; ok && v != old.Annotations[k] {
+			setsOwn = true
 		}
 	}
-	if sa := app.Annotations[v1beta1.AnnotationServiceAccountName]; sa != "" && (specChanged || touched) {
+	sa := app.Annotations[v1beta1.AnnotationServiceAccountName]
+	if sa != "" && (specChanged || sa != old.Annotations[v1beta1.AnnotationServiceAccountName]) {
 		if err := m.mayImpersonate(ctx, req, app.Namespace, sa); err != nil {
 			return admission.Denied(err.Error())
 		}
 	}
 	want := map[string]string{}
-	if specChanged || touched {
+	if specChanged || setsOwn {
 		want[v1beta1.AnnotationUsername], want[v1beta1.AnnotationGroup] = identity.Recorded(user, groups)
 	} else {
 		for _, k := range []string{v1beta1.AnnotationUsername, v1beta1.AnnotationGroup} {

@@ -81,9 +81,10 @@ func DesiredObjects(o DesiredOptions) (out []Desired, records []v1beta1.ManagedR
 // hub applies.
 func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 	manifests := t.Manifests
-	if t.Namespace != "" && t.Namespace != "default" {
+	if t.Namespace != "" && t.Namespace != "default" && o.Executor == "" {
 		// The namespace is created when missing and never deleted (orphaned): it may hold
-		// more than this app.
+		// more than this app. With an executor the platform team creates it, with the
+		// executor's rights in it: a tenant's executor may not create namespaces.
 		ns := appfile.Manifest{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": t.Namespace}}}
 		manifests = append([]appfile.Manifest{ns}, manifests...)
 	}
