@@ -41,19 +41,23 @@ spec:
         objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: plain}, data: {a: "1"}}]
 `
 
-// TestAKindTheControllerMayNotTouch: an app that renders a kind the controller's RBAC does not
-// grant fails its step with a message that says so, keeps no worker busy (another app still
+// TestAKindTheWriterMayNotTouch: an app that renders a kind its writer's RBAC does not grant
+// fails its step with a message that says so, keeps no worker busy (another app still
 // converges), and can be deleted.
-func TestAKindTheControllerMayNotTouch(t *testing.T) {
+func TestAKindTheWriterMayNotTouch(t *testing.T) {
 	f := startFleet(t)
-	f.applyApp(forbiddenApp)
+	dev := f.tenant("dev", "default", "tenant")
+	_, err := f.createAppAs(dev, forbiddenApp)
+	require.NoError(t, err)
 	app := f.waitApp("default", "grabby", "a clear failure", func(a *v1beta1.Application) bool {
 		return a.Status.Workflow != nil && len(a.Status.Workflow.Steps) > 0 &&
 			strings.Contains(a.Status.Workflow.Steps[0].Message, "forbidden")
 	})
 	require.Contains(t, app.Status.Workflow.Steps[0].Message, "Role default/grabby")
+	require.Contains(t, app.Status.Workflow.Steps[0].Message, `the app acts as dev, who is not allowed to apply it`)
 
-	f.applyApp(plainApp)
+	_, err = f.createAppAs(dev, plainApp)
+	require.NoError(t, err)
 	f.waitApp("default", "plain", "running", phase(v1beta1.ApplicationRunning))
 
 	ctx := context.Background()

@@ -51,11 +51,13 @@ func buildController(t *testing.T) string {
 }
 
 // startController starts a built ferry-controller against a hub, without metrics and probes,
-// logging to a file in the test's temporary directory.
+// logging to a file in the test's temporary directory. The hub has no admission webhook
+// (startProcessHub installs as `ferry install --no-controller` does), so nobody's identity is
+// recorded: the controller runs single-tenant, as that command tells users to run it.
 func startController(t *testing.T, bin, kubeconfig string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0"}, args...)...)
+		"--health-probe-bind-address", "0", "--impersonate=false"}, args...)...)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = log, log

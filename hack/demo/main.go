@@ -40,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
 
@@ -107,6 +108,16 @@ func run() error {
 	}
 	if !keep {
 		defer func() { say("Tearing down"); env.Stop(); _ = os.RemoveAll(env.Dir) }()
+	}
+	say("As a platform team: on each managed cluster, namespace shop, where ServiceAccount %s (the executor of shop's ManifestWorks) may do anything in it and nothing elsewhere", install.DefaultExecutor)
+	for _, c := range env.Managed {
+		spoke, err := ferryscheme.NewClient(c.Config)
+		if err != nil {
+			return err
+		}
+		if err := testenv.GrantExecutor(ctx, spoke, "shop", install.DefaultExecutor, "cluster-admin"); err != nil {
+			return fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
 	}
 	kubeconfig := env.Hub.Kubeconfig
 	ferry := func(args ...string) error {

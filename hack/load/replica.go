@@ -105,7 +105,10 @@ func startReplica(o options, i int, ctlBin, kubeconfig, work string, memLimit in
 		return nil, err
 	}
 	r.metrics = addr
-	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--enable-pprof"}
+	// The load hub has no admission webhook (CRDs only), so no app has a recorded identity: the
+	// controller runs single-tenant, as `ferry install --no-controller` says to run it.
+	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--enable-pprof",
+		"--impersonate=false"}
 	if o.concurrency > 0 {
 		args = append(args, "--concurrency", strconv.Itoa(o.concurrency))
 	}

@@ -78,3 +78,80 @@ func TestObjectsForAControllerOutsideTheCluster(t *testing.T) {
 		require.ErrorContains(t, err, "want https://HOST:PORT", bad)
 	}
 }
+
+// TestLeastPrivilege: by default the controller's ClusterRole writes only Ferry's own kinds and
+// bookkeeping — never what tenants deploy, which it writes impersonating them — and a
+// single-tenant install adds the role that writes them, and runs the controller so.
+func TestLeastPrivilege(t *testing.T) {
+	// What the controller writes with its own identity: its kinds and bookkeeping.
+	own := map[string]bool{
+		"core.oam.dev/*": true, "/events": true, "events.k8s.io/events": true, "coordination.k8s.io/leases": true,
+		"work.open-cluster-management.io/manifestworks": true, "/configmaps": true,
+		"admissionregistration.k8s.io/*": true, "authorization.k8s.io/*": true,
+	}
+	writes := func(objs []*unstructured.Unstructured, role string) []string {
+		var out []string
+		for _, o := range objs {
+			if o.GetKind() != "ClusterRole" || o.GetName() != role {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			for _, r := range rules {
+				rule := r.(map[string]any)
+				verbs, _, _ := unstructured.NestedStringSlice(rule, "verbs")
+				groups, _, _ := unstructured.NestedStringSlice(rule, "apiGroups")
+				resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+				for _, v := range verbs {
+					if v == "get" || v == "list" || v == "watch" || v == "impersonate" {
+						continue
+					}
+					for _, g := range groups {
+						for _, res := range resources {
+							if !own[g+"/"+res] && !own[g+"/*"] {
+								out = append(out, v+" "+g+"/"+res)
+							}
+						}
+					}
+				}
+			}
+		}
+		return out
+	}
+	objs, err := Objects(Options{Controller: true})
+	require.NoError(t, err)
+	require.Empty(t, writes(objs, "ferry-controller"), "the controller writes nothing of the tenants' with its own identity")
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		require.NotEqual(t, SingleTenantRole, o.GetName())
+		if o.GetKind() == "Role" {
+			require.Equal(t, DefaultNamespace, o.GetNamespace(), "Secrets only in the system namespace")
+		}
+		if o.GetKind() == "Deployment" {
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			require.NotContains(t, containers[0].(map[string]any)["args"], "--impersonate=false")
+		}
+	}
+	require.Equal(t, 1, kinds["MutatingWebhookConfiguration"], "admission records identities")
+
+	single, err := Objects(Options{Controller: true, SingleTenant: true, Namespace: "platform"})
+	require.NoError(t, err)
+	require.Contains(t, writes(single, SingleTenantRole), "create apps/deployments")
+	found := 0
+	for _, o := range single {
+		switch {
+		case o.GetName() == SingleTenantRole && o.GetKind() == "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			require.Equal(t, "platform", subjects[0].(map[string]any)["namespace"])
+			found++
+		case o.GetKind() == "RoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			require.Equal(t, "platform", subjects[0].(map[string]any)["namespace"])
+		case o.GetKind() == "Deployment":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			require.Contains(t, containers[0].(map[string]any)["args"], "--impersonate=false")
+			found++
+		}
+	}
+	require.Equal(t, 2, found)
+}
