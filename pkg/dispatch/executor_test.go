@@ -42,7 +42,9 @@ spec:
 		namespaces int
 	}{{"", 1}, {"ferry-tenant", 0}} {
 		desired, _, err := DesiredObjects(DesiredOptions{App: app, Plan: plan, Step: plan.Steps[0], Executor: tc.executor,
-			Normalize: func(m map[string]any) (*unstructured.Unstructured, error) { return &unstructured.Unstructured{Object: m}, nil }})
+			Normalize: func(m map[string]any) (*unstructured.Unstructured, error) {
+				return &unstructured.Unstructured{Object: m}, nil
+			}})
 		require.NoError(t, err)
 		require.Len(t, desired, 1)
 		require.True(t, desired[0].Delivery)

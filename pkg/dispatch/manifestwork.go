@@ -155,7 +155,7 @@ func newWork(o WorkOptions, index int) *workv1.ManifestWork {
 	}
 	if o.Executor != "" {
 		w.Spec.Executor = &workv1.ManifestWorkExecutor{Subject: workv1.ManifestWorkExecutorSubject{
-			Type: workv1.ExecutorSubjectTypeServiceAccount,
+			Type:           workv1.ExecutorSubjectTypeServiceAccount,
 			ServiceAccount: &workv1.ManifestWorkSubjectServiceAccount{Namespace: o.AppNamespace, Name: o.Executor}}}
 	}
 	return w
