@@ -197,7 +197,8 @@ func TestSameProblemsFromDryRunUpAndAdmission(t *testing.T) {
 	port := testenv.FreePortForTest(t)
 	code, out, errOut := run(t, "", append([]string{"install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port)}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, fmt.Sprintf("--webhook-host 127.0.0.1 --webhook-port %d", port))
+	require.Contains(t, out, fmt.Sprintf("--webhook-host 127.0.0.1 --webhook-port %d\n", port))
+	require.Contains(t, out, "Tenancy: impersonation on.")
 	done := make(chan error, 1)
 	go func() {
 		done <- controller.Run(ctx, cfg, controller.ManagerOptions{

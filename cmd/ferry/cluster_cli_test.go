@@ -45,6 +45,9 @@ func TestClusterCommands(t *testing.T) {
 	code, out, errOut := run(t, "", append([]string{"install", "--no-controller"}, k...)...)
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "Installed 7 CRDs and")
+	// Without admission nobody's identity is recorded: the controller must run single-tenant.
+	require.Contains(t, out, "Run the controller with: ferry-controller --kubeconfig FILE --impersonate=false")
+	require.Contains(t, out, "Tenancy: single-tenant.")
 
 	mgr, _, err := controller.NewManager(cfg, controller.ManagerOptions{})
 	require.NoError(t, err)

@@ -57,6 +57,7 @@ import (
 )
 
 type options struct {
+	impersonate   bool
 	apps          int
 	concurrency   int
 	steady        time.Duration
@@ -87,6 +88,7 @@ func main() {
 	flag.IntVar(&o.defChange, "definition-change", 0, "percent of apps whose worker uses its own copy of the worker definition, which is changed once all run; reports how long until all of them have a new revision")
 	flag.BoolVar(&o.killOne, "kill-one", false, "with several replicas: SIGKILL replica 0 once all run and report how long until its apps run on the others")
 	flag.IntVar(&o.rolloutGroups, "rollout-groups", 0, "with -clusters: roll every app out group by group (ProgressivePerGroup) over this many groups of clusters, the tool playing the work agents, and report the hub's time per group transition and API requests per cluster")
+	flag.BoolVar(&o.impersonate, "impersonate", false, "run the controller with --impersonate, each app recorded as written by the admin (what the admission webhook would record), to measure acting as each app's identity")
 	flag.Parse()
 	if o.rolloutGroups > 0 && (o.clusters == 0 || o.clusters%o.rolloutGroups != 0) {
 		fmt.Fprintln(os.Stderr, "load: -rollout-groups needs -clusters, a multiple of it")
@@ -363,6 +365,9 @@ func appFor(i int, o options) *v1beta1.Application {
 	}
 	if workerType == changedWorker {
 		app.Labels = map[string]string{changedLabel: "yes"}
+	}
+	if o.impersonate {
+		app.Annotations = map[string]string{v1beta1.AnnotationUsername: "admin", v1beta1.AnnotationGroup: "system:masters,system:authenticated"}
 	}
 	if fanOut {
 		app.Spec.Policies = []v1beta1.AppPolicy{{Name: "fleet", Type: "topology", Properties: raw(`{"clusterLabelSelector":{"load":"yes"}}`)}}

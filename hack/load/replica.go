@@ -106,9 +106,10 @@ func startReplica(o options, i int, ctlBin, kubeconfig, work string, memLimit in
 	}
 	r.metrics = addr
 	// The load hub has no admission webhook (CRDs only), so no app has a recorded identity: the
-	// controller runs single-tenant, as `ferry install --no-controller` says to run it.
+	// controller runs single-tenant, as `ferry install --no-controller` says to run it, unless
+	// -impersonate records one on every app.
 	args := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--enable-pprof",
-		"--impersonate=false"}
+		"--impersonate=" + strconv.FormatBool(o.impersonate)}
 	if o.concurrency > 0 {
 		args = append(args, "--concurrency", strconv.Itoa(o.concurrency))
 	}
