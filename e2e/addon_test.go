@@ -125,14 +125,14 @@ func TestFluxcdAddonOnAFleet(t *testing.T) {
 	mirror := fillMirror(t, "fluxcd")
 	ferry := ferryOnHub(t, f)
 
-	// The platform team grants the controller what fluxcd installs on the hub, as
-	// config/controller/rbac.yaml says to for kinds beyond the built-in definitions'.
-	grantOnHub(ctx, t, f.hub, "fluxcd")
+	// The addon's Application acts as whoever enables it — here the hub's admin, who may apply
+	// what fluxcd installs: the controller itself needs no grant (a single-tenant one would,
+	// grantOnHub).
 
 	out, err := ferry("addon", "enable", "fluxcd", "--clusters", "edge-1,edge-2", "--mirror", mirror, "--wait", "--timeout", "150s")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "addon fluxcd@2.7.3 enabled on clusters edge-1, edge-2")
-	require.NotContains(t, out, "may not apply", "the grant covers what fluxcd puts on the hub")
+	require.NotContains(t, out, "may not apply", "the admin may apply what fluxcd puts on the hub")
 
 	// Definitions on the hub only; CRDs and controllers on every cluster, the hub too.
 	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Name: "helmreleases.helm.toolkit.fluxcd.io"}, crdObject()))

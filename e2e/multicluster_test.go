@@ -47,6 +47,8 @@ type fleet struct {
 	// startController runs the controller until the returned stop is called.
 	startController func() (stop func())
 	stopController  func()
+	// trust: every executor may do anything on the managed clusters (testenv.TrustServiceAccounts).
+	trust bool
 }
 
 // startFleet installs Ferry on the hub the way a user runs the controller outside the cluster
@@ -80,7 +82,7 @@ func startFleetTrusting(t *testing.T, opts testenv.Options, trust bool) *fleet {
 	objs, err := install.Objects(install.Options{WebhookURL: fmt.Sprintf("https://127.0.0.1:%d", port)})
 	require.NoError(t, err)
 	require.NoError(t, install.Apply(ctx, hub, objs))
-	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}, sick: map[string]*atomic.Bool{}}
+	f := &fleet{t: t, env: env, hub: hub, spokes: map[string]client.Client{}, sick: map[string]*atomic.Bool{}, trust: trust}
 	for _, c := range env.Managed {
 		spoke, err := ferryscheme.NewClient(c.Config)
 		require.NoError(t, err)
@@ -149,6 +151,15 @@ func (f *fleet) tryApplyApp(doc string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}
 	if err := f.hub.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		require.NoError(f.t, err)
+	}
+	if f.trust {
+		// With executors, Ferry does not create the app's namespace on managed clusters: a
+		// platform team does, with the executor's rights in it, when it adds a tenant.
+		for _, spoke := range f.spokes {
+			if err := spoke.Create(ctx, ns.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+				require.NoError(f.t, err)
+			}
+		}
 	}
 	existing := &v1beta1.Application{}
 	if err := f.hub.Get(ctx, client.ObjectKeyFromObject(app), existing); apierrors.IsNotFound(err) {

@@ -44,7 +44,9 @@ func TestAddonLifecycle(t *testing.T) {
 	defer cancel()
 	c := h.c
 	port := testenv.FreePortForTest(t)
-	code, _, errOut := h.ferry(t, "install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port))
+	// Single-tenant, as the controller below runs: apps act with the controller's rights, which
+	// enable checks up front.
+	code, _, errOut := h.ferry(t, "install", "--no-controller", "--webhook-url", fmt.Sprintf("https://127.0.0.1:%d", port), "--impersonate=false")
 	require.Equal(t, exitOK, code, errOut)
 	done := make(chan error, 1)
 	go func() {

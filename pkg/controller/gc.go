@@ -253,8 +253,12 @@ func (r *ApplicationReconciler) collect(ctx context.Context, run *appRun, res v1
 	gone, err := hub.Collect(ctx, run.ref, res)
 	if apierrors.IsForbidden(err) {
 		// Waiting would hold the app (and its deletion) until someone changes the RBAC: let go.
-		r.event(run, "Warning", v1beta1.ReasonCollectForbidden, fmt.Sprintf("%s %s/%s left in place: the controller is not allowed to delete it: %v",
-			res.Kind, res.Namespace, res.Name, err))
+		who := "the controller is"
+		if hub != r.hub && !run.identity.IsZero() {
+			who = run.identity.User + " (the app's identity) is"
+		}
+		r.event(run, "Warning", v1beta1.ReasonCollectForbidden, fmt.Sprintf("%s %s/%s left in place: %s not allowed to delete it: %v",
+			res.Kind, res.Namespace, res.Name, who, err))
 		return true, nil
 	}
 	if err != nil || gone || res.Kind != "ManifestWork" {

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -75,26 +77,26 @@ func (m *identityRecorder) Handle(ctx context.Context, req admission.Request) ad
 			}
 		}
 	}
-	changed := false
-	for k, v := range want {
-		if cur, ok := app.Annotations[k]; !ok || cur != v {
-			changed = true
+	// Patch only the annotations: re-encoding the whole object could change what the
+	// writer sent in ways they did not ask for.
+	var patches []jsonpatch.JsonPatchOperation
+	if app.Annotations == nil {
+		patches = append(patches, jsonpatch.NewOperation("add", "/metadata/annotations", want))
+	} else {
+		for _, k := range []string{v1beta1.AnnotationUsername, v1beta1.AnnotationGroup} {
+			v, ok := want[k]
+			if !ok {
+				continue
+			}
+			if cur, set := app.Annotations[k]; !set || cur != v {
+				patches = append(patches, jsonpatch.NewOperation("add", "/metadata/annotations/"+strings.ReplaceAll(k, "/", "~1"), v))
+			}
 		}
 	}
-	if !changed {
+	if len(patches) == 0 {
 		return admission.Allowed("")
 	}
-	if app.Annotations == nil {
-		app.Annotations = map[string]string{}
-	}
-	for k, v := range want {
-		app.Annotations[k] = v
-	}
-	raw, err := json.Marshal(app)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	return admission.Patched("", patches...)
 }
 
 // mayImpersonate asks the API server whether the requester may impersonate the ServiceAccount.
