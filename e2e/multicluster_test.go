@@ -156,7 +156,7 @@ func (f *fleet) tryApplyApp(doc string) error {
 		// With executors, Ferry does not create the app's namespace on managed clusters: a
 		// platform team does, with the executor's rights in it, when it adds a tenant.
 		for _, spoke := range f.spokes {
-			if err := spoke.Create(ctx, ns.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+			if err := spoke.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 				require.NoError(f.t, err)
 			}
 		}

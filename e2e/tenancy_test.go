@@ -13,12 +13,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
 	workv1 "open-cluster-management.io/api/work/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	ferryscheme "github.com/ferryhq/ferry/api/scheme"
 	"github.com/ferryhq/ferry/api/v1beta1"
+	"github.com/ferryhq/ferry/pkg/controller"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/testenv"
 )
@@ -280,6 +282,19 @@ spec:
 	edge := f.spokes["edge"]
 	require.True(t, apierrors.IsNotFound(edge.Get(ctx, client.ObjectKey{Name: "alice-admin"}, &rbacv1.ClusterRoleBinding{})))
 	require.True(t, apierrors.IsNotFound(edge.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "planted"}, &corev1.Secret{})))
+
+	// A cluster may name its own executor: the works for it follow.
+	mc := &clusterv1.ManagedCluster{}
+	require.NoError(t, f.hub.Get(ctx, client.ObjectKey{Name: "edge"}, mc))
+	mc.Annotations = map[string]string{controller.AnnotationExecutor: "edge-deployer"}
+	require.NoError(t, f.hub.Update(ctx, mc))
+	require.Eventually(t, func() bool {
+		if f.hub.List(ctx, &work, client.InNamespace("edge"), client.MatchingLabels{v1beta1.LabelAppName: "edge-shop"}) != nil || len(work.Items) == 0 {
+			return false
+		}
+		e := work.Items[0].Spec.Executor
+		return e != nil && e.Subject.ServiceAccount != nil && *e.Subject.ServiceAccount == workv1.ManifestWorkSubjectServiceAccount{Namespace: "team-a", Name: "edge-deployer"}
+	}, 60*time.Second, 200*time.Millisecond, "the cluster's executor")
 }
 
 // TestIdentityIsRecordedAtAdmission: nobody can write an Application that acts as someone

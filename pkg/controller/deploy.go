@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	clusterv1 "open-cluster-management.io/api/cluster/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ferryhq/ferry/api/v1beta1"
 	"github.com/ferryhq/ferry/pkg/appfile"
@@ -28,7 +30,7 @@ var errRemoteCluster = errors.New("this step reaches only the hub (cluster \"loc
 // With only set, the objects for other clusters are recorded but not applied: a rollout has
 // not reached those clusters, which keep what they run.
 func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp appfile.StepPlan, parallelism int, only func(cluster string) bool) ([]string, error) {
-	desired, records, err := dispatch.DesiredObjects(r.desiredOptions(run, sp))
+	desired, records, err := dispatch.DesiredObjects(r.desiredOptions(ctx, run, sp))
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +127,29 @@ func delivers(plan *appfile.Plan, s v1beta1.StepStatus) bool {
 const defaultParallelism = 5
 
 // desiredOptions say how a deploy step's objects are made, for applying and for comparing.
-func (r *ApplicationReconciler) desiredOptions(run *appRun, sp appfile.StepPlan) dispatch.DesiredOptions {
+func (r *ApplicationReconciler) desiredOptions(ctx context.Context, run *appRun, sp appfile.StepPlan) dispatch.DesiredOptions {
 	return dispatch.DesiredOptions{App: run.ref, Plan: run.plan, Step: sp, Normalize: r.hub.Normalize, Revision: run.revName,
-		Executor: r.opts.Executor}
+		Executor: func(cluster string) string { return r.executorFor(ctx, cluster) }}
+}
+
+// AnnotationExecutor, on a ManagedCluster, names the executor ServiceAccount of the
+// ManifestWorks for that cluster instead of Options.Executor; empty: none (the work agent
+// applies with its own rights, for a cluster one team owns).
+const AnnotationExecutor = "ferry.dev/executor-service-account"
+
+// executorFor is the executor of an app's ManifestWorks for a cluster: the cluster's own
+// (AnnotationExecutor), else Options.Executor.
+func (r *ApplicationReconciler) executorFor(ctx context.Context, cluster string) string {
+	if r.noClusters {
+		return r.opts.Executor
+	}
+	mc := &clusterv1.ManagedCluster{}
+	if err := r.client.Get(ctx, client.ObjectKey{Name: cluster}, mc); err == nil {
+		if v, ok := mc.Annotations[AnnotationExecutor]; ok {
+			return v
+		}
+	}
+	return r.opts.Executor
 }
 
 // deployer runs deploy steps on the hub.

@@ -213,7 +213,7 @@ func (r *ApplicationReconciler) newRevision(ctx context.Context, run *appRun, n 
 		}
 		return rev
 	}
-	rendered, err := r.rendered(run)
+	rendered, err := r.rendered(ctx, run)
 	if err != nil {
 		// The revision still works; only a rollback to it cannot be exact.
 		ctrl.LoggerFrom(ctx).Info("revision keeps no rendered objects", "revision", rev.Name, "reason", err.Error())
@@ -291,10 +291,10 @@ func (run *appRun) exactObject(step string, work *unstructured.Unstructured) (*u
 }
 
 // rendered is what the plan delivers, every delivery step on every target, compressed.
-func (r *ApplicationReconciler) rendered(run *appRun) (*v1beta1.RenderedObjects, error) {
+func (r *ApplicationReconciler) rendered(ctx context.Context, run *appRun) (*v1beta1.RenderedObjects, error) {
 	var objects []dispatch.RenderedObject
 	for _, sp := range run.plan.Steps {
-		desired, _, err := dispatch.DesiredObjects(r.desiredOptions(run, sp))
+		desired, _, err := dispatch.DesiredObjects(r.desiredOptions(ctx, run, sp))
 		if err != nil {
 			return nil, err
 		}

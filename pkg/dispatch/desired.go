@@ -33,9 +33,9 @@ type DesiredOptions struct {
 	// Revision, when set, is written on each ManifestWork (AnnotationAppRevision): which
 	// revision each cluster runs is then read off its ManifestWork.
 	Revision string
-	// Executor, when set, names the ServiceAccount in the app's namespace on each managed
-	// cluster that its work agent applies the app's objects as (ManifestWork executor).
-	Executor string
+	// Executor, when set, names the ServiceAccount in the app's namespace on a managed cluster
+	// that its work agent applies the app's objects as (ManifestWork executor); "" for none.
+	Executor func(cluster string) string
 }
 
 // DesiredObjects turns a deploy step's targets into the objects the hub applies: the objects
@@ -81,7 +81,11 @@ func DesiredObjects(o DesiredOptions) (out []Desired, records []v1beta1.ManagedR
 // hub applies.
 func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 	manifests := t.Manifests
-	if t.Namespace != "" && t.Namespace != "default" && o.Executor == "" {
+	executor := ""
+	if o.Executor != nil {
+		executor = o.Executor(t.Cluster)
+	}
+	if t.Namespace != "" && t.Namespace != "default" && executor == "" {
 		// The namespace is created when missing and never deleted (orphaned): it may hold
 		// more than this app. With an executor the platform team creates it, with the
 		// executor's rights in it: a tenant's executor may not create namespaces.
@@ -90,7 +94,7 @@ func remoteObjects(o DesiredOptions, t appfile.TargetPlan) ([]Desired, error) {
 	}
 	works, err := BuildManifestWorks(WorkOptions{
 		App: o.App.Name, AppNamespace: o.App.Namespace, Cluster: t.Cluster, Step: o.Step.Name, Manifests: manifests,
-		Executor: o.Executor,
+		Executor: executor,
 		Policy: func(m appfile.Manifest) ObjectPolicy {
 			if m.Component == "" {
 				return ObjectPolicy{Orphan: true}

@@ -41,7 +41,10 @@ spec:
 		executor   string
 		namespaces int
 	}{{"", 1}, {"ferry-tenant", 0}} {
-		desired, _, err := DesiredObjects(DesiredOptions{App: app, Plan: plan, Step: plan.Steps[0], Executor: tc.executor,
+		desired, _, err := DesiredObjects(DesiredOptions{App: app, Plan: plan, Step: plan.Steps[0], Executor: func(cluster string) string {
+			require.Equal(t, "edge", cluster)
+			return tc.executor
+		},
 			Normalize: func(m map[string]any) (*unstructured.Unstructured, error) {
 				return &unstructured.Unstructured{Object: m}, nil
 			}})
