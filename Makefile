@@ -20,13 +20,17 @@ TESTENV_REQUIRED := FERRY_REQUIRE_TESTBIN=1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit browser race benchcheck fuzz generate verify lint bench clean testbin demo demo-down load
+.PHONY: image all build test unit browser race benchcheck fuzz generate verify lint bench clean testbin demo demo-down load
 
 all: build
 
 ## build: the ferry CLI and ferry-controller into ./bin
 build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## image: ferry-controller's OCI image, without Docker, as bin/ferry-controller-image.tar (docker load -i)
+image:
+	go run ./hack/image -o $(BIN)/ferry-controller-image.tar -version $(VERSION) -revision $(shell git rev-parse HEAD 2>/dev/null)
 
 ## test: every check and every test (what CI runs)
 test: verify unit race benchcheck fuzz

@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	// Trusted roots for HTTPS (notifications, webhooks) in an image without a CA bundle: used
+	// only when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +22,9 @@ import (
 	"github.com/ferryhq/ferry/pkg/memlimit"
 	"github.com/ferryhq/ferry/pkg/shard"
 )
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
 func main() {
 	// An evaluator process the controller started runs this program too: it serves and exits.
@@ -92,7 +98,7 @@ func main() {
 	} else {
 		log.Info(res.String())
 	}
-	log.Info("tenancy", "impersonate", o.Reconciler.Impersonate, "executorServiceAccount", o.Reconciler.Executor)
+	log.Info("ferry-controller", "version", version, "impersonate", o.Reconciler.Impersonate, "executorServiceAccount", o.Reconciler.Executor)
 	if err := run(kubeconfig, kubeCtx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-controller:", err)
 		os.Exit(1)
