@@ -227,9 +227,24 @@ func (f *fleet) hubImage(ns, name string) string {
 func (f *fleet) waitDeployment(cluster, ns, name string, present bool) *appsv1.Deployment {
 	f.t.Helper()
 	var d *appsv1.Deployment
-	require.Eventually(f.t, func() bool { d = f.deployment(cluster, ns, name); return (d != nil) == present }, 60*time.Second, 200*time.Millisecond,
-		"Deployment %s/%s on %s present=%v", ns, name, cluster, present)
-	return d
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if d = f.deployment(cluster, ns, name); (d != nil) == present {
+			return d
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	// Say what the hub and the cluster hold, for whoever reads the failure.
+	var works workv1.ManifestWorkList
+	_ = f.hub.List(context.Background(), &works, client.InNamespace(cluster))
+	state := map[string]any{"works": works.Items}
+	if d != nil {
+		state["deployment"] = d.ObjectMeta
+	}
+	out, _ := yaml.Marshal(state)
+	f.t.Fatalf("Deployment %s/%s on %s present=%v: timed out; hub and cluster hold:\n%s", ns, name, cluster, present, out)
+	return nil
 }
 
 func service(app *v1beta1.Application, name, cluster string) *v1beta1.ApplicationComponentStatus {

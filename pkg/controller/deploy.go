@@ -74,6 +74,8 @@ func (r *ApplicationReconciler) applyStep(ctx context.Context, run *appRun, sp a
 			switch {
 			case dispatch.IsConflict(err):
 				conflicts[i] = err.Error()
+			case err != nil && d.Delivery && apierrors.IsForbidden(err):
+				errs[i] = &controllerForbidden{err} // the controller's own write, whoever the app acts as
 			case err != nil:
 				errs[i] = err
 			case res == dispatch.Created || res == dispatch.Updated:
@@ -152,6 +154,13 @@ func (r *ApplicationReconciler) executorFor(ctx context.Context, cluster string)
 	return r.opts.Executor
 }
 
+// controllerForbidden is a refused write the controller made with its own identity (a delivery
+// ManifestWork): its RBAC, not the app's identity's, is what to change.
+type controllerForbidden struct{ err error }
+
+func (e *controllerForbidden) Error() string { return e.err.Error() }
+func (e *controllerForbidden) Unwrap() error { return e.err }
+
 // deployer runs deploy steps on the hub.
 type deployer struct {
 	r   *ApplicationReconciler
@@ -203,7 +212,8 @@ func (d *deployer) apply(ctx context.Context, sp appfile.StepPlan, parallelism i
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			// Trying again changes nothing until someone changes the RBAC.
-			if d.run.identity.IsZero() {
+			var own *controllerForbidden
+			if d.run.identity.IsZero() || errors.As(err, &own) {
 				err = fmt.Errorf("the controller is not allowed to apply it (grant it in the controller's RBAC, config/controller/rbac.yaml): %w", err)
 			} else {
 				err = fmt.Errorf("the app acts as %s, who is not allowed to apply it (the writer's RBAC decides what an app may do): %w", d.run.identity.User, err)
