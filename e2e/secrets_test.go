@@ -23,7 +23,9 @@ import (
 // token is its path) are used — the receiver gets the token — and appear nowhere else: not in
 // any Application's status, event, ConfigMap (the workflow's context and ledger),
 // ApplicationRevision, nor in the controller's log at its most verbose. One notification
-// succeeds; the other's receiver is down, so its failure message is checked too.
+// succeeds; the other's receiver is down, so its failure message is checked too. An email
+// notification's SMTP password, from the same Secret, authenticates to a real SMTP server on
+// loopback and stays as hidden.
 func TestNotificationSecretsStayHidden(t *testing.T) {
 	ph := startProcessHub(t)
 	env, hub, ctx, bin := ph.env, ph.hub, ph.ctx, ph.bin
@@ -40,11 +42,15 @@ func TestNotificationSecretsStayHidden(t *testing.T) {
 	down := closed.Addr().String()
 	require.NoError(t, closed.Close())
 
+	const mailPassword = "P4SS-MAIL-3c9b"
+	mailPort, mails := mailServer(t, "ferry@example.com", mailPassword)
+
 	require.NoError(t, hub.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: "default"},
 		StringData: map[string]string{
 			"slack": receiver.URL + "/services/" + sent,
 			"down":  "http://" + down + "/hooks/" + failed,
+			"mail":  mailPassword,
 		},
 	}))
 	ctl := startController(t, bin, env.Hub.Kubeconfig, "--http-allowed-hosts", "127.0.0.1", "--egress-allowed-networks", "127.0.0.1",
@@ -71,6 +77,33 @@ spec:
 		require.NoError(t, hub.Create(ctx, app))
 	}
 
+	mailed := &v1beta1.Application{}
+	require.NoError(t, yaml.Unmarshal([]byte(fmt.Sprintf(`
+metadata: {name: mailed, namespace: default}
+spec:
+  components:
+    - {name: mailed, type: worker, properties: {image: "notify:1"}}
+  workflow:
+    steps:
+      - {name: ship, type: deploy}
+      - name: tell
+        type: notification
+        properties:
+          email:
+            from: {address: ferry@example.com, host: 127.0.0.1, port: %d, password: {secretRef: {name: hooks, key: mail}}}
+            to: [ops@example.com]
+            content: {subject: shipped, body: mailed is live}
+`, mailPort)), mailed))
+	require.NoError(t, hub.Create(ctx, mailed))
+
+	select {
+	case m := <-mails:
+		require.Equal(t, mailPassword, m.password, "the password from the Secret was used")
+		require.Equal(t, []string{"ops@example.com"}, m.to)
+		require.Contains(t, string(m.data), "mailed is live")
+	case <-time.After(90 * time.Second):
+		t.Fatal("the mail was not sent")
+	}
 	select {
 	case path := <-got:
 		require.Equal(t, "/services/"+sent, path, "the token from the Secret was used")
@@ -87,6 +120,7 @@ spec:
 		}
 	}
 	require.Eventually(t, stepDone("told", "succeeded"), 60*time.Second, 200*time.Millisecond)
+	require.Eventually(t, stepDone("mailed", "succeeded"), 60*time.Second, 200*time.Millisecond)
 	require.Eventually(t, stepDone("untold", "failed"), 90*time.Second, 200*time.Millisecond)
 	untold := &v1beta1.Application{}
 	require.NoError(t, hub.Get(ctx, client.ObjectKey{Namespace: "default", Name: "untold"}, untold))
@@ -106,14 +140,14 @@ spec:
 	for what, obj := range map[string]any{"applications": apps, "revisions": revisions, "events": events, "configmaps": configMaps} {
 		data, err := json.Marshal(obj)
 		require.NoError(t, err)
-		for _, token := range []string{sent, failed} {
+		for _, token := range []string{sent, failed, mailPassword} {
 			require.NotContains(t, string(data), token, "%s hold a token", what)
 		}
 	}
 	log, err := os.ReadFile(logFile)
 	require.NoError(t, err)
 	require.Contains(t, string(log), "untold", "the log is verbose enough to mention the apps:\n%s", log)
-	for _, token := range []string{sent, failed} {
+	for _, token := range []string{sent, failed, mailPassword} {
 		require.NotContains(t, string(log), token, "the controller log holds a token")
 	}
 }
