@@ -58,7 +58,13 @@ func TestNotificationSecretsStayHidden(t *testing.T) {
 	defer killController(t, ctl)
 	logFile := ctl.Stdout.(*os.File).Name()
 
-	for name, channel := range map[string]string{"told": "slack", "untold": "down"} {
+	// One app per notification: each channel's properties, secrets all from Secret hooks.
+	for name, channel := range map[string]string{
+		"told":   `{message: shipped, slack: {url: {secretRef: {name: hooks, key: slack}}}}`,
+		"untold": `{message: shipped, slack: {url: {secretRef: {name: hooks, key: down}}}}`,
+		"mailed": fmt.Sprintf(`{email: {from: {address: ferry@example.com, host: 127.0.0.1, port: %d, password: {secretRef: {name: hooks, key: mail}}},
+            to: [ops@example.com], content: {subject: shipped, body: mailed is live}}}`, mailPort),
+	} {
 		app := &v1beta1.Application{}
 		require.NoError(t, yaml.Unmarshal([]byte(fmt.Sprintf(`
 metadata: {name: %s, namespace: default}
@@ -68,33 +74,10 @@ spec:
   workflow:
     steps:
       - {name: ship, type: deploy}
-      - name: tell
-        type: notification
-        properties:
-          message: shipped
-          slack: {url: {secretRef: {name: hooks, key: %s}}}
+      - {name: tell, type: notification, properties: %s}
 `, name, name, channel)), app))
 		require.NoError(t, hub.Create(ctx, app))
 	}
-
-	mailed := &v1beta1.Application{}
-	require.NoError(t, yaml.Unmarshal([]byte(fmt.Sprintf(`
-metadata: {name: mailed, namespace: default}
-spec:
-  components:
-    - {name: mailed, type: worker, properties: {image: "notify:1"}}
-  workflow:
-    steps:
-      - {name: ship, type: deploy}
-      - name: tell
-        type: notification
-        properties:
-          email:
-            from: {address: ferry@example.com, host: 127.0.0.1, port: %d, password: {secretRef: {name: hooks, key: mail}}}
-            to: [ops@example.com]
-            content: {subject: shipped, body: mailed is live}
-`, mailPort)), mailed))
-	require.NoError(t, hub.Create(ctx, mailed))
 
 	select {
 	case m := <-mails:
